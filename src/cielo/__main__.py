@@ -1,0 +1,3 @@
+from cielo.cli import main
+
+main()

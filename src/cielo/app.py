@@ -1,0 +1,86 @@
+"""create_app(): the one FastAPI application serving every API of the project."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+import cielo
+from cielo import health
+from cielo.auth.service import Authenticator
+from cielo.cache import CacheRegistry
+from cielo.config import Settings, get_settings
+from cielo.db import Database
+from cielo.http import STATUS_SENTENCES, error_style_for, register_error_style
+from cielo.middleware import RequestContextMiddleware
+from cielo.security.secrets import secret_box_from_settings
+from cielo.whitelabel import errors as wl_errors
+from cielo.whitelabel.router import PREFIX as WHITELABEL_PREFIX
+from cielo.whitelabel.router import router as whitelabel_router
+from cielo.whitelabel.service import WhiteLabelService
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    register_error_style(WHITELABEL_PREFIX, wl_errors.error_response)
+
+    @app.exception_handler(wl_errors.WhiteLabelError)
+    async def _whitelabel_error(_request: Request, exc: wl_errors.WhiteLabelError):
+        return wl_errors.error_response(exc.status_code, exc.message)
+
+    @app.exception_handler(wl_errors.WhiteLabelUnauthorized)
+    async def _whitelabel_unauthorized(_request: Request, _exc: Exception):
+        return wl_errors.unauthorized_response()
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException):
+        sentence = STATUS_SENTENCES.get(exc.status_code, str(exc.detail))
+        sentence = sentence.format(method=request.method, limit="")
+        response = error_style_for(request.url.path)(exc.status_code, sentence)
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError):
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "request"
+        sentence = f"The '{where}' value is not valid: {first.get('msg', 'invalid')}."
+        return error_style_for(request.url.path)(400, sentence)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    db = Database(settings.resolved_database_url, pool_size=settings.db_pool_size)
+    caches = CacheRegistry(db.watcher, enabled=settings.cache)
+    box = secret_box_from_settings(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        await db.dispose()
+
+    app = FastAPI(
+        title="cielo",
+        version=cielo.__version__,
+        description="cielo24 Canvas Studio white-label accounts and the Cielo Promo Promotions API.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.caches = caches
+    app.state.secret_box = box
+    app.state.authenticator = Authenticator(db, caches)
+    app.state.whitelabel = WhiteLabelService(db, box, caches)
+
+    _install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(whitelabel_router)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        access_log_enabled=settings.access_log,
+    )
+    return app

@@ -1,0 +1,253 @@
+"""The ``cielo`` command line: serve, migrate, admin tokens, key rotation, audit."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cielo.config import Settings, get_settings, normalise_database_url
+
+app = typer.Typer(help="cielo: the white-label account API and the Cielo Promo API.", no_args_is_help=True)
+admin_app = typer.Typer(help="Administration: tokens, keys, audit trail.", no_args_is_help=True)
+token_app = typer.Typer(help="Bearer tokens of the white-label API and the back office.", no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
+admin_app.add_typer(token_app, name="token")
+
+err = Console(stderr=True)
+
+
+def _settings(database_url: str | None = None) -> Settings:
+    if database_url:
+        try:
+            os.environ["CIELO_DATABASE_URL"] = normalise_database_url(database_url)
+        except ValueError as exc:
+            err.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
+    get_settings.cache_clear()
+    return get_settings()
+
+
+def _fail(message: str, code: int = 1) -> None:
+    err.print(f"[red]{message}[/red]")
+    raise typer.Exit(code)
+
+
+async def _open_migrated(settings: Settings):
+    from cielo.db import Database
+    from cielo.db.migrate import upgrade
+
+    db = Database(settings.resolved_database_url, pool_size=2)
+    await upgrade(db)
+    return db
+
+
+def _run(coro_fn):
+    """Run ``coro_fn(db)`` against a migrated database and close it afterwards."""
+    settings = _settings()
+
+    async def runner():
+        db = await _open_migrated(settings)
+        try:
+            return await coro_fn(db)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(runner())
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8000, min=1, max=65535, help="TCP port."),
+    database_url: Optional[str] = typer.Option(None, help="PostgreSQL or SQLite URL (default: embedded SQLite)."),
+    workers: int = typer.Option(1, min=1, max=64, help="Worker processes."),
+) -> None:
+    """Serve every API; creates and migrates the database first."""
+    import uvicorn
+
+    from cielo.db import Database
+    from cielo.db.migrate import upgrade
+    from cielo.logs import configure, logging_config
+    from cielo.security.secrets import secret_box_from_settings
+
+    settings = _settings(database_url)
+    configure(settings.log_level, settings.log_json)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    secret_box_from_settings(settings)  # creates the key file of the embedded default
+
+    async def migrate_once() -> None:
+        db = Database(settings.resolved_database_url, pool_size=1)
+        try:
+            await upgrade(db)
+        finally:
+            await db.dispose()
+
+    asyncio.run(migrate_once())
+    uvicorn.run(
+        "cielo.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        log_config=logging_config(settings.log_level, settings.log_json),
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema to the newest revision."""
+    from cielo.db.migrate import current_revision
+
+    revision = _run(current_revision)
+    err.print(f"Database is at revision {revision}.")
+
+
+@token_app.command("create")
+def token_create(
+    name: str = typer.Option(..., "--name", help="Who or what the token is for."),
+    scope: str = typer.Option("whitelabel", "--scope", help="whitelabel, admin or all."),
+) -> None:
+    """Issue a token. It is printed once, on stdout's last line, and never again."""
+    from cielo.auth.service import TokenError, create_token
+
+    try:
+        row, token = _run(lambda db: create_token(db, name, scope))
+    except TokenError as exc:
+        _fail(str(exc), 2)
+    err.print(f"Created token {row.id} ({row.name}, scope {row.scope}). Store it now: it is not shown again.")
+    typer.echo(token)
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+@token_app.command("list")
+def token_list(as_json: bool = typer.Option(False, "--json", help="Print a JSON array.")) -> None:
+    """List tokens (never the tokens themselves)."""
+    from cielo.auth.service import list_tokens
+
+    rows = _run(list_tokens)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                [
+                    {"id": r.id, "name": r.name, "scope": r.scope, "created_at": _iso(r.created_at), "revoked_at": _iso(r.revoked_at)}
+                    for r in rows
+                ]
+            )
+        )
+        return
+    table = Table("id", "name", "scope", "created_at", "revoked_at")
+    for r in rows:
+        table.add_row(str(r.id), r.name, r.scope, _iso(r.created_at), _iso(r.revoked_at) or "")
+    Console().print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: int = typer.Argument(..., help="The token's id (see `cielo admin token list`).")) -> None:
+    """Revoke a token; every process refuses it from its next request on."""
+    from cielo.auth.service import TokenError, revoke_token
+
+    try:
+        row = _run(lambda db: revoke_token(db, token_id))
+    except TokenError as exc:
+        _fail(str(exc), 1)
+    err.print(f"Token {row.id} ({row.name}) is revoked.")
+
+
+@admin_app.command("rotate-keys")
+def rotate_keys(
+    grace_seconds: float = typer.Option(2.0, min=0, help="Wait for writes in flight under the old key."),
+) -> None:
+    """Re-encrypt every stored secret under a new key; the old key is dropped once all is done."""
+    from cryptography.fernet import Fernet
+
+    from cielo.audit import service as audit
+    from cielo.cache import CacheRegistry
+    from cielo.security.secrets import secret_box_from_settings, write_key_file
+    from cielo.whitelabel.service import WhiteLabelService
+
+    settings = _settings()
+    box = secret_box_from_settings(settings)
+
+    async def rotate(db) -> int:
+        service = WhiteLabelService(db, box, CacheRegistry(db.watcher, enabled=False))
+        if box.from_file:
+            old_keys = list(box.keys)
+            write_key_file(box.key_file, [Fernet.generate_key(), *old_keys])
+            err.print("New key written; old keys kept for reading until the rotation completes.")
+            time.sleep(grace_seconds)
+        count = await service.rotate_secrets()
+        # Writes that raced with the first pass under a stale key: catch them too.
+        count += await service.rotate_secrets()
+        if box.from_file:
+            write_key_file(box.key_file, [box.keys[0]])
+        async with db.write() as session:
+            audit.record(session, audit.Actor.cli(), "rotate-keys", "secret_keys", box.primary_id, {"reencrypted": count})
+        return count
+
+    count = _run(rotate)
+    err.print(f"Re-encrypted {count} secret(s) under key {box.primary_id}.")
+    if not box.from_file:
+        err.print("Keys come from CIELO_SECRET_KEYS: remove the older keys from it now.")
+
+
+@admin_app.command("audit")
+def audit_list(
+    space: Optional[str] = typer.Option(None, "--space", help="Only this white-label space name."),
+    limit: int = typer.Option(100, min=1, max=10_000),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
+) -> None:
+    """Show the audit trail, newest first."""
+    from cielo.audit.service import list_records
+
+    async def fetch(db):
+        async with db.read() as session:
+            return await list_records(
+                session,
+                resource_type="whitelabel_account" if space is not None else None,
+                resource_key=space,
+                limit=limit,
+            )
+
+    rows = _run(fetch)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                [
+                    {"id": r.id, "at": _iso(r.at), "actor": r.actor, "operation": r.operation,
+                     "resource_type": r.resource_type, "resource_key": r.resource_key, "changes": r.changes}
+                    for r in rows
+                ]
+            )
+        )
+        return
+    table = Table("id", "at", "actor", "operation", "resource", "changes")
+    for r in rows:
+        table.add_row(
+            str(r.id), _iso(r.at), r.actor, r.operation,
+            f"{r.resource_type}:{r.resource_key or ''}", json.dumps(r.changes, ensure_ascii=False),
+        )
+    Console().print(table)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,69 @@
+"""Settings, read once from ``CIELO_*`` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the spellings people type and return the async driver URL SQLAlchemy needs."""
+    url = url.strip()
+    for prefix in ("postgresql+asyncpg://", "sqlite+aiosqlite://"):
+        if url.startswith(prefix):
+            return url
+    for prefix in ("postgresql://", "postgres://", "postgresql+psycopg://", "postgresql+psycopg2://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix):]
+    if url.startswith("sqlite://"):
+        return "sqlite+aiosqlite://" + url[len("sqlite://"):]
+    raise ValueError(
+        "CIELO_DATABASE_URL must start with postgresql:// (or postgresql+asyncpg://) or sqlite://"
+    )
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CIELO_", extra="ignore")
+
+    data_dir: Path = Field(default=Path(".cielo"), description="Where the embedded SQLite file and generated keys live.")
+    database_url: str | None = Field(default=None, description="PostgreSQL or SQLite URL; default: SQLite in data_dir.")
+    redis_url: str | None = Field(default=None, description="Redis for state shared between processes.")
+    secret_keys: str | None = Field(
+        default=None,
+        description="Comma-separated Fernet keys, newest first; default: generated into data_dir/secret.keys.",
+    )
+    log_level: str = "INFO"
+    log_json: bool = True
+    access_log: bool = Field(default=True, description="One structured line per request at INFO.")
+    cache: bool = Field(default=True, description="Read caches with exact invalidation (SQLite only).")
+    max_body_bytes: int = Field(default=65536, ge=1024, description="Largest request body accepted.")
+    db_pool_size: int = Field(default=10, ge=1)
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        return normalise_database_url(value)
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'cielo.db').resolve()}"
+
+    @property
+    def is_embedded(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

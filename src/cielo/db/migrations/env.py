@@ -1,0 +1,19 @@
+"""Alembic environment: always run with a connection handed over by cielo.db.migrate."""
+
+from alembic import context
+
+import cielo.models  # noqa: F401  (registers every table on Base.metadata)
+from cielo.db.base import Base
+
+connection = context.config.attributes.get("connection")
+if connection is None:  # pragma: no cover - guidance for people running bare `alembic`
+    raise SystemExit("Run migrations with `cielo migrate`.")
+
+context.configure(
+    connection=connection,
+    target_metadata=Base.metadata,
+    render_as_batch=connection.dialect.name == "sqlite",
+    compare_type=True,
+)
+with context.begin_transaction():
+    context.run_migrations()

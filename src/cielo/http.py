@@ -1,0 +1,56 @@
+"""HTTP plumbing shared by every API: fast JSON responses and per-API error shapes.
+
+Each API mounted in the app owns a path prefix and says how its errors look (the white-label
+API answers ``{"error": …}``, the Promo API a JSON string or ``{code, description}``). Errors
+raised outside a route's own handling (unknown route, wrong method, oversized body, an
+unexpected exception) are rendered through :func:`error_style_for` so they keep that shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import orjson
+from starlette.responses import Response
+
+
+class JSONResponse(Response):
+    """JSON rendered by orjson (FastAPI's ORJSONResponse is deprecated)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+ErrorRenderer = Callable[[int, str], Response]
+
+
+def _default_renderer(status_code: int, message: str) -> Response:
+    if status_code >= 500:
+        message = "An internal server error has occurred."
+    return JSONResponse({"detail": message}, status_code=status_code)
+
+
+_STYLES: list[tuple[str, ErrorRenderer]] = []
+
+
+def register_error_style(prefix: str, renderer: ErrorRenderer) -> None:
+    """Errors under ``prefix`` are rendered by ``renderer`` (longest prefix wins)."""
+    _STYLES[:] = [(p, r) for p, r in _STYLES if p != prefix]
+    _STYLES.append((prefix, renderer))
+    _STYLES.sort(key=lambda item: len(item[0]), reverse=True)
+
+
+def error_style_for(path: str) -> ErrorRenderer:
+    for prefix, renderer in _STYLES:
+        if path.startswith(prefix):
+            return renderer
+    return _default_renderer
+
+
+STATUS_SENTENCES = {
+    404: "The requested resource was not found.",
+    405: "The {method} method is not allowed on this endpoint.",
+    413: "The request body is larger than the {limit} bytes allowed.",
+}

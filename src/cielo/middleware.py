@@ -1,0 +1,100 @@
+"""Pure ASGI middleware: request id, access log, body-size cap, last-resort error answer.
+
+Written as raw ASGI rather than ``BaseHTTPMiddleware`` because it sits on every request:
+the raw form adds no task or stream copies (see docs/PERFORMANCE.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from cielo.http import STATUS_SENTENCES, error_style_for
+from cielo.logs import request_id_var
+
+access_log = logging.getLogger("cielo.access")
+error_log = logging.getLogger("cielo.error")
+
+_SAFE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._-]{1,64}$")
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, access_log_enabled: bool = True) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.access_log_enabled = access_log_enabled
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        request_id = None
+        content_length = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id" and _SAFE_REQUEST_ID.match(value):
+                request_id = value.decode("ascii")
+            elif name == b"content-length":
+                content_length = value
+        if request_id is None:
+            request_id = uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status_holder = [0]
+        path = scope["path"]
+        limit = self.max_body_bytes
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder[0] = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = list(message["headers"]) + [(b"x-request-id", request_id.encode("ascii"))]
+            await send(message)
+
+        received = 0
+
+        async def receive_limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _BodyTooLarge()
+            return message
+
+        async def answer(status_code: int, message: str) -> None:
+            response = error_style_for(path)(status_code, message)
+            await response(scope, receive, send_wrapper)
+
+        try:
+            if content_length is not None and content_length.isdigit() and int(content_length) > limit:
+                await answer(413, STATUS_SENTENCES[413].format(limit=limit))
+            else:
+                await self.app(scope, receive_limited, send_wrapper)
+        except _BodyTooLarge:
+            if status_holder[0] == 0:
+                await answer(413, STATUS_SENTENCES[413].format(limit=limit))
+        except Exception:
+            error_log.exception("unhandled error", extra={"path": path, "method": scope["method"]})
+            if status_holder[0] == 0:
+                await answer(500, "")
+        finally:
+            if self.access_log_enabled:
+                access_log.info(
+                    "request",
+                    extra={
+                        "method": scope["method"],
+                        "path": path,
+                        "status": status_holder[0] or 500,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                    },
+                )
+            request_id_var.reset(token)

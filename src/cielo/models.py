@@ -1,0 +1,7 @@
+"""Imports every domain's tables, so metadata (and Alembic) sees them all."""
+
+from cielo.audit.models import AuditRecord
+from cielo.auth.models import ApiToken
+from cielo.whitelabel.models import WhiteLabelAccount
+
+__all__ = ["ApiToken", "AuditRecord", "WhiteLabelAccount"]

@@ -1,0 +1,1 @@
+"""Secrets at rest, bearer tokens, passwords: the project's one place for cryptography."""

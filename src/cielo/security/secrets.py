@@ -1,0 +1,140 @@
+"""Encryption of secrets at rest with Fernet keys that can be rotated.
+
+A stored value reads ``<key id>:<Fernet token>``; the key id (first 8 hex digits of the key's
+SHA-256) says which key encrypted it, so rotation can find what is left to re-encrypt and
+decryption goes straight to the right key. Keys come from ``CIELO_SECRET_KEYS`` (comma
+separated, newest first) or from ``<data dir>/secret.keys`` (one per line, newest first),
+generated with mode 0600 on first start. The file is re-read when it changes, so every
+process follows a rotation made by ``cielo admin rotate-keys``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken
+
+KEY_FILE_NAME = "secret.keys"
+
+
+class SecretKeyError(RuntimeError):
+    """The key material is missing or cannot decrypt a stored value."""
+
+
+def key_id(key: bytes) -> str:
+    return hashlib.sha256(key).hexdigest()[:8]
+
+
+def _parse_keys(raw: list[str], where: str) -> list[bytes]:
+    keys = [k.strip().encode("ascii") for k in raw if k.strip()]
+    if not keys:
+        raise SecretKeyError(f"No secret key in {where}.")
+    for k in keys:
+        try:
+            Fernet(k)
+        except (ValueError, TypeError) as exc:
+            raise SecretKeyError(f"A key in {where} is not a valid Fernet key.") from exc
+    return keys
+
+
+def write_key_file(path: Path, keys: list[bytes]) -> None:
+    """Replace the key file atomically, readable by its owner only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write("\n".join(k.decode("ascii") for k in keys) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+def ensure_key_file(path: Path) -> None:
+    """Create the key file with a fresh key unless it exists (safe when processes race)."""
+    if path.exists():
+        return
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
+    write_key_file(tmp, [Fernet.generate_key()])
+    try:
+        os.link(tmp, path)  # atomic: fails if another process created the file first
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+class SecretBox:
+    """Encrypts with the newest key, decrypts with whichever key a value names."""
+
+    def __init__(self, *, env_keys: str | None = None, key_file: Path | None = None) -> None:
+        if env_keys is None and key_file is None:
+            raise SecretKeyError("SecretBox needs keys from configuration or a key file.")
+        self._env_keys = env_keys
+        self.key_file = key_file
+        self._mtime: float | None = None
+        self._load()
+
+    @property
+    def from_file(self) -> bool:
+        return self._env_keys is None
+
+    def _load(self) -> None:
+        if self._env_keys is not None:
+            keys = _parse_keys(self._env_keys.split(","), "CIELO_SECRET_KEYS")
+        else:
+            assert self.key_file is not None
+            try:
+                stat = self.key_file.stat()
+                text = self.key_file.read_text()
+            except FileNotFoundError as exc:
+                raise SecretKeyError(f"The key file {self.key_file} does not exist.") from exc
+            self._mtime = stat.st_mtime_ns
+            keys = _parse_keys(text.splitlines(), str(self.key_file))
+        self.keys = keys
+        self.primary_id = key_id(keys[0])
+        self._by_id = {key_id(k): Fernet(k) for k in keys}
+
+    def _reload_if_changed(self) -> None:
+        if self.key_file is None or self._env_keys is not None:
+            return
+        try:
+            mtime = self.key_file.stat().st_mtime_ns
+        except FileNotFoundError:
+            return
+        if mtime != self._mtime:
+            self._load()
+
+    def encrypt(self, plaintext: str) -> str:
+        self._reload_if_changed()
+        token = self._by_id[self.primary_id].encrypt(plaintext.encode("utf-8"))
+        return f"{self.primary_id}:{token.decode('ascii')}"
+
+    def decrypt(self, stored: str) -> str:
+        kid, _, token = stored.partition(":")
+        fernet = self._by_id.get(kid)
+        if fernet is None:
+            self._reload_if_changed()
+            fernet = self._by_id.get(kid)
+        if fernet is None:
+            raise SecretKeyError(f"No key with id {kid} is configured.")
+        try:
+            return fernet.decrypt(token.encode("ascii")).decode("utf-8")
+        except InvalidToken as exc:
+            raise SecretKeyError(f"A value encrypted under key {kid} failed authentication.") from exc
+
+    def is_current(self, stored: str) -> bool:
+        return stored.startswith(self.primary_id + ":")
+
+    def reencrypt(self, stored: str) -> str:
+        return self.encrypt(self.decrypt(stored))
+
+
+def secret_box_from_settings(settings) -> SecretBox:
+    if settings.secret_keys:
+        return SecretBox(env_keys=settings.secret_keys)
+    path = Path(settings.data_dir) / KEY_FILE_NAME
+    ensure_key_file(path)
+    return SecretBox(key_file=path)
