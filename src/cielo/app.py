@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from redis.asyncio import Redis
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import cielo
@@ -57,10 +58,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     caches = CacheRegistry(db.watcher, enabled=settings.cache)
     box = secret_box_from_settings(settings)
 
+    redis = Redis.from_url(settings.redis_url, socket_timeout=2) if settings.redis_url else None
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         yield
         await db.dispose()
+        if redis is not None:
+            await redis.aclose()
 
     app = FastAPI(
         title="cielo",
@@ -70,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db = db
+    app.state.redis = redis
     app.state.caches = caches
     app.state.secret_box = box
     app.state.authenticator = Authenticator(db, caches)

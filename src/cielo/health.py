@@ -15,8 +15,15 @@ async def healthz() -> Response:
     return JSONResponse({"status": "ok"})
 
 
-@router.get("/readyz", summary="The database answers")
+@router.get("/readyz", summary="The database (and Redis, when configured) answer")
 async def readyz(request: Request) -> Response:
-    if await request.app.state.db.ping():
-        return JSONResponse({"status": "ready"})
-    return JSONResponse({"status": "unavailable"}, status_code=503)
+    checks = {"database": await request.app.state.db.ping()}
+    redis = request.app.state.redis
+    if redis is not None:
+        try:
+            checks["redis"] = bool(await redis.ping())
+        except Exception:
+            checks["redis"] = False
+    if all(checks.values()):
+        return JSONResponse({"status": "ready", "checks": checks})
+    return JSONResponse({"status": "unavailable", "checks": checks}, status_code=503)

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import pytest
+from starlette.testclient import TestClient
+
+from cielo.app import create_app
+from cielo.config import Settings
+
+
+def test_healthz_and_readyz(client):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready", "checks": {"database": True}}
+    assert response.headers["x-request-id"]
+
+
+def test_request_id_is_echoed_when_safe_and_replaced_when_not(client):
+    assert client.get("/healthz", headers={"X-Request-ID": "abc-123"}).headers["x-request-id"] == "abc-123"
+    replaced = client.get("/healthz", headers={"X-Request-ID": "bad id\twith space"}).headers["x-request-id"]
+    assert replaced != "bad id\twith space" and len(replaced) == 32
+
+
+def test_readyz_reports_an_unreachable_database(tmp_path):
+    settings = Settings(data_dir=tmp_path, database_url="postgresql://nobody@127.0.0.1:1/none", access_log=False)
+    with TestClient(create_app(settings)) as client:
+        response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "checks": {"database": False}}
+
+
+@pytest.mark.redis
+def test_readyz_checks_redis_when_configured(tmp_path, redis_url, sqlite_template):
+    import shutil
+
+    shutil.copy(sqlite_template, tmp_path / "cielo.db")
+    settings = Settings(data_dir=tmp_path, redis_url=redis_url, access_log=False)
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/readyz").json() == {"status": "ready", "checks": {"database": True, "redis": True}}
+    broken = Settings(data_dir=tmp_path, redis_url="redis://127.0.0.1:1/0", access_log=False)
+    with TestClient(create_app(broken)) as client:
+        response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"] == {"database": True, "redis": False}
+
+
+def test_unknown_route_outside_the_apis(client):
+    response = client.get("/nowhere")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "The requested resource was not found."}
+
+
+def test_openapi_describes_the_white_label_routes(client):
+    spec = client.get("/openapi.json").json()
+    paths = spec["paths"]
+    assert set(paths["/api/integrations/canvas/v1/white_label_account"]) == {"get", "post", "patch", "delete"}
+    assert "/api/integrations/canvas/v1/white_label_account/{canvas_space_name}" in paths
+    post = paths["/api/integrations/canvas/v1/white_label_account"]["post"]
+    assert post["requestBody"]["content"]["application/json"]["schema"]["required"] == [
+        "canvas_space_name",
+        "api_key",
+        "api_secret",
+    ]
