@@ -97,7 +97,8 @@ class SecretBox:
         self.primary_id = key_id(keys[0])
         self._by_id = {key_id(k): Fernet(k) for k in keys}
 
-    def _reload_if_changed(self) -> None:
+    def refresh(self) -> None:
+        """Re-read the key file if it changed since it was last read."""
         if self.key_file is None or self._env_keys is not None:
             return
         try:
@@ -108,7 +109,7 @@ class SecretBox:
             self._load()
 
     def encrypt(self, plaintext: str) -> str:
-        self._reload_if_changed()
+        self.refresh()
         token = self._by_id[self.primary_id].encrypt(plaintext.encode("utf-8"))
         return f"{self.primary_id}:{token.decode('ascii')}"
 
@@ -116,7 +117,7 @@ class SecretBox:
         kid, _, token = stored.partition(":")
         fernet = self._by_id.get(kid)
         if fernet is None:
-            self._reload_if_changed()
+            self.refresh()
             fernet = self._by_id.get(kid)
         if fernet is None:
             raise SecretKeyError(f"No key with id {kid} is configured.")

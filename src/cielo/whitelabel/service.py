@@ -137,6 +137,7 @@ class WhiteLabelService:
 
     async def rotate_secrets(self, batch_size: int = 500) -> int:
         """Re-encrypt every secret not under the newest key; returns how many were."""
+        self._box.refresh()
         done = 0
         while True:
             async with self._db.write() as session:
