@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from redis.asyncio import Redis
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 import cielo
 from cielo import health
@@ -22,6 +23,21 @@ from cielo.whitelabel import errors as wl_errors
 from cielo.whitelabel.router import PREFIX as WHITELABEL_PREFIX
 from cielo.whitelabel.router import router as whitelabel_router
 from cielo.whitelabel.service import WhiteLabelService
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route fully matches on this path.
+
+    Starlette's 405 names only the first partially matching route's methods, which is wrong
+    when one path has a route per method; asking each route about each method is exact and
+    uses only the public ``matches`` contract (FastAPI wraps included routers).
+    """
+    allowed = set()
+    for method in ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"):
+        probe = {**request.scope, "method": method}
+        if any(route.matches(probe)[0] is Match.FULL for route in request.app.router.routes):
+            allowed.add(method)
+    return ", ".join(sorted(allowed))
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -42,6 +58,8 @@ def _install_error_handlers(app: FastAPI) -> None:
         response = error_style_for(request.url.path)(exc.status_code, sentence)
         if exc.headers:
             response.headers.update(exc.headers)
+        if exc.status_code == 405:
+            response.headers["Allow"] = _allowed_methods(request)
         return response
 
     @app.exception_handler(RequestValidationError)
