@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Generic, Hashable, TypeVar
 
 from cielo.db.changes import ChangeWatcher
+from cielo.logs import request_id_var
 
 V = TypeVar("V")
 
@@ -45,6 +46,7 @@ class CacheRegistry:
         self._watcher = watcher
         self.enabled = enabled and watcher.exact
         self._caches: list[ReadCache[Any]] = []
+        self._polled_for: str | None = None
 
     def cache(self, name: str, max_entries: int = 100_000) -> ReadCache[Any]:
         cache: ReadCache[Any] = ReadCache(self, name, max_entries)
@@ -52,9 +54,17 @@ class CacheRegistry:
         return cache
 
     def poll(self) -> bool:
-        """True when the caches may be read (and they are current)."""
+        """True when the caches may be read (and they are current).
+
+        The watcher is asked once per request (the first lookup of a request asks; later ones
+        in the same request reuse the answer): a request sees the database as of its start.
+        """
         if not self.enabled:
             return False
+        request_id = request_id_var.get()
+        if request_id is not None and request_id == self._polled_for:
+            return True
+        self._polled_for = request_id
         if self._watcher.changed():
             for cache in self._caches:
                 cache.clear()

@@ -6,20 +6,37 @@ the raw form adds no task or stream copies (see docs/PERFORMANCE.md).
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import re
 import time
-import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cielo.http import STATUS_SENTENCES, error_style_for
-from cielo.logs import request_id_var
+from cielo.logs import AccessLog, request_id_var
 
-access_log = logging.getLogger("cielo.access")
 error_log = logging.getLogger("cielo.error")
 
 _SAFE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._-]{1,64}$")
+# Request ids: a random per-process prefix and a counter: unique across processes and
+# restarts, and cheaper than uuid4 (which reads the OS's random source every request).
+_ID_PREFIX = os.urandom(8).hex()
+_ID_COUNTER = itertools.count(1)
+
+
+def _new_id_prefix() -> None:
+    global _ID_PREFIX, _ID_COUNTER
+    _ID_PREFIX = os.urandom(8).hex()
+    _ID_COUNTER = itertools.count(1)
+
+
+os.register_at_fork(after_in_child=_new_id_prefix)
+
+
+def new_request_id() -> str:
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
 
 
 class _BodyTooLarge(Exception):
@@ -27,10 +44,10 @@ class _BodyTooLarge(Exception):
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, access_log_enabled: bool = True) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, access_log: AccessLog | None = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
-        self.access_log_enabled = access_log_enabled
+        self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -45,7 +62,7 @@ class RequestContextMiddleware:
             elif name == b"content-length":
                 content_length = value
         if request_id is None:
-            request_id = uuid.uuid4().hex
+            request_id = new_request_id()
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status_holder = [0]
@@ -87,14 +104,13 @@ class RequestContextMiddleware:
             if status_holder[0] == 0:
                 await answer(500, "")
         finally:
-            if self.access_log_enabled:
-                access_log.info(
-                    "request",
-                    extra={
+            if self.access_log is not None:
+                self.access_log.write(
+                    {
                         "method": scope["method"],
                         "path": path,
                         "status": status_holder[0] or 500,
                         "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-                    },
+                    }
                 )
             request_id_var.reset(token)

@@ -75,8 +75,8 @@ class Authenticator:
         entry = self._cache.get(public_id)
         if entry is not None:
             return entry or None  # False marks a cached "no such token"
-        async with self._db.read() as session:
-            row = await session.scalar(select(ApiToken).where(ApiToken.public_id == public_id))
+        table = ApiToken.__table__
+        row = await self._db.first(select(table).where(table.c.public_id == public_id))
         found = (
             _Entry(row.id, row.name, row.scope, row.secret_digest, row.revoked_at is not None)
             if row is not None

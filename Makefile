@@ -1,0 +1,40 @@
+# The two commands of the README: `make run` and `make test`. Everything they need is
+# installed here, into .venv, from PyPI (and Debian packages where noted).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check --quiet
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+.PHONY: run test install install-dev bench clean
+
+$(VENV)/.runtime: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+	$(PIP) install -e .
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime pyproject.toml
+	$(PIP) install -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.runtime
+install-dev: $(VENV)/.dev
+
+## Install and serve both APIs on the embedded SQLite default (./.cielo/).
+run: install
+	$(VENV)/bin/cielo serve --host $(HOST) --port $(PORT)
+
+## Install and run the whole test suite (SQLite always; PostgreSQL and Redis when reachable).
+test: install-dev
+	$(PY) -m pytest -n auto -p no:cacheprovider $(PYTEST_ARGS)
+
+## Benchmarks (on demand, not part of the tests); wrk comes from Debian's packages.
+bench: install-dev
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(PY) benchmarks/whitelabel.py
+
+clean:
+	rm -rf $(VENV) .cielo build *.egg-info

@@ -1,0 +1,114 @@
+"""Shared by the benchmarks: start servers pinned to one core, drive them with wrk on the other."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+CPUS = os.cpu_count() or 1
+SERVER_CPU = "0"
+LOAD_CPU = "1" if CPUS > 1 else "0"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def taskset(cpu: str) -> list[str]:
+    return ["taskset", "-c", cpu] if shutil.which("taskset") and CPUS > 1 else []
+
+
+def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} never answered")
+
+
+@dataclass
+class Result:
+    name: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int
+    requests: int
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def _ms(text: str) -> float:
+    m = re.match(r"([\d.]+)(us|ms|s)", text)
+    assert m, text
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+def wrk(name: str, url: str, *, seconds: int, connections: int, script: str | None = None, headers=()) -> Result:
+    cmd = [*taskset(LOAD_CPU), "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    for h in headers:
+        cmd += ["-H", h]
+    script_file = None
+    if script:
+        script_file = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+        script_file.write(script)
+        script_file.close()
+        cmd += ["-s", script_file.name]
+    cmd.append(url)
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    if script_file:
+        os.unlink(script_file.name)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))
+    p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return Result(name, rps, p50, p99, int(non2xx.group(1)) if non2xx else 0, requests)
+
+
+def start(cmd: list[str], env: dict[str, str], ready_url: str, log: Path) -> subprocess.Popen:
+    fh = open(log, "wb")
+    proc = subprocess.Popen([*taskset(SERVER_CPU), *cmd], env=env, stdout=fh, stderr=subprocess.STDOUT)
+    wait_ready(ready_url, proc)
+    return proc
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def uvicorn_cmd(app: str, port: int, *, factory: bool = False) -> list[str]:
+    cmd = [sys.executable, "-m", "uvicorn", app, "--port", str(port), "--loop", "uvloop", "--http", "httptools",
+           "--no-access-log", "--log-level", "warning"]
+    return cmd + (["--factory"] if factory else [])
+
+
+def table(results: list[Result], baseline: Result) -> str:
+    lines = [f"{'run':<34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'vs bare':>8} {'non-2xx':>8}"]
+    for r in results:
+        lines.append(
+            f"{r.name:<34} {r.rps:>9.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.rps / baseline.rps:>8.2f} {r.non_2xx:>8}"
+        )
+    return "\n".join(lines)
