@@ -353,3 +353,28 @@ def test_unexpected_failure_is_a_500_without_internals(client, auth, settings):
         assert response.status_code == 500
         assert response.json() == INTERNAL
         assert "Traceback" not in response.text and "deadbeef" not in response.text
+
+
+def test_reads_see_a_change_committed_elsewhere_at_once(client, auth, settings):
+    """The read caches never outlive a commit made by another connection or process."""
+    from sqlalchemy import text
+
+    from cielo.db import Database
+
+    create(client, auth, **SEED)
+    for _ in range(2):  # the second round is served from the caches
+        assert client.get(URL, headers=auth).json() == {"customers": [SEED]}
+        assert client.get(URL + "/cielo24-test", headers=auth).json() == {"customers": [SEED]}
+
+    async def rename():
+        db = Database(settings.resolved_database_url, pool_size=1)
+        try:
+            async with db.write() as session:
+                await session.execute(text("UPDATE whitelabel_accounts SET customer_name = 'Changed elsewhere'"))
+        finally:
+            await db.dispose()
+
+    run(rename())
+    changed = {**SEED, "customer_name": "Changed elsewhere"}
+    assert client.get(URL, headers=auth).json() == {"customers": [changed]}
+    assert client.get(URL + "/cielo24-test", headers=auth).json() == {"customers": [changed]}

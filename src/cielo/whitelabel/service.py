@@ -29,6 +29,8 @@ class WhiteLabelService:
         self._db = db
         self._box = box
         self._cache = caches.cache("whitelabel_accounts")
+        # Rendered answers (the whole list is ~130 bytes an account): see the router.
+        self.rendered = caches.cache("whitelabel_rendered", max_entries=16)
 
     def _customer(self, row) -> Customer:
         """From an ORM object or a Core row of the table."""
