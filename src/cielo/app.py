@@ -19,7 +19,14 @@ from cielo.db import Database
 from cielo.http import STATUS_SENTENCES, error_style_for, register_error_style
 from cielo.logs import AccessLog
 from cielo.middleware import RequestContextMiddleware
+from cielo.developer.router import PREFIX as DEVELOPER_PREFIX
+from cielo.developer.router import router as developer_router
+from cielo.developer.service import DeveloperService
+from cielo.pages import error_page
+from cielo.ratelimit import RateLimiter
+from cielo.security.csrf import Csrf
 from cielo.security.secrets import secret_box_from_settings
+from cielo.security.signing import signing_keys_from_settings
 from cielo.whitelabel import errors as wl_errors
 from cielo.whitelabel.router import PREFIX as WHITELABEL_PREFIX
 from cielo.whitelabel.router import router as whitelabel_router
@@ -43,6 +50,7 @@ def _allowed_methods(request: Request) -> str:
 
 def _install_error_handlers(app: FastAPI) -> None:
     register_error_style(WHITELABEL_PREFIX, wl_errors.error_response)
+    register_error_style(DEVELOPER_PREFIX, error_page)
 
     @app.exception_handler(wl_errors.WhiteLabelError)
     async def _whitelabel_error(_request: Request, exc: wl_errors.WhiteLabelError):
@@ -103,6 +111,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.secret_box = box
     app.state.authenticator = Authenticator(db, caches)
     app.state.whitelabel = WhiteLabelService(db, box, caches)
+    signing = signing_keys_from_settings(settings)
+    app.state.signing = signing
+    app.state.csrf = Csrf(signing)
+    app.state.limiter = RateLimiter(settings.redis_url)
+    app.state.developers = DeveloperService(db, app.state.limiter)
 
     _install_error_handlers(app)
     app.include_router(health.router)
@@ -110,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # included router in a layer that matches each request a second time, ~15% of a cached
     # white-label GET (docs/PERFORMANCE.md). The routes already carry their full paths.
     app.router.routes.extend(whitelabel_router.routes)
+    app.include_router(developer_router)
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,

@@ -35,6 +35,13 @@ class Settings(BaseSettings):
         default=None,
         description="Comma-separated Fernet keys, newest first; default: generated into data_dir/secret.keys.",
     )
+    signing_key: str | None = Field(
+        default=None,
+        description="64 hex digits; default: generated into data_dir/signing.key (CSRF, card fingerprints).",
+    )
+    cookie_secure: bool = Field(
+        default=False, description="Mark cookies Secure even on plain HTTP (they always are on HTTPS)."
+    )
     log_level: str = "INFO"
     log_json: bool = True
     access_log: bool = Field(default=True, description="One structured line per request at INFO.")

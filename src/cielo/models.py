@@ -2,6 +2,15 @@
 
 from cielo.audit.models import AuditRecord
 from cielo.auth.models import ApiToken
+from cielo.developer.models import AppAccessToken, Application, Developer, DeveloperSession
 from cielo.whitelabel.models import WhiteLabelAccount
 
-__all__ = ["ApiToken", "AuditRecord", "WhiteLabelAccount"]
+__all__ = [
+    "ApiToken",
+    "AppAccessToken",
+    "Application",
+    "AuditRecord",
+    "Developer",
+    "DeveloperSession",
+    "WhiteLabelAccount",
+]

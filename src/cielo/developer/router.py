@@ -1,0 +1,234 @@
+"""The developer panel's pages (CONTRACT §5): plain HTML forms, no JavaScript needed."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import RedirectResponse, Response
+
+from cielo.developer.models import Developer
+from cielo.developer.service import DeveloperService, NotFound, PanelError, parse_profile
+from cielo.pages import PAGE_HEADERS, csrf_ok, error_page, render, secure_request
+from cielo.promo.environments import Environment
+
+PREFIX = "/developer"
+SESSION_COOKIE = "cielo_dev_session"
+FORM_EXPIRED = "The form has expired or did not come from this site; reload the page and try again."
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+
+
+def _service(request: Request) -> DeveloperService:
+    return request.app.state.developers
+
+
+def _see_other(request: Request, path: str) -> RedirectResponse:
+    return RedirectResponse(request.scope.get("root_path", "") + path, status_code=303, headers=PAGE_HEADERS)
+
+
+async def _developer(request: Request) -> Developer | None:
+    return await _service(request).from_session(request.cookies.get(SESSION_COOKIE))
+
+
+async def _form(request: Request):
+    form = await request.form()
+    if not csrf_ok(request, form):
+        return None
+    return form
+
+
+def _client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@router.get("")
+async def home(request: Request) -> Response:
+    if await _developer(request):
+        return _see_other(request, "/developer/applications")
+    return _see_other(request, "/developer/sign-in")
+
+
+@router.get("/sign-in")
+async def sign_in_page(request: Request) -> Response:
+    if await _developer(request):
+        return _see_other(request, "/developer/applications")
+    notice = "Your account is ready; sign in." if request.query_params.get("welcome") else None
+    return render(request, "developer/sign_in.html", developer=None, notice=notice)
+
+
+@router.post("/sign-in")
+async def sign_in(request: Request) -> Response:
+    form = await _form(request)
+    if form is None:
+        return render(request, "developer/sign_in.html", status_code=403, developer=None, error=FORM_EXPIRED)
+    email = str(form.get("email", ""))
+    try:
+        _, token = await _service(request).sign_in(email, str(form.get("password", "")), _client_ip(request))
+    except PanelError as exc:
+        status = 429 if "Too many" in str(exc) else 400
+        return render(request, "developer/sign_in.html", status_code=status, developer=None, error=str(exc), email=email)
+    response = _see_other(request, "/developer/applications")
+    response.set_cookie(
+        SESSION_COOKIE, token, httponly=True, samesite="lax", secure=secure_request(request), path=PREFIX,
+        max_age=12 * 3600,
+    )
+    return response
+
+
+@router.get("/sign-up")
+async def sign_up_page(request: Request) -> Response:
+    return render(request, "developer/sign_up.html", developer=None)
+
+
+@router.post("/sign-up")
+async def sign_up(request: Request) -> Response:
+    form = await _form(request)
+    if form is None:
+        return render(request, "developer/sign_up.html", status_code=403, developer=None, error=FORM_EXPIRED)
+    name, email = str(form.get("name", "")), str(form.get("email", ""))
+    try:
+        await _service(request).sign_up(
+            name, email, str(form.get("password", "")), str(form.get("password_confirm", ""))
+        )
+    except PanelError as exc:
+        return render(request, "developer/sign_up.html", status_code=400, developer=None, error=str(exc),
+                      name=name, email=email)
+    return _see_other(request, "/developer/sign-in?welcome=1")
+
+
+@router.post("/sign-out")
+async def sign_out(request: Request) -> Response:
+    form = await _form(request)
+    if form is None:
+        return error_page(403, FORM_EXPIRED)
+    await _service(request).sign_out(request.cookies.get(SESSION_COOKIE))
+    response = _see_other(request, "/developer/sign-in")
+    response.delete_cookie(SESSION_COOKIE, path=PREFIX)
+    return response
+
+
+async def _applications_page(request: Request, developer: Developer, *, status_code=200, error=None, form=None):
+    apps = await _service(request).applications(developer)
+    return render(request, "developer/applications.html", status_code=status_code, developer=developer,
+                  applications=apps, error=error, form=form or {})
+
+
+@router.get("/applications")
+async def applications(request: Request) -> Response:
+    developer = await _developer(request)
+    if developer is None:
+        return _see_other(request, "/developer/sign-in")
+    return await _applications_page(request, developer)
+
+
+@router.post("/applications")
+async def create_application(request: Request) -> Response:
+    developer = await _developer(request)
+    if developer is None:
+        return _see_other(request, "/developer/sign-in")
+    form = await _form(request)
+    if form is None:
+        return await _applications_page(request, developer, status_code=403, error=FORM_EXPIRED)
+    values = {k: str(form.get(k, "")) for k in ("name", "environment", "redirect_urls")}
+    try:
+        app, secret = await _service(request).create_application(developer, **values)
+    except PanelError as exc:
+        return await _applications_page(request, developer, status_code=400, error=str(exc), form=values)
+    return render(request, "developer/credentials.html", developer=developer, app=app, client_secret=secret,
+                  heading=f"Application {app.name} created")
+
+
+async def _application_page(request: Request, developer: Developer, app_id: int, *, status_code=200,
+                            error=None, form=None, new_token=None, app=None):
+    service = _service(request)
+    app = app or await service.application(developer, app_id)
+    tokens = await service.access_tokens(developer, app_id)
+    return render(request, "developer/application.html", status_code=status_code, developer=developer, app=app,
+                  tokens=tokens, error=error, form=form or {}, new_token=new_token,
+                  base_path=Environment(app.environment).base_path)
+
+
+def _app_id(raw: str) -> int | None:
+    return int(raw) if raw.isdigit() and len(raw) < 12 else None
+
+
+@router.get("/applications/{app_id}")
+async def application(request: Request, app_id: str) -> Response:
+    developer = await _developer(request)
+    if developer is None:
+        return _see_other(request, "/developer/sign-in")
+    try:
+        return await _application_page(request, developer, _app_id(app_id) or 0)
+    except NotFound:
+        return error_page(404, "There is no such application among yours.")
+
+
+@router.post("/applications/{app_id}/rotate-secret")
+async def rotate_secret(request: Request, app_id: str) -> Response:
+    developer = await _developer(request)
+    if developer is None:
+        return _see_other(request, "/developer/sign-in")
+    if await _form(request) is None:
+        return error_page(403, FORM_EXPIRED)
+    try:
+        app, secret = await _service(request).rotate_secret(developer, _app_id(app_id) or 0)
+    except NotFound:
+        return error_page(404, "There is no such application among yours.")
+    return render(request, "developer/credentials.html", developer=developer, app=app, client_secret=secret,
+                  heading=f"New client secret for {app.name}")
+
+
+@router.post("/applications/{app_id}/tokens")
+async def create_token(request: Request, app_id: str) -> Response:
+    developer = await _developer(request)
+    if developer is None:
+        return _see_other(request, "/developer/sign-in")
+    form = await _form(request)
+    number = _app_id(app_id) or 0
+    try:
+        if form is None:
+            return await _application_page(request, developer, number, status_code=403, error=FORM_EXPIRED)
+        values = {k: str(form.get(k, "")) for k in ("name", "requests_per_minute", "max_page_size", "max_body_bytes")}
+        try:
+            profile = parse_profile(values["requests_per_minute"], values["max_page_size"], values["max_body_bytes"],
+                                    [str(g) for g in form.getlist("api_groups")])
+            _, token = await _service(request).create_access_token(developer, number, values["name"], profile)
+        except PanelError as exc:
+            return await _application_page(request, developer, number, status_code=400, error=str(exc), form=values)
+        return await _application_page(request, developer, number, new_token=token)
+    except NotFound:
+        return error_page(404, "There is no such application among yours.")
+
+
+@router.post("/applications/{app_id}/tokens/{token_id}/revoke")
+async def revoke_token(request: Request, app_id: str, token_id: str) -> Response:
+    developer = await _developer(request)
+    if developer is None:
+        return _see_other(request, "/developer/sign-in")
+    if await _form(request) is None:
+        return error_page(403, FORM_EXPIRED)
+    try:
+        await _service(request).revoke_access_token(developer, _app_id(app_id) or 0, _app_id(token_id) or 0)
+    except NotFound:
+        return error_page(404, "There is no such Access-Token among yours.")
+    return _see_other(request, f"/developer/applications/{app_id}")
+
+
+@router.post("/applications/{app_id}/holder-profile")
+async def holder_profile(request: Request, app_id: str) -> Response:
+    developer = await _developer(request)
+    if developer is None:
+        return _see_other(request, "/developer/sign-in")
+    form = await _form(request)
+    number = _app_id(app_id) or 0
+    try:
+        if form is None:
+            return await _application_page(request, developer, number, status_code=403, error=FORM_EXPIRED)
+        try:
+            await _service(request).update_holder_profile(
+                developer, number, str(form.get("requests_per_minute", "")), str(form.get("max_page_size", ""))
+            )
+        except PanelError as exc:
+            return await _application_page(request, developer, number, status_code=400, error=str(exc))
+    except NotFound:
+        return error_page(404, "There is no such application among yours.")
+    return _see_other(request, f"/developer/applications/{app_id}")

@@ -1,0 +1,308 @@
+"""Developer accounts, sessions, applications and their Access-Tokens."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from cielo.audit import service as audit
+from cielo.audit.service import Actor
+from cielo.db import Database, utcnow
+from cielo.developer.models import AppAccessToken, Application, Developer, DeveloperSession
+from cielo.promo.environments import Environment
+from cielo.ratelimit import RateLimiter
+from cielo.security import passwords, tokens
+
+SESSION_PREFIX = "cdev"
+APP_TOKEN_PREFIX = "capp"
+SESSION_LIFETIME = timedelta(hours=12)
+API_GROUPS = ("holder", "partner")
+MAX_REDIRECT_URLS = 10
+# Profile bounds a developer may choose.
+LIMITS = {
+    "requests_per_minute": (1, 100_000),
+    "max_page_size": (1, 1000),
+    "max_body_bytes": (256, 1_048_576),
+}
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+_LOOPBACK = {"localhost", "127.0.0.1", "::1", "[::1]"}
+SIGN_IN_ATTEMPTS_PER_MINUTE = 5
+
+
+class PanelError(ValueError):
+    """A form value the panel refuses, with the sentence to show."""
+
+
+class NotFound(LookupError):
+    """Not there, or not this developer's (the two are not told apart)."""
+
+
+def email_problem(email: str) -> str | None:
+    if len(email) > 254 or not _EMAIL.match(email):
+        return "Enter a valid e-mail address."
+    return None
+
+
+def _text(value: str, field: str, max_length: int = 100) -> str:
+    value = value.strip()
+    if not value:
+        raise PanelError(f"The {field} must not be empty.")
+    if len(value) > max_length:
+        raise PanelError(f"The {field} must have at most {max_length} characters.")
+    if any(ord(ch) < 32 for ch in value):
+        raise PanelError(f"The {field} must not contain control characters.")
+    return value
+
+
+def redirect_url_problem(url: str) -> str | None:
+    """RFC 9700 §2.1 / RFC 8252: absolute, no fragment; https, http on loopback only, or an
+    app's private-use scheme (reverse domain name)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return f"'{url}' is not a valid URL."
+    if parts.fragment or "#" in url:
+        return f"'{url}' must not contain a fragment (#)."
+    if any(ch.isspace() or ord(ch) < 32 for ch in url):
+        return f"'{url}' must not contain spaces."
+    if parts.scheme == "https" and parts.hostname:
+        return None
+    if parts.scheme == "http" and parts.hostname in _LOOPBACK:
+        return None
+    if "." in parts.scheme and parts.scheme not in ("http", "https") and re.match(r"^[a-z][a-z0-9.+-]*$", parts.scheme):
+        return None
+    return f"'{url}' must be an https URL (http only on localhost) or an app scheme such as com.example.app:/callback."
+
+
+def parse_redirect_urls(text: str) -> list[str]:
+    urls = [line.strip() for line in text.splitlines() if line.strip()]
+    if not urls:
+        raise PanelError("Give at least one redirect URL.")
+    if len(urls) > MAX_REDIRECT_URLS:
+        raise PanelError(f"Give at most {MAX_REDIRECT_URLS} redirect URLs.")
+    for url in urls:
+        if len(url) > 2000:
+            raise PanelError("A redirect URL must have at most 2000 characters.")
+        problem = redirect_url_problem(url)
+        if problem:
+            raise PanelError(problem)
+    return list(dict.fromkeys(urls))
+
+
+def _bounded(value: str | int, field: str) -> int:
+    low, high = LIMITS[field]
+    label = field.replace("_", " ")
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise PanelError(f"The {label} must be a whole number.") from None
+    if not low <= number <= high:
+        raise PanelError(f"The {label} must be between {low} and {high}.")
+    return number
+
+
+@dataclass(frozen=True)
+class TokenProfile:
+    requests_per_minute: int
+    max_page_size: int
+    max_body_bytes: int
+    api_groups: tuple[str, ...]
+
+
+def parse_profile(rpm: str, page: str, body: str, groups: list[str]) -> TokenProfile:
+    chosen = tuple(g for g in API_GROUPS if g in groups)
+    if not chosen or len(set(groups)) != len(chosen):
+        raise PanelError("Choose one or more API groups among holder and partner.")
+    return TokenProfile(
+        _bounded(rpm, "requests_per_minute"),
+        _bounded(page, "max_page_size"),
+        _bounded(body, "max_body_bytes"),
+        chosen,
+    )
+
+
+class DeveloperService:
+    def __init__(self, db: Database, limiter: RateLimiter) -> None:
+        self._db = db
+        self._limiter = limiter
+
+    # ---- accounts and sessions ---------------------------------------------------------
+
+    async def sign_up(self, name: str, email: str, password: str, confirm: str) -> Developer:
+        name = _text(name, "name")
+        email = email.strip().lower()
+        problem = email_problem(email) or passwords.password_problem(password, confirm)
+        if problem:
+            raise PanelError(problem)
+        developer = Developer(name=name, email=email, password_hash=passwords.hash_password(password))
+        try:
+            async with self._db.write() as session:
+                session.add(developer)
+                await session.flush()
+                audit.record(session, Actor(None, f"developer:{developer.id}"), "sign-up", "developer", str(developer.id))
+        except IntegrityError:
+            raise PanelError("An account with this e-mail already exists; sign in instead.") from None
+        return developer
+
+    async def sign_in(self, email: str, password: str, client_ip: str) -> tuple[Developer, str]:
+        email = email.strip().lower()
+        decision = await self._limiter.hit("developer-sign-in", f"{email}|{client_ip}", SIGN_IN_ATTEMPTS_PER_MINUTE)
+        if not decision.allowed:
+            raise PanelError(f"Too many attempts; try again in {max(1, decision.reset_after)} seconds.")
+        async with self._db.read() as session:
+            developer = await session.scalar(select(Developer).where(Developer.email == email))
+        if not passwords.verify_password(developer.password_hash if developer else None, password):
+            raise PanelError("The e-mail or the password is wrong.")
+        assert developer is not None
+        issued = tokens.issue(SESSION_PREFIX)
+        async with self._db.write() as session:
+            session.add(
+                DeveloperSession(
+                    developer_id=developer.id,
+                    public_id=issued.public_id,
+                    secret_digest=issued.secret_digest,
+                    expires_at=utcnow() + SESSION_LIFETIME,
+                )
+            )
+            if passwords.needs_rehash(developer.password_hash):
+                row = await session.get(Developer, developer.id)
+                row.password_hash = passwords.hash_password(password)
+        return developer, issued.token
+
+    async def from_session(self, cookie: str | None) -> Developer | None:
+        parts = tokens.parse(cookie or "", SESSION_PREFIX)
+        if parts is None:
+            return None
+        public_id, secret = parts
+        async with self._db.read() as session:
+            row = await session.scalar(select(DeveloperSession).where(DeveloperSession.public_id == public_id))
+            if row is None or not tokens.matches(secret, row.secret_digest):
+                return None
+            if row.ended_at is not None or row.expires_at <= utcnow():
+                return None
+            return await session.get(Developer, row.developer_id)
+
+    async def sign_out(self, cookie: str | None) -> None:
+        parts = tokens.parse(cookie or "", SESSION_PREFIX)
+        if parts is None:
+            return
+        async with self._db.write() as session:
+            row = await session.scalar(select(DeveloperSession).where(DeveloperSession.public_id == parts[0]))
+            if row is not None and tokens.matches(parts[1], row.secret_digest) and row.ended_at is None:
+                row.ended_at = utcnow()
+
+    # ---- applications ------------------------------------------------------------------
+
+    async def applications(self, developer: Developer) -> list[Application]:
+        async with self._db.read() as session:
+            stmt = select(Application).where(Application.developer_id == developer.id).order_by(Application.id)
+            return list((await session.scalars(stmt)).all())
+
+    async def application(self, developer: Developer, app_id: int) -> Application:
+        async with self._db.read() as session:
+            app = await session.get(Application, app_id)
+        if app is None or app.developer_id != developer.id:
+            raise NotFound()
+        return app
+
+    async def create_application(
+        self, developer: Developer, name: str, environment: str, redirect_urls: str
+    ) -> tuple[Application, str]:
+        name = _text(name, "application name")
+        try:
+            env = Environment(environment)
+        except ValueError:
+            raise PanelError("Choose the sandbox or the production environment.") from None
+        urls = parse_redirect_urls(redirect_urls)
+        secret = secrets.token_urlsafe(32)
+        app = Application(
+            developer_id=developer.id,
+            environment=env.value,
+            name=name,
+            client_id=("sbx_" if env is Environment.SANDBOX else "prd_") + secrets.token_hex(12),
+            client_secret_digest=tokens.digest(secret),
+            redirect_urls=urls,
+        )
+        async with self._db.write() as session:
+            session.add(app)
+            await session.flush()
+            audit.record(session, _actor(developer), "create", "application", str(app.id),
+                         {"environment": env.value, "redirect_urls": urls})
+        return app, secret
+
+    async def rotate_secret(self, developer: Developer, app_id: int) -> tuple[Application, str]:
+        secret = secrets.token_urlsafe(32)
+        async with self._db.write() as session:
+            app = await session.get(Application, app_id, with_for_update=True)
+            if app is None or app.developer_id != developer.id:
+                raise NotFound()
+            app.client_secret_digest = tokens.digest(secret)
+            app.secret_rotated_at = utcnow()
+            audit.record(session, _actor(developer), "rotate-secret", "application", str(app.id))
+        return app, secret
+
+    async def update_holder_profile(self, developer: Developer, app_id: int, rpm: str, page: str) -> Application:
+        rpm_value = _bounded(rpm, "requests_per_minute")
+        page_value = _bounded(page, "max_page_size")
+        async with self._db.write() as session:
+            app = await session.get(Application, app_id, with_for_update=True)
+            if app is None or app.developer_id != developer.id:
+                raise NotFound()
+            app.holder_requests_per_minute = rpm_value
+            app.holder_max_page_size = page_value
+            audit.record(session, _actor(developer), "holder-profile", "application", str(app.id),
+                         {"requests_per_minute": rpm_value, "max_page_size": page_value})
+        return app
+
+    # ---- application Access-Tokens -----------------------------------------------------
+
+    async def access_tokens(self, developer: Developer, app_id: int) -> list[AppAccessToken]:
+        await self.application(developer, app_id)
+        async with self._db.read() as session:
+            stmt = select(AppAccessToken).where(AppAccessToken.application_id == app_id).order_by(AppAccessToken.id)
+            return list((await session.scalars(stmt)).all())
+
+    async def create_access_token(
+        self, developer: Developer, app_id: int, name: str, profile: TokenProfile
+    ) -> tuple[AppAccessToken, str]:
+        name = _text(name, "token name")
+        await self.application(developer, app_id)
+        issued = tokens.issue(APP_TOKEN_PREFIX)
+        row = AppAccessToken(
+            application_id=app_id,
+            name=name,
+            public_id=issued.public_id,
+            secret_digest=issued.secret_digest,
+            requests_per_minute=profile.requests_per_minute,
+            max_page_size=profile.max_page_size,
+            max_body_bytes=profile.max_body_bytes,
+            api_groups=list(profile.api_groups),
+        )
+        async with self._db.write() as session:
+            session.add(row)
+            await session.flush()
+            audit.record(session, _actor(developer), "create", "app_access_token", str(row.id),
+                         {"application_id": app_id, "requests_per_minute": profile.requests_per_minute,
+                          "max_page_size": profile.max_page_size, "max_body_bytes": profile.max_body_bytes,
+                          "api_groups": list(profile.api_groups)})
+        return row, issued.token
+
+    async def revoke_access_token(self, developer: Developer, app_id: int, token_id: int) -> None:
+        await self.application(developer, app_id)
+        async with self._db.write() as session:
+            row = await session.get(AppAccessToken, token_id, with_for_update=True)
+            if row is None or row.application_id != app_id:
+                raise NotFound()
+            if row.revoked_at is None:
+                row.revoked_at = utcnow()
+                audit.record(session, _actor(developer), "revoke", "app_access_token", str(row.id))
+
+
+def _actor(developer: Developer) -> Actor:
+    return Actor(None, f"developer:{developer.id}")

@@ -1,0 +1,56 @@
+"""Server-rendered HTML pages: Jinja2 templates, CSRF, and the HTML error style.
+
+Shared by the developer panel and the holder pages (login, consent, cards)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from cielo.security.csrf import FIELD, Csrf
+
+TEMPLATES = Path(__file__).parent / "templates"
+_env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), auto_reload=False)
+
+# Pages never go to shared caches, and never into frames (clickjacking on the forms).
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'; form-action 'self' https: http://localhost:* http://127.0.0.1:*",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+def secure_request(request: Request) -> bool:
+    settings = request.app.state.settings
+    return request.url.scheme == "https" or settings.cookie_secure
+
+
+def render(request: Request, template: str, *, status_code: int = 200, **context) -> HTMLResponse:
+    csrf: Csrf = request.app.state.csrf
+    token, new_cookie = csrf.token(request)
+    root = request.scope.get("root_path", "")
+    html = _env.get_template(template).render(csrf_token=token, url=lambda path: root + path, **context)
+    response = HTMLResponse(html, status_code=status_code, headers=PAGE_HEADERS)
+    csrf.set_cookie(response, new_cookie, secure=secure_request(request))
+    return response
+
+
+def csrf_ok(request: Request, form) -> bool:
+    return request.app.state.csrf.valid(request, form.get(FIELD))
+
+
+def error_page(status_code: int, message: str) -> Response:
+    headings = {400: "Bad request", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
+                413: "Request too large", 429: "Too many requests"}
+    if status_code >= 500:
+        message = "An internal error has occurred. Please try again later."
+    html = _env.get_template("error.html").render(
+        status=status_code, heading=headings.get(status_code, "Something went wrong"), message=message,
+        url=lambda path: path,
+    )
+    return HTMLResponse(html, status_code=status_code, headers=PAGE_HEADERS)

@@ -1,0 +1,57 @@
+"""Request-rate limits (the ``limits`` library): shared through Redis when CIELO_REDIS_URL is
+set, in-process otherwise. Sliding-window counters: O(1) memory per key, smooth at window
+edges."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+from limits import RateLimitItemPerMinute, RateLimitItemPerSecond, storage
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
+
+log = logging.getLogger("cielo.ratelimit")
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_after: int  # seconds until the window frees a request
+
+    def headers(self) -> dict[str, str]:
+        headers = {
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": str(self.remaining),
+            "RateLimit-Reset": str(self.reset_after),
+        }
+        if not self.allowed:
+            headers["Retry-After"] = str(max(1, self.reset_after))
+        return headers
+
+
+class RateLimiter:
+    def __init__(self, redis_url: str | None = None) -> None:
+        if redis_url:
+            uri = "async+" + redis_url if not redis_url.startswith("async+") else redis_url
+            self._storage = storage.storage_from_string(uri, implementation="redispy")
+        else:
+            self._storage = storage.storage_from_string("async+memory://")
+        self._limiter = SlidingWindowCounterRateLimiter(self._storage)
+
+    async def hit(self, namespace: str, key: str, per_minute: int, *, per_second: bool = False) -> Decision:
+        item = RateLimitItemPerSecond(per_minute) if per_second else RateLimitItemPerMinute(per_minute)
+        try:
+            allowed = await self._limiter.hit(item, namespace, key)
+            stats = await self._limiter.get_window_stats(item, namespace, key)
+        except Exception:  # the store is down: serve rather than refuse everyone
+            log.exception("rate-limit store unavailable")
+            return Decision(True, per_minute, per_minute, 0)
+        reset = max(0, math.ceil(stats.reset_time - time.time()))
+        return Decision(allowed, per_minute, max(0, stats.remaining), reset)
+
+    async def clear(self, namespace: str, key: str, per_minute: int) -> None:
+        await self._limiter.clear(RateLimitItemPerMinute(per_minute), namespace, key)
