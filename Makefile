@@ -27,13 +27,15 @@ install-dev: $(VENV)/.dev
 run: install
 	$(VENV)/bin/cielo serve --host $(HOST) --port $(PORT)
 
-## Install and run the whole test suite (SQLite always; PostgreSQL and Redis when reachable).
+## Install and run the whole test suite (SQLite always; PostgreSQL and Redis when reachable;
+## browser tests in Debian's chromium, installed here when missing).
 test: install-dev
+	./scripts/install-system-packages.sh chromium
 	$(PY) -m pytest -n auto -p no:cacheprovider $(PYTEST_ARGS)
 
 ## Benchmarks (on demand, not part of the tests); wrk comes from Debian's packages.
 bench: install-dev
-	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	./scripts/install-system-packages.sh wrk
 	$(PY) benchmarks/whitelabel.py
 
 clean:

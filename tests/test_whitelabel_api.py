@@ -355,11 +355,17 @@ def test_unexpected_failure_is_a_500_without_internals(client, auth, settings):
         assert "Traceback" not in response.text and "deadbeef" not in response.text
 
 
-def test_reads_see_a_change_committed_elsewhere_at_once(client, auth, settings):
-    """The read caches never outlive a commit made by another connection or process."""
+@pytest.mark.parametrize("request_id", [None, "same-id-every-time"])
+def test_reads_see_a_change_committed_elsewhere_at_once(client, token, settings, request_id):
+    """The read caches never outlive a commit made by another connection or process, even
+    for a client that repeats one X-Request-ID."""
     from sqlalchemy import text
 
     from cielo.db import Database
+
+    auth = {"Authorization": f"Bearer {token}"}
+    if request_id:
+        auth["X-Request-ID"] = request_id
 
     create(client, auth, **SEED)
     for _ in range(2):  # the second round is served from the caches

@@ -1,21 +1,33 @@
 """In-process read caches that are dropped the moment anything is committed anywhere.
 
 One :class:`CacheRegistry` per process owns the database's change watcher and every cache.
-Each lookup first asks the watcher whether any commit happened since the last look; if so,
-all caches are emptied before answering. Where the watcher cannot tell (PostgreSQL), or
-caching is turned off, every lookup misses and callers read the database.
+A request calls :meth:`CacheRegistry.refresh` before its first lookup: the watcher says
+whether any commit happened since the last look (db/changes.py), and if so every cache is
+emptied and the generation moves on. A value read from the database is stored only if no
+clear happened since the read began (``put(..., generation)``), so a slow reader cannot put
+back what a commit made stale. A lookup in a request that has not refreshed misses: a
+forgotten call costs speed, never correctness. With caching off, every lookup misses.
 """
 
 from __future__ import annotations
 
+import contextvars
+import weakref
 from typing import Any, Generic, Hashable, TypeVar
 
 from cielo.db.changes import ChangeWatcher
-from cielo.logs import request_id_var
 
 V = TypeVar("V")
 
-_MISSING = object()
+
+class RequestMarker:
+    """A fresh object per request (the middleware sets it). Not the request id, which a
+    client may choose and repeat."""
+
+    __slots__ = ("__weakref__",)
+
+
+request_marker: contextvars.ContextVar[RequestMarker | None] = contextvars.ContextVar("request_marker", default=None)
 
 
 class ReadCache(Generic[V]):
@@ -26,12 +38,16 @@ class ReadCache(Generic[V]):
         self._data: dict[Hashable, V] = {}
 
     def get(self, key: Hashable) -> V | None:
-        if not self._registry.poll():
+        if not self._registry.current():
             return None
         return self._data.get(key)
 
-    def put(self, key: Hashable, value: V) -> None:
-        if not self._registry.enabled:
+    def generation(self) -> int:
+        """Take before reading the database; give to :meth:`put`."""
+        return self._registry.generation
+
+    def put(self, key: Hashable, value: V, generation: int) -> None:
+        if not self._registry.current() or generation != self._registry.generation:
             return
         if len(self._data) >= self._max:
             self._data.clear()
@@ -46,26 +62,28 @@ class CacheRegistry:
         self._watcher = watcher
         self.enabled = enabled and watcher.exact
         self._caches: list[ReadCache[Any]] = []
-        self._polled_for: str | None = None
+        self._refreshed: weakref.WeakSet[RequestMarker] = weakref.WeakSet()
+        self.generation = 0
 
     def cache(self, name: str, max_entries: int = 100_000) -> ReadCache[Any]:
         cache: ReadCache[Any] = ReadCache(self, name, max_entries)
         self._caches.append(cache)
         return cache
 
-    def poll(self) -> bool:
-        """True when the caches may be read (and they are current).
+    def current(self) -> bool:
+        """The caches may be used: enabled, and refreshed in this request."""
+        marker = request_marker.get()
+        return self.enabled and marker is not None and marker in self._refreshed
 
-        The watcher is asked once per request (the first lookup of a request asks; later ones
-        in the same request reuse the answer): a request sees the database as of its start.
-        """
+    async def refresh(self) -> None:
+        """Once per request, before the first lookup: drop every cache if anything changed."""
         if not self.enabled:
-            return False
-        request_id = request_id_var.get()
-        if request_id is not None and request_id == self._polled_for:
-            return True
-        self._polled_for = request_id
-        if self._watcher.changed():
+            return
+        marker = request_marker.get()
+        if marker is None or marker in self._refreshed:
+            return
+        if await self._watcher.changed():
+            self.generation += 1
             for cache in self._caches:
                 cache.clear()
-        return True
+        self._refreshed.add(marker)

@@ -15,6 +15,7 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cielo.http import STATUS_SENTENCES, error_style_for
+from cielo.cache import RequestMarker, request_marker
 from cielo.logs import AccessLog, request_id_var
 
 error_log = logging.getLogger("cielo.error")
@@ -64,6 +65,7 @@ class RequestContextMiddleware:
         if request_id is None:
             request_id = new_request_id()
         token = request_id_var.set(request_id)
+        marker_token = request_marker.set(RequestMarker())
         started = time.perf_counter()
         status_holder = [0]
         path = scope["path"]
@@ -114,3 +116,4 @@ class RequestContextMiddleware:
                     }
                 )
             request_id_var.reset(token)
+            request_marker.reset(marker_token)

@@ -69,12 +69,15 @@ class Authenticator:
 
     def __init__(self, db: Database, caches: CacheRegistry) -> None:
         self._db = db
+        self._caches = caches
         self._cache = caches.cache("api_tokens", max_entries=10_000)
 
     async def _lookup(self, public_id: str) -> _Entry | None:
+        await self._caches.refresh()
         entry = self._cache.get(public_id)
         if entry is not None:
             return entry or None  # False marks a cached "no such token"
+        generation = self._cache.generation()
         table = ApiToken.__table__
         row = await self._db.first(select(table).where(table.c.public_id == public_id))
         found = (
@@ -82,7 +85,7 @@ class Authenticator:
             if row is not None
             else None
         )
-        self._cache.put(public_id, found or False)
+        self._cache.put(public_id, found or False, generation)
         return found
 
     async def authenticate(self, authorization: str | None, scope: str) -> Actor | None:

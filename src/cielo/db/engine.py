@@ -125,6 +125,6 @@ class Database:
             return False
 
     async def dispose(self) -> None:
-        self.watcher.close()
+        await self.watcher.close()
         self._close_loop_conn()
         await self.engine.dispose()

@@ -62,9 +62,10 @@ async def list_accounts(request: Request) -> Response:
     # next commit anywhere (the same exact invalidation as every read cache).
     body = call.service.rendered.get("all")
     if body is None:
+        generation = call.service.rendered.generation()
         envelope = schemas.CustomersEnvelope(customers=await call.service.list_all())
         body = envelope.__pydantic_serializer__.to_json(envelope)
-        call.service.rendered.put("all", body)
+        call.service.rendered.put("all", body, generation)
     return Response(body, media_type="application/json")
 
 

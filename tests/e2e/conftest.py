@@ -1,0 +1,62 @@
+"""Browser tests: Debian's Chromium driven by Playwright, against a real `cielo serve`.
+
+Screenshots of every page go to test-output/screenshots/<test name>/."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import IN_CI, LiveServer
+
+CHROMIUM = os.environ.get("CIELO_TEST_CHROMIUM", "/usr/bin/chromium")
+OUTPUT = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
+# Flags for a sandboxed machine without a display or outside network (see the machine notes).
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        if IN_CI:
+            pytest.fail(f"{CHROMIUM} is missing; `make test` installs Debian's chromium", pytrace=False)
+        pytest.skip("Chromium not installed (make test installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    context = browser.new_context(locale="pt-BR")
+    page = context.new_page()
+    folder = OUTPUT / re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    shots = {"n": 0}
+
+    def snap(label: str) -> None:
+        shots["n"] += 1
+        page.screenshot(path=str(folder / f"{shots['n']:02d}-{label}.png"), full_page=True)
+
+    page.snap = snap  # type: ignore[attr-defined]
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    server = LiveServer(tmp_path_factory.mktemp("e2e"), None).start()
+    yield server
+    server.stop()
