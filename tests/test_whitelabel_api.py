@@ -328,8 +328,8 @@ def test_unsupported_method_keeps_the_error_shape(client, auth):
     response = client.put(URL, json=SEED, headers=auth)
     assert response.status_code == 405
     assert response.json() == {"error": "The PUT method is not allowed on this endpoint."}
-    assert response.headers["allow"] == "DELETE, GET, PATCH, POST"
-    assert client.put(URL + "/x", headers=auth).headers["allow"] == "GET"
+    assert response.headers["allow"] == "DELETE, GET, HEAD, PATCH, POST"
+    assert client.put(URL + "/x", headers=auth).headers["allow"] == "GET, HEAD"
 
 
 def test_unexpected_failure_is_a_500_without_internals(client, auth, settings):
