@@ -1,0 +1,54 @@
+"""The Promotions API's two error shapes (CONTRACT §2), produced here and nowhere else.
+
+400, 401, 403, 404, 405, 413, 415, 429, 502, 504 → a JSON string holding a full sentence.
+412, 422, 500 → ``{"code": "<STABLE_UPPER_SNAKE_CODE>", "description": "<sentence>"}``.
+"""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+
+from cielo.http import JSONResponse
+
+OBJECT_STATUSES = {412, 422, 500}
+DEFAULT_CODES = {412: "PRECONDITION_FAILED", 422: "MISSING_PARAMETER", 500: "INTERNAL_ERROR"}
+INTERNAL = "An unexpected error occurred; please try again later."
+
+
+class PromoError(Exception):
+    """An answer of the Promotions API other than success."""
+
+    def __init__(self, status_code: int, description: str, *, code: str | None = None, headers=None) -> None:
+        super().__init__(description)
+        self.status_code = status_code
+        self.description = description
+        self.code = code or DEFAULT_CODES.get(status_code)
+        self.headers = headers or {}
+
+
+def missing(name: str, where: str = "query parameter") -> PromoError:
+    """An absent mandatory parameter: 422 (a missing credential is a 401, see access.py)."""
+    return PromoError(422, f"The '{name}' {where} is mandatory.", code="MISSING_PARAMETER")
+
+
+def invalid(sentence: str) -> PromoError:
+    return PromoError(400, sentence)
+
+
+def render(status_code: int, description: str, code: str | None = None, headers=None) -> Response:
+    if status_code >= 500 and status_code not in (502, 504):
+        status_code, description, code = 500, INTERNAL, "INTERNAL_ERROR"
+    if status_code in OBJECT_STATUSES:
+        body = {"code": code or DEFAULT_CODES[status_code], "description": description}
+    else:
+        body = description
+    return JSONResponse(body, status_code=status_code, headers=headers)
+
+
+def error_response(status_code: int, message: str) -> Response:
+    """The error style for errors raised outside the API's own code (404, 405, 413, 500)."""
+    return render(status_code, message)
+
+
+def promo_error_response(exc: PromoError) -> Response:
+    return render(exc.status_code, exc.description, exc.code, exc.headers)
