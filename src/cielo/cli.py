@@ -80,7 +80,7 @@ def serve(
 
     settings = _settings(database_url)
     configure(settings.log_level, settings.log_json)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     secret_box_from_settings(settings)  # creates the key file of the embedded default
 
     async def migrate_once() -> None:

@@ -47,7 +47,8 @@ class Database:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite and ":///" in url and ":memory:" not in url:
-            Path(url.split(":///", 1)[1].split("?", 1)[0]).parent.mkdir(parents=True, exist_ok=True)
+            # The data directory holds the database and the keys: its owner only.
+            Path(url.split(":///", 1)[1].split("?", 1)[0]).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         kwargs: dict = {"echo": echo}
         if not self.is_sqlite:
             # No pre-ping (a round trip per checkout); stale connections are recycled instead.
