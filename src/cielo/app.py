@@ -24,6 +24,12 @@ from cielo.developer.router import PREFIX as DEVELOPER_PREFIX
 from cielo.developer.router import router as developer_router
 from cielo.developer.service import DeveloperService
 from cielo.pages import error_page
+from cielo.promo import errors as promo_errors
+from cielo.promo.access import Access
+from cielo.promo.environments import Environment
+from cielo.promo.holders.service import HolderService
+from cielo.promo.oauth.service import OAuthService
+from cielo.promo.router import build as build_promo
 from cielo.ratelimit import RateLimiter
 from cielo.security.csrf import Csrf
 from cielo.security.secrets import secret_box_from_settings
@@ -53,6 +59,13 @@ def _allowed_methods(request: Request) -> str:
 def _install_error_handlers(app: FastAPI) -> None:
     register_error_style(WHITELABEL_PREFIX, wl_errors.error_response)
     register_error_style(DEVELOPER_PREFIX, error_page)
+    for env in Environment:
+        register_error_style(env.base_path + "/oauth/", error_page)
+        register_error_style(env.base_path, promo_errors.error_response)
+
+    @app.exception_handler(promo_errors.PromoError)
+    async def _promo_error(_request: Request, exc: promo_errors.PromoError):
+        return promo_errors.promo_error_response(exc)
 
     @app.exception_handler(wl_errors.WhiteLabelError)
     async def _whitelabel_error(_request: Request, exc: wl_errors.WhiteLabelError):
@@ -132,9 +145,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.csrf = Csrf(signing)
     app.state.limiter = RateLimiter(settings.redis_url)
     app.state.developers = DeveloperService(db, app.state.limiter)
+    app.state.access = Access(db, app.state.limiter)
+    app.state.oauth = OAuthService(db, app.state.access, box, signing, app.state.limiter)
+    app.state.holders = HolderService(db, box)
 
     _install_error_handlers(app)
-    _document(app, whitelabel_docs.routes)
+    docs = list(whitelabel_docs.routes)
+    for env in Environment:
+        promo_docs, promo_routes = build_promo(env)
+        app.router.routes.extend(promo_routes)
+        docs += promo_docs.routes
+    _document(app, docs)
     app.include_router(health.router)
     app.router.routes.extend(whitelabel_routes)
     app.include_router(developer_router)

@@ -3,6 +3,8 @@
 from cielo.audit.models import AuditRecord
 from cielo.auth.models import ApiToken
 from cielo.developer.models import AppAccessToken, Application, Developer, DeveloperSession
+from cielo.promo.holders.models import Holder
+from cielo.promo.oauth.models import AuthorizationCode, AuthorizationRequest, Grant, HolderToken
 from cielo.whitelabel.models import WhiteLabelAccount
 
 __all__ = [
@@ -12,5 +14,10 @@ __all__ = [
     "AuditRecord",
     "Developer",
     "DeveloperSession",
+    "Grant",
+    "Holder",
+    "HolderToken",
+    "AuthorizationCode",
+    "AuthorizationRequest",
     "WhiteLabelAccount",
 ]

@@ -28,6 +28,11 @@ def digest(secret: str) -> bytes:
     return hashlib.sha256(secret.encode("ascii")).digest()
 
 
+def digest_text(secret: str) -> bytes:
+    """Digest of any presented text (it may not be ASCII when it is wrong)."""
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).digest()
+
+
 def issue(prefix: str) -> IssuedToken:
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
     public_id = "".join(secrets.choice(alphabet) for _ in range(12))

@@ -1,0 +1,169 @@
+"""Who is calling the Promotions API (CONTRACT §2): one place for every credential check.
+
+- ``Client-Id`` (or ``client_id``) on every call; the application must exist (else 401) and
+  belong to the environment of the URL (else 403).
+- Partner calls: the application ``Access-Token`` from the developer panel, issued to that
+  Client-Id, unrevoked, with the API group in its profile (else 401 / 403).
+- Holder calls: the holder's ``Access-Token`` from /access-token, of a live grant of that
+  Client-Id (else 401 / 403).
+- /access-token and /refresh-token: ``Authorization: Basic base64(client_id:client_secret)``.
+
+Each caller carries its access profile: requests per minute (429 with Retry-After and
+RateLimit-* headers), maximum page size and body size (413).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+from cielo.db import Database, utcnow
+from cielo.developer.models import AppAccessToken, Application
+from cielo.promo.environments import Environment
+from cielo.promo.errors import PromoError
+from cielo.ratelimit import Decision, RateLimiter
+from cielo.security import tokens
+
+APP_TOKEN_PREFIX = "capp"
+HOLDER_TOKEN_PREFIX = "chold"
+
+
+def header(request, *names: str) -> str | None:
+    for name in names:
+        value = request.headers.get(name)
+        if value is not None and value.strip():
+            return value.strip()
+    return None
+
+
+def client_id_of(request) -> str:
+    value = header(request, "client-id", "client_id")
+    if value is None:
+        raise PromoError(401, "The 'Client-Id' header is missing.")
+    return value
+
+
+@dataclass
+class Caller:
+    environment: Environment
+    application: Application
+    requests_per_minute: int
+    max_page_size: int
+    max_body_bytes: int
+    rate_key: str
+    holder_id: int | None = None
+    grant_id: int | None = None
+    decision: Decision | None = field(default=None)
+
+    def headers(self) -> dict[str, str]:
+        return self.decision.headers() if self.decision else {}
+
+
+class Access:
+    def __init__(self, db: Database, limiter: RateLimiter) -> None:
+        self._db = db
+        self._limiter = limiter
+
+    async def application(self, env: Environment, client_id: str) -> Application:
+        async with self._db.read() as session:
+            app = await session.scalar(select(Application).where(Application.client_id == client_id))
+        if app is None:
+            raise PromoError(401, "The Client-Id is not known.")
+        if app.environment != env.value:
+            raise PromoError(403, f"This Client-Id belongs to the {app.environment} environment, not to {env.value}.")
+        return app
+
+    async def basic_client(self, request, env: Environment) -> Application:
+        """The application authenticated by Client-Id + Basic client_id:client_secret."""
+        client_id = client_id_of(request)
+        authorization = header(request, "authorization")
+        if authorization is None:
+            raise PromoError(401, "The 'Authorization' header is missing; send Basic base64(client_id:client_secret).")
+        scheme, _, encoded = authorization.partition(" ")
+        try:
+            decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            decoded = ""
+        basic_id, sep, secret = decoded.partition(":")
+        if scheme.lower() != "basic" or not sep:
+            raise PromoError(401, "The 'Authorization' header must be Basic base64(client_id:client_secret).")
+        if not hmac.compare_digest(basic_id.encode(), client_id.encode()):
+            raise PromoError(401, "The client_id in the Authorization header differs from the Client-Id header.")
+        app = await self.application(env, client_id)
+        if not hmac.compare_digest(tokens.digest_text(secret), app.client_secret_digest):
+            raise PromoError(401, "The client credentials are not valid.")
+        return app
+
+    async def partner(self, request, env: Environment, group: str = "partner") -> Caller:
+        client_id = client_id_of(request)
+        presented = header(request, "access-token", "access_token")
+        if presented is None:
+            raise PromoError(401, "The 'Access-Token' header is missing.")
+        app = await self.application(env, client_id)
+        parts = tokens.parse(presented, APP_TOKEN_PREFIX)
+        if parts is None:
+            raise PromoError(401, "The Access-Token is not valid.")
+        async with self._db.read() as session:
+            row = await session.scalar(select(AppAccessToken).where(AppAccessToken.public_id == parts[0]))
+        if row is None or not tokens.matches(parts[1], row.secret_digest) or row.revoked_at is not None:
+            raise PromoError(401, "The Access-Token is not valid, or it was revoked.")
+        if row.application_id != app.id:
+            raise PromoError(403, "This Access-Token was not issued to this Client-Id.")
+        if group not in row.api_groups:
+            raise PromoError(403, f"This Access-Token's profile does not allow the {group} API.")
+        caller = Caller(env, app, row.requests_per_minute, row.max_page_size, row.max_body_bytes, f"app:{row.public_id}")
+        await self._admit(request, caller)
+        return caller
+
+    async def holder(self, request, env: Environment) -> Caller:
+        from cielo.promo.oauth.models import Grant, HolderToken
+
+        client_id = client_id_of(request)
+        presented = header(request, "access-token", "access_token")
+        if presented is None:
+            raise PromoError(401, "The 'Access-Token' header is missing.")
+        app = await self.application(env, client_id)
+        parts = tokens.parse(presented, HOLDER_TOKEN_PREFIX)
+        if parts is None:
+            raise PromoError(401, "The Access-Token is not valid.")
+        async with self._db.read() as session:
+            row = (
+                await session.execute(
+                    select(HolderToken, Grant)
+                    .join(Grant, Grant.id == HolderToken.grant_id)
+                    .where(HolderToken.public_id == parts[0])
+                )
+            ).first()
+        if row is None or not tokens.matches(parts[1], row[0].secret_digest):
+            raise PromoError(401, "The Access-Token is not valid.")
+        token, grant = row
+        if token.kind != "access":
+            raise PromoError(401, "A refresh token is not an Access-Token; exchange it at /refresh-token.")
+        if token.revoked_at is not None or grant.revoked_at is not None:
+            raise PromoError(401, "The Access-Token was revoked.")
+        if token.expires_at <= utcnow():
+            raise PromoError(401, "The Access-Token has expired; get a new one at /refresh-token.")
+        if grant.application_id != app.id:
+            raise PromoError(403, "This Access-Token was issued to another Client-Id.")
+        caller = Caller(env, app, app.holder_requests_per_minute, app.holder_max_page_size, 16_384,
+                        f"holder:{token.public_id}", holder_id=grant.holder_id, grant_id=grant.id)
+        await self._admit(request, caller)
+        return caller
+
+    async def _admit(self, request, caller: Caller) -> None:
+        caller.decision = await self._limiter.hit("promo", caller.rate_key, caller.requests_per_minute)
+        if not caller.decision.allowed:
+            raise PromoError(
+                429,
+                f"The limit of {caller.requests_per_minute} requests per minute of this token's access profile "
+                f"was reached; retry in {max(1, caller.decision.reset_after)} seconds.",
+                headers=caller.decision.headers(),
+            )
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > caller.max_body_bytes:
+            raise PromoError(413, f"The request body is larger than the {caller.max_body_bytes} bytes of this "
+                                  "token's access profile.", headers=caller.headers())

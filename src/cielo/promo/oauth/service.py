@@ -1,0 +1,348 @@
+"""The holder authorization-code flow (CONTRACT §3.1), following RFC 9700:
+
+- the redirect URL must equal one registered for the client, character for character, and
+  nothing is ever redirected to another;
+- codes are random, single use, live five minutes, and are bound to the client and to the
+  redirect URL of their request; a code presented twice revokes the grant it created, and
+  with it every token issued from it (RFC 9700 §4.5.3 / RFC 6749 §4.1.2);
+- PKCE with S256 when the client asked for it (Authlib computes the challenge);
+- refresh tokens rotate; presenting a rotated one revokes the whole grant (RFC 9700 §4.14.2);
+- codes and tokens are stored as SHA-256 digests; holder passwords as argon2id;
+- password guessing at the login page is throttled per CPF and per address.
+
+The seed's token endpoint is not RFC 6749's (JSON body, 201, the code under "code" for both
+grants, a Client-Id header), so Authlib's AuthorizationServer cannot serve it; each check
+below is written in the order of RFC 6749 §4.1.3 and §6, and Authlib provides PKCE.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import orjson
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from cielo.db import Database, utcnow
+from cielo.developer.models import Application
+from cielo.promo import validation
+from cielo.promo.access import HOLDER_TOKEN_PREFIX, Access
+from cielo.promo.environments import Environment
+from cielo.promo.errors import PromoError, invalid, missing
+from cielo.promo.holders.models import Holder
+from cielo.promo.oauth.models import AuthorizationCode, AuthorizationRequest, Grant, HolderToken
+from cielo.ratelimit import RateLimiter
+from cielo.security import passwords, tokens
+from cielo.security.secrets import SecretBox
+from cielo.security.signing import SigningKeys
+
+REQUEST_LIFETIME = timedelta(minutes=15)
+CODE_LIFETIME = timedelta(minutes=5)
+ACCESS_LIFETIME = timedelta(hours=1)
+REFRESH_LIFETIME = timedelta(days=30)
+LOGIN_ATTEMPTS_PER_MINUTE = 5
+_PKCE_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+class LoginError(ValueError):
+    """A problem to show on the login or consent page."""
+
+    def __init__(self, message: str, status_code: int = 400) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+@dataclass
+class LoginContext:
+    request: AuthorizationRequest
+    application: Application
+    prefill: dict
+    known_holder: bool
+
+
+def with_query(url: str, params: dict[str, str]) -> str:
+    """The URL with parameters added to its query (keeping any it had)."""
+    parts = urlsplit(url)
+    extra = urlencode({k: v for k, v in params.items() if v is not None})
+    query = f"{parts.query}&{extra}" if parts.query else extra
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+
+
+def _pkce_challenge_ok(value: str) -> bool:
+    return 43 <= len(value) <= 128 and set(value) <= _PKCE_CHARS
+
+
+class OAuthService:
+    def __init__(self, db: Database, access: Access, box: SecretBox, signing: SigningKeys, limiter: RateLimiter) -> None:
+        self._db = db
+        self._access = access
+        self._box = box
+        self._signing = signing
+        self._limiter = limiter
+
+    def cpf_fingerprint(self, env: Environment, digits: str) -> str:
+        return self._signing.mac("cpf", f"{env.value}:{digits}".encode())
+
+    # ---- GET /login ---------------------------------------------------------------------
+
+    async def start(self, env: Environment, params) -> tuple[AuthorizationRequest, Application]:
+        """Validate a /login call and remember it; answers 401/403/422/400 as CONTRACT §3.1."""
+        client_id = params.get("client_id")
+        if not client_id:
+            raise PromoError(401, "The 'client_id' query parameter is missing.")
+        app = await self._access.application(env, client_id)
+        redirect_url = params.get("redirect_url")
+        if not redirect_url:
+            raise missing("redirect_url")
+        if redirect_url not in app.redirect_urls:
+            raise invalid("The 'redirect_url' is not one of the redirect URLs registered for this client.")
+        email = params.get("email") or params.get("e-mail")
+        for name, value in (("name", params.get("name")), ("cpf", params.get("cpf")),
+                            ("birthdate", params.get("birthdate")), ("email", email)):
+            if not value:
+                raise missing(name)
+        holder_name = validation.name(params["name"])
+        digits = validation.cpf(params["cpf"])
+        born = validation.birthdate(params["birthdate"])
+        address = validation.email(email)
+        challenge = params.get("code_challenge")
+        method = params.get("code_challenge_method")
+        if method is not None and method != "S256":
+            raise invalid("The 'code_challenge_method' parameter must be S256.")
+        if method is not None and not challenge:
+            raise missing("code_challenge")
+        if challenge is not None and not _pkce_challenge_ok(challenge):
+            raise invalid("The 'code_challenge' parameter must be 43 to 128 characters of A-Z, a-z, 0-9, '-', '.', '_', '~'.")
+        state = params.get("state")
+        if state is not None and len(state) > 1024:
+            raise invalid("The 'state' parameter must have at most 1024 characters.")
+        prefill = {"name": holder_name, "cpf": digits, "birthdate": born.isoformat(), "email": address}
+        row = AuthorizationRequest(
+            public_id=secrets.token_urlsafe(32),
+            environment=env.value,
+            application_id=app.id,
+            redirect_url=redirect_url,
+            state=state,
+            code_challenge=challenge,
+            prefill_encrypted=self._box.encrypt(orjson.dumps(prefill).decode()),
+            cpf_fingerprint=self.cpf_fingerprint(env, digits),
+            expires_at=utcnow() + REQUEST_LIFETIME,
+        )
+        async with self._db.write() as session:
+            session.add(row)
+        return row, app
+
+    # ---- the login and consent pages ---------------------------------------------------
+
+    async def context(self, env: Environment, public_id: str | None) -> LoginContext:
+        if not public_id or len(public_id) > 64:
+            raise LoginError("This sign-in link is not valid; start again from the application.", 400)
+        async with self._db.read() as session:
+            row = await session.scalar(select(AuthorizationRequest).where(AuthorizationRequest.public_id == public_id))
+            if row is None or row.environment != env.value:
+                raise LoginError("This sign-in link is not valid; start again from the application.", 400)
+            if row.completed_at is not None or row.expires_at <= utcnow():
+                raise LoginError("This sign-in link has expired; start again from the application.", 400)
+            app = await session.get(Application, row.application_id)
+            known = await session.scalar(
+                select(Holder.id).where(Holder.environment == env.value, Holder.cpf_fingerprint == row.cpf_fingerprint)
+            )
+        prefill = orjson.loads(self._box.decrypt(row.prefill_encrypted))
+        return LoginContext(row, app, prefill, known is not None)
+
+    async def _throttle(self, ctx: LoginContext, client_ip: str) -> None:
+        for key in (f"cpf:{ctx.request.cpf_fingerprint}", f"ip:{client_ip}"):
+            per_minute = LOGIN_ATTEMPTS_PER_MINUTE if key.startswith("cpf") else LOGIN_ATTEMPTS_PER_MINUTE * 6
+            decision = await self._limiter.hit("holder-login", key, per_minute)
+            if not decision.allowed:
+                raise LoginError(f"Too many attempts; try again in {max(1, decision.reset_after)} seconds.", 429)
+
+    async def sign_up(self, ctx: LoginContext, password: str, confirm: str, accepted: bool, client_ip: str) -> None:
+        if ctx.known_holder:
+            raise LoginError("There is already an account for this CPF; sign in with its password.")
+        if not accepted:
+            raise LoginError("Accept the terms of use to create your account.")
+        problem = passwords.password_problem(password, confirm)
+        if problem:
+            raise LoginError(problem)
+        await self._throttle(ctx, client_ip)
+        env = Environment(ctx.request.environment)
+        holder = Holder(
+            environment=env.value,
+            cpf_fingerprint=ctx.request.cpf_fingerprint,
+            cpf_encrypted=self._box.encrypt(ctx.prefill["cpf"]),
+            name=ctx.prefill["name"],
+            email=ctx.prefill["email"],
+            birthdate=validation.birthdate(ctx.prefill["birthdate"]),
+            password_hash=passwords.hash_password(password),
+        )
+        try:
+            async with self._db.write() as session:
+                session.add(holder)
+                await session.flush()
+                await self._attach(session, ctx, holder.id)
+        except IntegrityError:
+            raise LoginError("There is already an account for this CPF; sign in with its password.") from None
+
+    async def sign_in(self, ctx: LoginContext, password: str, client_ip: str) -> None:
+        await self._throttle(ctx, client_ip)
+        async with self._db.read() as session:
+            holder = await session.scalar(
+                select(Holder).where(Holder.environment == ctx.request.environment,
+                                     Holder.cpf_fingerprint == ctx.request.cpf_fingerprint)
+            )
+        if not passwords.verify_password(holder.password_hash if holder else None, password):
+            raise LoginError("The password is wrong.")
+        async with self._db.write() as session:
+            await self._attach(session, ctx, holder.id)
+
+    async def _attach(self, session, ctx: LoginContext, holder_id: int) -> None:
+        result = await session.execute(
+            update(AuthorizationRequest)
+            .where(AuthorizationRequest.id == ctx.request.id, AuthorizationRequest.completed_at.is_(None))
+            .values(holder_id=holder_id)
+        )
+        if result.rowcount != 1:
+            raise LoginError("This sign-in link has already been used; start again from the application.")
+
+    async def decide(self, ctx: LoginContext, allow: bool) -> str:
+        """Consent given or refused: the URL to send the browser to (the registered one)."""
+        if ctx.request.holder_id is None:
+            raise LoginError("Sign in first.", 400)
+        now = utcnow()
+        state = ctx.request.state
+        async with self._db.write() as session:
+            result = await session.execute(
+                update(AuthorizationRequest)
+                .where(AuthorizationRequest.id == ctx.request.id, AuthorizationRequest.completed_at.is_(None))
+                .values(completed_at=now)
+            )
+            if result.rowcount != 1:
+                raise LoginError("This sign-in link has already been used; start again from the application.")
+            if not allow:
+                return with_query(ctx.request.redirect_url, {"error": "access_denied", "state": state})
+            grant = Grant(environment=ctx.request.environment, application_id=ctx.request.application_id,
+                          holder_id=ctx.request.holder_id)
+            session.add(grant)
+            await session.flush()
+            code = secrets.token_urlsafe(32)
+            session.add(
+                AuthorizationCode(
+                    code_digest=tokens.digest(code),
+                    grant_id=grant.id,
+                    application_id=ctx.request.application_id,
+                    redirect_url=ctx.request.redirect_url,
+                    code_challenge=ctx.request.code_challenge,
+                    expires_at=now + CODE_LIFETIME,
+                )
+            )
+        return with_query(ctx.request.redirect_url, {"code": code, "state": state})
+
+    # ---- POST /access-token, /refresh-token ---------------------------------------------
+
+    async def _issue_pair(self, session, grant_id: int) -> dict:
+        now = utcnow()
+        access = tokens.issue(HOLDER_TOKEN_PREFIX)
+        refresh = tokens.issue(HOLDER_TOKEN_PREFIX)
+        session.add_all([
+            HolderToken(grant_id=grant_id, kind="access", public_id=access.public_id,
+                        secret_digest=access.secret_digest, expires_at=now + ACCESS_LIFETIME),
+            HolderToken(grant_id=grant_id, kind="refresh", public_id=refresh.public_id,
+                        secret_digest=refresh.secret_digest, expires_at=now + REFRESH_LIFETIME),
+        ])
+        return {
+            "access_token": access.token,
+            "refresh_token": refresh.token,
+            "token_type": "Bearer",
+            "expires_in": int(ACCESS_LIFETIME.total_seconds()),
+        }
+
+    async def _revoke_grant(self, grant_id: int, reason: str) -> None:
+        now = utcnow()
+        async with self._db.write() as session:
+            await session.execute(
+                update(Grant).where(Grant.id == grant_id, Grant.revoked_at.is_(None))
+                .values(revoked_at=now, revoke_reason=reason)
+            )
+            await session.execute(
+                update(HolderToken).where(HolderToken.grant_id == grant_id, HolderToken.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+
+    async def exchange_code(self, app: Application, body: dict) -> dict:
+        code = body.get("code")
+        if not isinstance(code, str) or not code:
+            raise missing("code", "body field") if code in (None, "") else invalid("The 'code' field must be a string.")
+        now = utcnow()
+        async with self._db.write() as session:
+            row = await session.scalar(
+                select(AuthorizationCode).where(AuthorizationCode.code_digest == tokens.digest_text(code)).with_for_update()
+            )
+            if row is None or row.application_id != app.id:
+                raise invalid("The authorization code is not valid for this client.")
+            redirect_url = body.get("redirect_url")
+            if redirect_url is not None and redirect_url != row.redirect_url:
+                raise invalid("The 'redirect_url' differs from the one the code was issued for.")
+            if row.used_at is not None:
+                replayed = row.grant_id
+            else:
+                replayed = None
+                if row.expires_at <= now:
+                    raise invalid("The authorization code has expired; sign the holder in again.")
+                if row.code_challenge is not None:
+                    verifier = body.get("code_verifier")
+                    if verifier in (None, ""):
+                        raise missing("code_verifier", "body field")
+                    if not isinstance(verifier, str) or not _pkce_challenge_ok(verifier) or \
+                            create_s256_code_challenge(verifier) != row.code_challenge:
+                        raise invalid("The 'code_verifier' does not match the code challenge of /login.")
+                grant = await session.get(Grant, row.grant_id)
+                if grant is None or grant.revoked_at is not None:
+                    raise invalid("The authorization code is not valid for this client.")
+                row.used_at = now
+                pair = await self._issue_pair(session, row.grant_id)
+        if replayed is not None:
+            await self._revoke_grant(replayed, "code-replay")
+            raise invalid("The authorization code was already used; every token issued from it is revoked.")
+        return pair
+
+    async def refresh(self, app: Application, body: dict) -> dict:
+        presented = body.get("code")
+        if presented in (None, ""):
+            raise missing("code", "body field")
+        if not isinstance(presented, str):
+            raise invalid("The 'code' field must be a string.")
+        parts = tokens.parse(presented, HOLDER_TOKEN_PREFIX)
+        if parts is None:
+            raise invalid("The refresh token is not valid.")
+        now = utcnow()
+        async with self._db.write() as session:
+            row = (
+                await session.execute(
+                    select(HolderToken, Grant).join(Grant, Grant.id == HolderToken.grant_id)
+                    .where(HolderToken.public_id == parts[0]).with_for_update()
+                )
+            ).first()
+            if row is None or not tokens.matches(parts[1], row[0].secret_digest) or row[0].kind != "refresh":
+                raise invalid("The refresh token is not valid.")
+            token, grant = row
+            if grant.application_id != app.id:
+                raise invalid("The refresh token is not valid for this client.")
+            if token.used_at is not None:
+                reused = grant.id
+            else:
+                reused = None
+                if token.revoked_at is not None or grant.revoked_at is not None:
+                    raise invalid("The refresh token was revoked; sign the holder in again.")
+                if token.expires_at <= now:
+                    raise invalid("The refresh token has expired; sign the holder in again.")
+                token.used_at = now
+                pair = await self._issue_pair(session, grant.id)
+        if reused is not None:
+            await self._revoke_grant(reused, "refresh-reuse")
+            raise invalid("The refresh token was already used; the whole grant is revoked.")
+        return pair

@@ -1,0 +1,165 @@
+"""Routes of the Promotions API, built once per environment (CONTRACT §2–§3).
+
+Like the white-label API, the routes are served as plain Starlette routes and described
+for /openapi.json through an APIRouter holding the same endpoint functions."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode, urlsplit
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.routing import APIRoute
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from cielo.http import JSONResponse
+from cielo.pages import PAGE_HEADERS, csrf_ok, error_page, render
+from cielo.promo.environments import Environment
+from cielo.promo.errors import PromoError
+from cielo.promo.oauth.service import LoginError
+
+FORM_EXPIRED = "The form has expired or did not come from this site; reload the page and try again."
+
+
+def _client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def _json_body(request: Request) -> dict:
+    content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    if content_type not in ("application/json", ""):
+        raise PromoError(415, "The request body must be JSON (Content-Type: application/json).")
+    raw = await request.body()
+    if not raw.strip():
+        raise PromoError(422, "The request body is mandatory.", code="MISSING_BODY")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise PromoError(400, "The request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise PromoError(400, "The request body must be a JSON object.")
+    return body
+
+
+def _grant_type(body: dict, expected: str) -> None:
+    grant_type = body.get("grant_type")
+    if grant_type in (None, ""):
+        raise PromoError(422, "The 'grant_type' body field is mandatory.", code="MISSING_PARAMETER")
+    if grant_type != expected:
+        raise PromoError(400, f"The 'grant_type' must be '{expected}' here.")
+
+
+def build(env: Environment) -> tuple[APIRouter, list[Route]]:
+    base = env.base_path
+    tag_auth, tag_fidelity = "Authorization", "Fidelity"
+    router = APIRouter(prefix=base)
+
+    def page_url(request: Request, path: str) -> str:
+        return request.scope.get("root_path", "") + base + path
+
+    @router.get("/login", tags=[tag_auth], status_code=301, summary="Getting HTML from LOGIN page",
+                responses={301: {"description": "Login screen URL redirection."}})
+    async def login(request: Request) -> Response:
+        services = request.app.state
+        auth_request, app = await services.oauth.start(env, request.query_params)
+        query = urlencode({"client_id": app.client_id, "redirect_url": auth_request.redirect_url,
+                           "request": auth_request.public_id})
+        return RedirectResponse(page_url(request, "/oauth/login") + "?" + query, status_code=301)
+
+    async def _login_page(request: Request, ctx, *, error=None, status_code=200) -> Response:
+        digits = ctx.prefill["cpf"]
+        return render(request, "promo/login.html", status_code=status_code, error=error, known=ctx.known_holder,
+                      app_name=ctx.application.name, prefill=ctx.prefill, request_id=ctx.request.public_id,
+                      cpf_masked=f"***.{digits[3:6]}.***-{digits[9:]}", action=page_url(request, "/oauth/login"))
+
+    async def login_page(request: Request) -> Response:
+        try:
+            ctx = await request.app.state.oauth.context(env, request.query_params.get("request"))
+        except LoginError as exc:
+            return error_page(exc.status_code, str(exc))
+        return await _login_page(request, ctx)
+
+    async def login_submit(request: Request) -> Response:
+        form = await request.form()
+        oauth = request.app.state.oauth
+        try:
+            ctx = await oauth.context(env, str(form.get("request", "")))
+        except LoginError as exc:
+            return error_page(exc.status_code, str(exc))
+        if not csrf_ok(request, form):
+            return await _login_page(request, ctx, error=FORM_EXPIRED, status_code=403)
+        try:
+            if ctx.known_holder:
+                await oauth.sign_in(ctx, str(form.get("password", "")), _client_ip(request))
+            else:
+                await oauth.sign_up(ctx, str(form.get("password", "")), str(form.get("password_confirm", "")),
+                                    form.get("accept_terms") is not None, _client_ip(request))
+        except LoginError as exc:
+            return await _login_page(request, ctx, error=str(exc), status_code=exc.status_code)
+        return RedirectResponse(page_url(request, "/oauth/consent") + "?" + urlencode({"request": ctx.request.public_id}),
+                                status_code=303, headers=PAGE_HEADERS)
+
+    async def consent_page(request: Request) -> Response:
+        try:
+            ctx = await request.app.state.oauth.context(env, request.query_params.get("request"))
+        except LoginError as exc:
+            return error_page(exc.status_code, str(exc))
+        if ctx.request.holder_id is None:
+            return error_page(400, "Sign in first.")
+        return render(request, "promo/consent.html", app_name=ctx.application.name, request_id=ctx.request.public_id,
+                      redirect_host=urlsplit(ctx.request.redirect_url).netloc or ctx.request.redirect_url,
+                      action=page_url(request, "/oauth/consent"))
+
+    async def consent_submit(request: Request) -> Response:
+        form = await request.form()
+        oauth = request.app.state.oauth
+        try:
+            ctx = await oauth.context(env, str(form.get("request", "")))
+            if not csrf_ok(request, form):
+                return error_page(403, FORM_EXPIRED)
+            decision = form.get("decision")
+            if decision not in ("allow", "deny"):
+                return error_page(400, "Choose Allow or Deny.")
+            target = await oauth.decide(ctx, decision == "allow")
+        except LoginError as exc:
+            return error_page(exc.status_code, str(exc))
+        return RedirectResponse(target, status_code=303, headers=PAGE_HEADERS)
+
+    @router.post("/access-token", tags=[tag_auth], status_code=201, summary="Gets the ACCESS_TOKEN")
+    async def access_token(request: Request) -> Response:
+        services = request.app.state
+        app = await services.access.basic_client(request, env)
+        body = await _json_body(request)
+        _grant_type(body, "authorization_code")
+        pair = await services.oauth.exchange_code(app, body)
+        return JSONResponse(pair, status_code=201, headers={"Cache-Control": "no-store"})
+
+    @router.post("/refresh-token", tags=[tag_auth], status_code=201,
+                 summary="Updates the ACCESS_TOKEN from the refresh_token")
+    async def refresh_token(request: Request) -> Response:
+        services = request.app.state
+        app = await services.access.basic_client(request, env)
+        body = await _json_body(request)
+        _grant_type(body, "refresh_token")
+        pair = await services.oauth.refresh(app, body)
+        return JSONResponse(pair, status_code=201, headers={"Cache-Control": "no-store"})
+
+    @router.get("/me", tags=[tag_fidelity], summary="Returns the holder's data")
+    async def me(request: Request) -> Response:
+        services = request.app.state
+        caller = await services.access.holder(request, env)
+        return JSONResponse(await services.holders.me(caller.holder_id), headers=caller.headers())
+
+    routes = [
+        Route(route.path, route.endpoint, methods=sorted(route.methods), name=f"{env.value}:{route.name}")
+        for route in router.routes
+        if isinstance(route, APIRoute)
+    ]
+    routes += [
+        Route(base + "/oauth/login", login_page, methods=["GET"]),
+        Route(base + "/oauth/login", login_submit, methods=["POST"]),
+        Route(base + "/oauth/consent", consent_page, methods=["GET"]),
+        Route(base + "/oauth/consent", consent_submit, methods=["POST"]),
+    ]
+    return router, routes
