@@ -20,12 +20,14 @@ from cielo.db import Database
 from cielo.http import STATUS_SENTENCES, error_style_for, register_error_style
 from cielo.logs import AccessLog
 from cielo.middleware import RequestContextMiddleware
+from cielo.admin.router import router as admin_router
 from cielo.developer.router import PREFIX as DEVELOPER_PREFIX
 from cielo.developer.router import router as developer_router
 from cielo.developer.service import DeveloperService
 from cielo.pages import error_page
 from cielo.promo import errors as promo_errors
 from cielo.promo.access import Access
+from cielo.promo.cards.service import CardService
 from cielo.promo.environments import Environment
 from cielo.promo.holders.service import HolderService
 from cielo.promo.oauth.service import OAuthService
@@ -148,6 +150,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.access = Access(db, app.state.limiter)
     app.state.oauth = OAuthService(db, app.state.access, box, signing, app.state.limiter)
     app.state.holders = HolderService(db, box)
+    app.state.cards = CardService(db, signing)
 
     _install_error_handlers(app)
     docs = list(whitelabel_docs.routes)
@@ -159,6 +162,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.router.routes.extend(whitelabel_routes)
     app.include_router(developer_router)
+    app.include_router(admin_router)
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,

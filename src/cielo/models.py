@@ -3,7 +3,9 @@
 from cielo.audit.models import AuditRecord
 from cielo.auth.models import ApiToken
 from cielo.developer.models import AppAccessToken, Application, Developer, DeveloperSession
+from cielo.promo.cards.models import Card, CardPartner, CardRequest
 from cielo.promo.holders.models import Holder
+from cielo.promo.partners.models import Partner
 from cielo.promo.oauth.models import AuthorizationCode, AuthorizationRequest, Grant, HolderToken
 from cielo.whitelabel.models import WhiteLabelAccount
 
@@ -14,7 +16,11 @@ __all__ = [
     "AuditRecord",
     "Developer",
     "DeveloperSession",
+    "Card",
+    "CardPartner",
+    "CardRequest",
     "Grant",
+    "Partner",
     "Holder",
     "HolderToken",
     "AuthorizationCode",

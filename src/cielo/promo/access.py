@@ -119,13 +119,26 @@ class Access:
         await self._admit(request, caller)
         return caller
 
-    async def holder(self, request, env: Environment) -> Caller:
-        from cielo.promo.oauth.models import Grant, HolderToken
+    async def holder_from_query(self, request, env: Environment) -> Caller:
+        """The holder of /cards, whose browser carries client_id and access_token in the query."""
+        client_id = request.query_params.get("client_id")
+        if not client_id:
+            raise PromoError(401, "The 'client_id' query parameter is missing.")
+        presented = request.query_params.get("access_token")
+        if not presented:
+            raise PromoError(401, "The 'access_token' query parameter is missing.")
+        return await self._holder(request, env, client_id, presented)
 
+    async def holder(self, request, env: Environment) -> Caller:
         client_id = client_id_of(request)
         presented = header(request, "access-token", "access_token")
         if presented is None:
             raise PromoError(401, "The 'Access-Token' header is missing.")
+        return await self._holder(request, env, client_id, presented)
+
+    async def _holder(self, request, env: Environment, client_id: str, presented: str) -> Caller:
+        from cielo.promo.oauth.models import Grant, HolderToken
+
         app = await self.application(env, client_id)
         parts = tokens.parse(presented, HOLDER_TOKEN_PREFIX)
         if parts is None:

@@ -18,6 +18,7 @@ from cielo.pages import PAGE_HEADERS, csrf_ok, error_page, render
 from cielo.promo.environments import Environment
 from cielo.promo.errors import PromoError
 from cielo.promo.oauth.service import LoginError
+from cielo.promo.pagination import Page
 
 FORM_EXPIRED = "The form has expired or did not come from this site; reload the page and try again."
 
@@ -48,6 +49,15 @@ def _grant_type(body: dict, expected: str) -> None:
         raise PromoError(422, "The 'grant_type' body field is mandatory.", code="MISSING_PARAMETER")
     if grant_type != expected:
         raise PromoError(400, f"The 'grant_type' must be '{expected}' here.")
+
+
+def _expand(request: Request) -> bool:
+    value = request.query_params.get("_expand")
+    if value in (None, ""):
+        return False
+    if value != "partners":
+        raise PromoError(400, "The '_expand' parameter accepts only 'partners'.")
+    return True
 
 
 def build(env: Environment) -> tuple[APIRouter, list[Route]]:
@@ -151,6 +161,62 @@ def build(env: Environment) -> tuple[APIRouter, list[Route]]:
         caller = await services.access.holder(request, env)
         return JSONResponse(await services.holders.me(caller.holder_id), headers=caller.headers())
 
+    @router.get("/cards", tags=[tag_auth], status_code=301, summary="Getting the HTML from the card register page",
+                responses={301: {"description": "Card registration screen URL redirection."}})
+    async def cards(request: Request) -> Response:
+        services = request.app.state
+        caller = await services.access.holder_from_query(request, env)
+        card_request = await services.cards.start(env, caller.holder_id, caller.application,
+                                                  request.query_params.get("redirect_url"))
+        query = urlencode({"client_id": caller.application.client_id, "redirect_url": card_request.redirect_url,
+                           "request": card_request.public_id})
+        return RedirectResponse(page_url(request, "/oauth/cards") + "?" + query, status_code=301)
+
+    async def _cards_page(request: Request, context, *, error=None, status_code=200) -> Response:
+        card_request, app, partners = context
+        return render(request, "promo/cards.html", status_code=status_code, error=error, app_name=app.name,
+                      partners=partners, request_id=card_request.public_id, action=page_url(request, "/oauth/cards"))
+
+    async def cards_page(request: Request) -> Response:
+        try:
+            context = await request.app.state.cards.context(env, request.query_params.get("request"))
+        except LoginError as exc:
+            return error_page(exc.status_code, str(exc))
+        return await _cards_page(request, context)
+
+    async def cards_submit(request: Request) -> Response:
+        form = await request.form()
+        service = request.app.state.cards
+        try:
+            context = await service.context(env, str(form.get("request", "")))
+        except LoginError as exc:
+            return error_page(exc.status_code, str(exc))
+        if not csrf_ok(request, form):
+            return await _cards_page(request, context, error=FORM_EXPIRED, status_code=403)
+        try:
+            _, target = await service.register(env, context[0], context[2], form)
+        except LoginError as exc:
+            return await _cards_page(request, context, error=str(exc), status_code=exc.status_code)
+        return RedirectResponse(target, status_code=303, headers=PAGE_HEADERS)
+
+    @router.get("/me/cards", tags=[tag_fidelity], summary="Returns the card holder's list")
+    async def my_cards(request: Request) -> Response:
+        services = request.app.state
+        caller = await services.access.holder(request, env)
+        page = Page.parse(request.query_params, caller.max_page_size, required=True)
+        items, total = await services.cards.list(caller.holder_id, page, _expand(request))
+        return JSONResponse(items, headers={**caller.headers(), **page.headers(request, total)})
+
+    @router.get("/me/cards/{card_id}", tags=[tag_fidelity], summary="Gets data from a card")
+    async def my_card(request: Request) -> Response:
+        services = request.app.state
+        caller = await services.access.holder(request, env)
+        raw = request.path_params["card_id"]
+        if not raw.isdigit() or len(raw) > 18 or int(raw) < 1:
+            raise PromoError(400, "The 'card_id' must be a positive integer.")
+        body = await services.cards.one(caller.holder_id, int(raw), _expand(request))
+        return JSONResponse(body, headers=caller.headers())
+
     routes = [
         Route(route.path, route.endpoint, methods=sorted(route.methods), name=f"{env.value}:{route.name}")
         for route in router.routes
@@ -161,5 +227,7 @@ def build(env: Environment) -> tuple[APIRouter, list[Route]]:
         Route(base + "/oauth/login", login_submit, methods=["POST"]),
         Route(base + "/oauth/consent", consent_page, methods=["GET"]),
         Route(base + "/oauth/consent", consent_submit, methods=["POST"]),
+        Route(base + "/oauth/cards", cards_page, methods=["GET"]),
+        Route(base + "/oauth/cards", cards_submit, methods=["POST"]),
     ]
     return router, routes

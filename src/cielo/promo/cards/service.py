@@ -1,0 +1,184 @@
+"""Card registration (CONTRACT §3.1 /cards) and the holder's cards (§3.2).
+
+The full number is checked (Luhn via python-stdnum, brand from the BIN table), turned into a
+keyed fingerprint (HMAC-SHA256 under a key derived from the server's signing key), and
+dropped: only brand, last four digits and length are stored; the CVV is never stored.
+
+Verification (WEAK → STRONG): a zero-amount authorisation of the card is simulated at
+registration. It approves when the number is valid, not expired and the CVV has the brand's
+length, except the documented test value CVV ``000``, which the simulator always declines,
+so testers can produce a WEAK card in either environment. (No acquirer is connected to this
+deployment; the simulator stands where that call would be.)
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from cielo.db import Database, utcnow
+from cielo.developer.models import Application
+from cielo.promo.cards.brands import brand_of, cvv_length
+from cielo.promo.cards.models import Card, CardPartner, CardRequest
+from cielo.promo.environments import Environment
+from cielo.promo.errors import PromoError, invalid, missing
+from cielo.promo.oauth.service import LoginError
+from cielo.promo.pagination import Page
+from cielo.promo.partners.models import Partner
+from cielo.security.signing import SigningKeys
+from stdnum import luhn
+
+REQUEST_LIFETIME = timedelta(minutes=15)
+TYPES = ("DEBIT", "CREDIT", "MULTIPLE")
+DECLINING_TEST_CVV = "000"
+
+
+class CardService:
+    def __init__(self, db: Database, signing: SigningKeys) -> None:
+        self._db = db
+        self._signing = signing
+
+    def fingerprint(self, env: Environment, digits: str) -> str:
+        return self._signing.mac("card-number", f"{env.value}:{digits}".encode())
+
+    # ---- GET /cards and the registration page -------------------------------------------
+
+    async def start(self, env: Environment, holder_id: int, app: Application, redirect_url: str | None) -> CardRequest:
+        if not redirect_url:
+            raise missing("redirect_url")
+        if redirect_url not in app.redirect_urls:
+            raise invalid("The 'redirect_url' is not one of the redirect URLs registered for this client.")
+        row = CardRequest(public_id=secrets.token_urlsafe(32), environment=env.value, application_id=app.id,
+                          holder_id=holder_id, redirect_url=redirect_url, expires_at=utcnow() + REQUEST_LIFETIME)
+        async with self._db.write() as session:
+            session.add(row)
+        return row
+
+    async def context(self, env: Environment, public_id: str | None) -> tuple[CardRequest, Application, list[Partner]]:
+        if not public_id or len(public_id) > 64:
+            raise LoginError("This card registration link is not valid; start again from the application.")
+        async with self._db.read() as session:
+            row = await session.scalar(select(CardRequest).where(CardRequest.public_id == public_id))
+            if row is None or row.environment != env.value:
+                raise LoginError("This card registration link is not valid; start again from the application.")
+            if row.completed_at is not None or row.expires_at <= utcnow():
+                raise LoginError("This card registration link has expired; start again from the application.")
+            app = await session.get(Application, row.application_id)
+            partners = list((await session.scalars(
+                select(Partner).where(Partner.environment == env.value, Partner.active.is_(True)).order_by(Partner.name, Partner.id)
+            )).all())
+        return row, app, partners
+
+    async def register(self, env: Environment, request: CardRequest, partners: list[Partner], form) -> tuple[Card, str]:
+        """Validate the form, simulate the zero-amount check, store the card; returns the card
+        and the URL to send the browser to."""
+        number = "".join(str(form.get("card_number", "")).split()).replace("-", "")
+        if not number.isdigit() or not 12 <= len(number) <= 19:
+            raise LoginError("Enter the card number: 12 to 19 digits.")
+        if not luhn.is_valid(number):
+            raise LoginError("This card number is not valid (its check digit does not match).")
+        brand = brand_of(number)
+        if brand is None:
+            raise LoginError("This card's brand is not accepted (Visa, Mastercard, Elo, Amex, Hipercard, Diners, JCB, Discover).")
+        try:
+            month = int(str(form.get("expiry_month", "")).strip())
+            year = int(str(form.get("expiry_year", "")).strip())
+        except ValueError:
+            raise LoginError("Enter the expiry month and year as numbers.") from None
+        if year < 100:
+            year += 2000
+        if not 1 <= month <= 12 or not 2000 <= year <= 2100:
+            raise LoginError("Enter a valid expiry month (1-12) and year.")
+        today = date.today()
+        if (year, month) < (today.year, today.month):
+            raise LoginError("This card has expired.")
+        cvv = str(form.get("cvv", "")).strip()
+        if not cvv.isdigit() or len(cvv) != cvv_length(brand):
+            raise LoginError(f"Enter the card's security code ({cvv_length(brand)} digits).")
+        holder_name = " ".join(str(form.get("holder_name", "")).split())
+        if not holder_name or len(holder_name) > 100:
+            raise LoginError("Enter the name printed on the card (up to 100 characters).")
+        nickname = " ".join(str(form.get("nickname", "")).split()) or None
+        if nickname is not None and len(nickname) > 50:
+            raise LoginError("The nickname must have at most 50 characters.")
+        card_type = str(form.get("type", ""))
+        if card_type not in TYPES:
+            raise LoginError("Choose the card type: debit, credit or multiple.")
+        by_id = {str(p.id): p for p in partners}
+        chosen = form.getlist("partner")
+        if any(str(value) not in by_id for value in chosen):
+            raise LoginError("Choose partners among those listed.")
+
+        approved = cvv != DECLINING_TEST_CVV  # the simulated zero-amount authorisation
+        now = utcnow()
+        card = Card(
+            environment=env.value, holder_id=request.holder_id, brand=brand, last4=number[-4:], pan_length=len(number),
+            fingerprint=self.fingerprint(env, number), expiry_month=month, expiry_year=year, holder_name=holder_name,
+            nickname=nickname, type=card_type, status="STRONG" if approved else "WEAK",
+            verified_at=now if approved else None,
+        )
+        del number, cvv  # nothing below may keep them
+        try:
+            async with self._db.write() as session:
+                done = await session.get(CardRequest, request.id, with_for_update=True)
+                if done is None or done.completed_at is not None:
+                    raise LoginError("This card registration link has already been used.")
+                done.completed_at = now
+                session.add(card)
+                await session.flush()
+                for value in dict.fromkeys(str(v) for v in chosen):
+                    partner = by_id[value]
+                    session.add(CardPartner(card_id=card.id, partner_id=partner.id,
+                                            status_association=partner.association_type == "AUTOMATIC"))
+        except IntegrityError:
+            raise LoginError("This card is already registered in your account.") from None
+        from cielo.promo.oauth.service import with_query
+
+        return card, with_query(request.redirect_url, {"card_id": str(card.id)})
+
+    # ---- /me/cards ------------------------------------------------------------------------
+
+    async def list(self, holder_id: int, page: Page, expand: bool) -> tuple[list[dict], int]:
+        async with self._db.read() as session:
+            total = await session.scalar(select(func.count()).select_from(Card).where(Card.holder_id == holder_id))
+            cards = list((await session.scalars(
+                select(Card).where(Card.holder_id == holder_id).order_by(Card.id).offset(page.offset).limit(page.limit)
+            )).all())
+            partners = await self._partners(session, [c.id for c in cards]) if expand else {}
+        return [self._model(c, partners.get(c.id, []) if expand else None) for c in cards], total or 0
+
+    async def one(self, holder_id: int, card_id: int, expand: bool) -> dict:
+        async with self._db.read() as session:
+            card = await session.get(Card, card_id)
+            if card is None or card.holder_id != holder_id:
+                raise PromoError(404, f"There is no card {card_id} among this holder's cards.")
+            partners = await self._partners(session, [card.id]) if expand else {}
+        return self._model(card, partners.get(card.id, []) if expand else None)
+
+    async def _partners(self, session, card_ids: list[int]) -> dict[int, list[dict]]:
+        if not card_ids:
+            return {}
+        rows = (await session.execute(
+            select(CardPartner, Partner).join(Partner, Partner.id == CardPartner.partner_id)
+            .where(CardPartner.card_id.in_(card_ids)).order_by(Partner.id)
+        )).all()
+        result: dict[int, list[dict]] = {}
+        for link, partner in rows:
+            result.setdefault(link.card_id, []).append({
+                "id": partner.id, "name": partner.name, "description": partner.description, "term": partner.term_url,
+                "associationType": partner.association_type, "statusAssociation": link.status_association,
+            })
+        return result
+
+    @staticmethod
+    def _model(card: Card, partners: list[dict] | None) -> dict:
+        body = {"id": card.id, "brand": card.brand, "maskedPan": "*" * (card.pan_length - 4) + card.last4,
+                "type": card.type, "status": card.status}
+        if card.nickname:
+            body["nickname"] = card.nickname
+        if partners is not None:
+            body["partners"] = partners
+        return body
