@@ -323,3 +323,18 @@ def test_unknown_routes_and_methods_keep_the_promo_shape(client):
     assert missing.status_code == 404 and isinstance(missing.json(), str)
     wrong = client.put(SANDBOX + "/me")
     assert wrong.status_code == 405 and isinstance(wrong.json(), str) and "GET" in wrong.headers["allow"]
+
+
+def test_bodies_over_the_cap_keep_the_promo_shape(client, creds):
+    response = client.post(SANDBOX + "/access-token", content=b'{"code": "' + b"x" * 70_000 + b'"}',
+                           headers={**basic(creds), "Content-Type": "application/json"})
+    assert response.status_code == 413 and isinstance(response.json(), str)
+    check(response, SANDBOX)
+
+
+def test_openapi_describes_the_promo_routes(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    for base in (SANDBOX, PRODUCTION):
+        for path, method in [("/login", "get"), ("/cards", "get"), ("/access-token", "post"), ("/refresh-token", "post"),
+                             ("/me", "get"), ("/me/cards", "get"), ("/me/cards/{card_id}", "get")]:
+            assert method in paths[base + path], base + path

@@ -1,0 +1,31 @@
+"""The Promo access layer across real processes: rate limits shared through Redis."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.panel_helpers import Panel
+from tests.promo_helpers import SANDBOX, partner_app, tokens_for
+
+pytestmark = [pytest.mark.slow, pytest.mark.redis]
+
+
+def test_holder_rate_limit_is_shared_by_every_process_through_redis(server_factory, redis_url, backend):
+    first = server_factory(extra_env={"CIELO_REDIS_URL": redis_url})
+    second = server_factory(extra_env={"CIELO_REDIS_URL": redis_url})
+    with httpx.Client(base_url=first.url, follow_redirects=True) as client:
+        creds = partner_app(client)
+        tokens = tokens_for(client, creds)
+    # The developer lowers the holder profile to 4 requests per minute.
+    with httpx.Client(base_url=first.url, follow_redirects=True) as developer:
+        panel = Panel(developer)
+        assert panel.sign_in("dev@example.com").url.path == "/developer/applications"
+        saved = panel.post_form(f"/developer/applications/{creds.app_id}",
+                                f"/developer/applications/{creds.app_id}/holder-profile",
+                                {"requests_per_minute": "4", "max_page_size": "100"})
+        assert saved.status_code == 200
+    headers = {"Client-Id": creds.client_id, "Access-Token": tokens["access_token"]}
+    codes = [httpx.get(server.url + SANDBOX + "/me", headers=headers).status_code
+             for server in (first, second, first, second, first, second)]
+    assert codes == [200, 200, 200, 200, 429, 429]
