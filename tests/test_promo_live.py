@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 import pytest
 
@@ -14,13 +16,15 @@ pytestmark = [pytest.mark.slow, pytest.mark.redis]
 def test_holder_rate_limit_is_shared_by_every_process_through_redis(server_factory, redis_url, backend):
     first = server_factory(extra_env={"CIELO_REDIS_URL": redis_url})
     second = server_factory(extra_env={"CIELO_REDIS_URL": redis_url})
+    # Redis keeps sign-in counters between runs: a fresh e-mail per run.
+    email = f"dev-{uuid.uuid4().hex[:12]}@example.com"
     with httpx.Client(base_url=first.url, follow_redirects=True) as client:
-        creds = partner_app(client)
+        creds = partner_app(client, email=email)
         tokens = tokens_for(client, creds)
     # The developer lowers the holder profile to 4 requests per minute.
     with httpx.Client(base_url=first.url, follow_redirects=True) as developer:
         panel = Panel(developer)
-        assert panel.sign_in("dev@example.com").url.path == "/developer/applications"
+        assert panel.sign_in(email).url.path == "/developer/applications"
         saved = panel.post_form(f"/developer/applications/{creds.app_id}",
                                 f"/developer/applications/{creds.app_id}/holder-profile",
                                 {"requests_per_minute": "4", "max_page_size": "100"})
