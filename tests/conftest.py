@@ -25,7 +25,6 @@ from starlette.testclient import TestClient
 from cielo.config import Settings, normalise_database_url
 from cielo.db import Base, Database
 from cielo.db.migrate import upgrade
-
 from tests.reference_check import reference
 
 PG_ADMIN_URL = os.environ.get("CIELO_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -197,6 +196,22 @@ def app(settings):
 def client(app):
     with CheckedClient(app, raise_server_exceptions=False) as c:
         yield c
+
+
+def db_sql(settings: Settings, statement: str) -> list | None:
+    """Run one SQL statement on the test's database, outside the app (as another process would)."""
+    from sqlalchemy import text
+
+    async def go():
+        db = Database(settings.resolved_database_url, pool_size=1)
+        try:
+            async with db.write() as session:
+                result = await session.execute(text(statement))
+                return list(result.all()) if result.returns_rows else None
+        finally:
+            await db.dispose()
+
+    return run(go())
 
 
 def make_token(settings: Settings, scope: str = "whitelabel", name: str = "tests") -> tuple[int, str]:

@@ -5,29 +5,14 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import text
 
-from tests.conftest import run
+from tests.conftest import db_sql
 from tests.panel_helpers import PASSWORD, Panel, csrf_of, field
 
 
 @pytest.fixture
 def panel(client) -> Panel:
     return Panel(client)
-
-
-def rows(settings, sql: str) -> list:
-    from cielo.db import Database
-
-    async def go():
-        db = Database(settings.resolved_database_url, pool_size=1)
-        try:
-            async with db.read() as session:
-                return list((await session.execute(text(sql))).all())
-        finally:
-            await db.dispose()
-
-    return run(go())
 
 
 def test_developer_leads_to_sign_in_which_links_to_sign_up(client):
@@ -57,12 +42,12 @@ def test_sign_up_refusals_create_nothing(panel, settings, data, message):
     response = panel.post_form("/developer/sign-up", "/developer/sign-up", data)
     assert response.status_code == 400
     assert message in response.text
-    assert rows(settings, "SELECT COUNT(*) FROM developers")[0][0] == 0
+    assert db_sql(settings, "SELECT COUNT(*) FROM developers")[0][0] == 0
 
 
 def test_sign_up_stores_an_argon2_hash_and_refuses_a_second_account(panel, settings):
     assert panel.sign_up("Ana@Example.com").status_code == 200
-    (email, stored), = rows(settings, "SELECT email, password_hash FROM developers")
+    (email, stored), = db_sql(settings, "SELECT email, password_hash FROM developers")
     assert email == "ana@example.com" and stored.startswith("$argon2id$") and PASSWORD not in stored
     response = panel.sign_up("ana@example.COM")
     assert response.status_code == 400 and "already exists" in response.text
@@ -75,7 +60,7 @@ def test_forms_without_a_valid_csrf_token_are_refused(client, settings):
         payload = dict(data) if token is None else {**data, "csrf_token": token}
         response = client.post("/developer/sign-up", data=payload)
         assert response.status_code == 403
-    assert rows(settings, "SELECT COUNT(*) FROM developers")[0][0] == 0
+    assert db_sql(settings, "SELECT COUNT(*) FROM developers")[0][0] == 0
     # A token from one browser does not work in another (other cookie).
     token = csrf_of(client.get("/developer/sign-up").text)
     client.cookies.clear()
@@ -118,7 +103,7 @@ def test_applications_and_tokens(panel, client, settings):
     assert client_id in listing and "Client ID" in listing and secret not in listing
     details = client.get("/developer/applications/1").text
     assert secret not in details and 'data-field="client_secret"' not in details
-    (digest,), = rows(settings, "SELECT client_secret_digest FROM applications")
+    (digest,), = db_sql(settings, "SELECT client_secret_digest FROM applications")
     assert secret.encode() not in bytes(digest)
 
     rotated = panel.post_form("/developer/applications/1", "/developer/applications/1/rotate-secret", {})
@@ -133,17 +118,17 @@ def test_applications_and_tokens(panel, client, settings):
         assert value in table
     again = client.get("/developer/applications/1").text
     assert token not in again and 'data-field="access_token"' not in again
-    (stored,), = rows(settings, "SELECT secret_digest FROM app_access_tokens")
+    (stored,), = db_sql(settings, "SELECT secret_digest FROM app_access_tokens")
     assert token.split(".")[1].encode() not in bytes(stored)
 
     revoked = panel.post_form("/developer/applications/1", "/developer/applications/1/tokens/1/revoke", {})
     assert revoked.status_code == 200 and "revoked" in revoked.text
-    assert rows(settings, "SELECT revoked_at IS NOT NULL FROM app_access_tokens")[0][0]
+    assert db_sql(settings, "SELECT revoked_at IS NOT NULL FROM app_access_tokens")[0][0]
 
     profile = panel.post_form("/developer/applications/1", "/developer/applications/1/holder-profile",
                               {"requests_per_minute": "30", "max_page_size": "20"})
     assert profile.status_code == 200
-    assert rows(settings, "SELECT holder_requests_per_minute, holder_max_page_size FROM applications")[0] == (30, 20)
+    assert db_sql(settings, "SELECT holder_requests_per_minute, holder_max_page_size FROM applications")[0] == (30, 20)
 
 
 @pytest.mark.parametrize(
@@ -162,7 +147,7 @@ def test_application_refusals_create_nothing(panel, settings, environment, urls,
     panel.register("ana@example.com")
     response = panel.create_application(environment=environment, redirect_urls=urls)
     assert response.status_code == 400 and message in response.text
-    assert rows(settings, "SELECT COUNT(*) FROM applications")[0][0] == 0
+    assert db_sql(settings, "SELECT COUNT(*) FROM applications")[0][0] == 0
 
 
 @pytest.mark.parametrize(
@@ -181,7 +166,7 @@ def test_token_profile_refusals(panel, settings, rpm, page, body, groups, messag
     panel.create_application()
     response = panel.create_token(1, rpm=rpm, page=page, body=body, groups=groups)
     assert response.status_code == 400 and message in response.text
-    assert rows(settings, "SELECT COUNT(*) FROM app_access_tokens")[0][0] == 0
+    assert db_sql(settings, "SELECT COUNT(*) FROM app_access_tokens")[0][0] == 0
 
 
 def test_a_developer_sees_and_changes_only_their_own(client, settings):
@@ -201,7 +186,7 @@ def test_a_developer_sees_and_changes_only_their_own(client, settings):
     ]:
         response = panel.post_form("/developer/applications", action, data)
         assert response.status_code == 404, action
-    assert rows(settings, "SELECT COUNT(*), MIN(revoked_at) FROM app_access_tokens")[0] == (1, None)
+    assert db_sql(settings, "SELECT COUNT(*), MIN(revoked_at) FROM app_access_tokens")[0] == (1, None)
 
 
 def test_pages_need_a_session(client):

@@ -129,11 +129,11 @@ def test_key_rotation_under_a_running_server(server_factory, backend):
     assert httpx.get(url + "/rot-00", headers=auth).json()["customers"][0]["api_secret"] == "after-rotation"
 
     from cryptography.fernet import Fernet
+    from sqlalchemy import text
 
-    from tests.conftest import run
     from cielo.db import Database
     from cielo.security.secrets import key_id
-    from sqlalchemy import text
+    from tests.conftest import run
 
     new_id = key_id(new_keys[0].encode())
 

@@ -7,12 +7,10 @@ from datetime import date
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from sqlalchemy import text
 
-from tests.conftest import make_token, run
+from tests.conftest import db_sql, make_token
 from tests.panel_helpers import csrf_of
 from tests.promo_helpers import REDIRECT, SANDBOX, check, partner_app, tokens_for
-from tests.reference_check import reference
 
 NEXT_YEAR = str(date.today().year + 1)
 
@@ -58,21 +56,6 @@ def me_cards(client, creds, tokens, **params):
                       headers={"Client-Id": creds.client_id, "Access-Token": tokens["access_token"]})
 
 
-def sql(settings, statement):
-    from cielo.db import Database
-
-    async def go():
-        db = Database(settings.resolved_database_url, pool_size=1)
-        try:
-            async with db.write() as session:
-                result = await session.execute(text(statement))
-                return list(result.all()) if result.returns_rows else None
-        finally:
-            await db.dispose()
-
-    return run(go())
-
-
 def test_card_page_form(client, holder, admin):
     creds, tokens = holder
     livelo = create_partner(client, admin)
@@ -115,7 +98,7 @@ def test_register_cards_and_read_them(client, holder, admin, settings):
     assert add_card(client, creds, tokens, card_number="6362970000457013", cvv="000", type="DEBIT").status_code == 303
     assert add_card(client, creds, tokens, card_number="378282246310005", cvv="1234", type="MULTIPLE").status_code == 303
 
-    flat = str(sql(settings, "SELECT * FROM cards"))
+    flat = str(db_sql(settings, "SELECT * FROM cards"))
     for number in ("4111111111111111", "6362970000457013", "378282246310005"):
         assert number not in flat
 
@@ -142,12 +125,12 @@ def test_register_cards_and_read_them(client, holder, admin, settings):
 def test_card_numbers_are_never_stored(client, holder, settings):
     creds, tokens = holder
     assert add_card(client, creds, tokens, card_number="5555555555554444", cvv="987").status_code == 303
-    (row,) = sql(settings, "SELECT brand, last4, pan_length, fingerprint FROM cards")
+    (row,) = db_sql(settings, "SELECT brand, last4, pan_length, fingerprint FROM cards")
     assert row[:3] == ("Mastercard", "4444", 16) and "5555555555554444" not in row[3]
-    dump = str(sql(settings, "SELECT * FROM cards")) + str(sql(settings, "SELECT * FROM card_requests"))
+    dump = str(db_sql(settings, "SELECT * FROM cards")) + str(db_sql(settings, "SELECT * FROM card_requests"))
     assert "5555555555554444" not in dump
     # Nowhere to keep a security code: the card's stored values are exactly these.
-    (row,) = sql(settings, "SELECT * FROM cards")
+    (row,) = db_sql(settings, "SELECT * FROM cards")
     assert len(row) == 15
 
 
@@ -172,7 +155,7 @@ def test_card_refusals_store_nothing(client, holder, settings, fields, message):
     creds, tokens = holder
     response = add_card(client, creds, tokens, **fields)
     assert response.status_code in (400, 403) and message in response.text
-    assert sql(settings, "SELECT COUNT(*) FROM cards")[0][0] == 0
+    assert db_sql(settings, "SELECT COUNT(*) FROM cards")[0][0] == 0
 
 
 def test_a_card_once_per_holder_and_a_link_once(client, holder):

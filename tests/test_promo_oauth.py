@@ -8,34 +8,30 @@ import hashlib
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from sqlalchemy import text
 
-from tests.conftest import run
+from tests.conftest import db_sql
 from tests.panel_helpers import csrf_of
 from tests.promo_helpers import (
-    HOLDER_PASSWORD, MARIA, PRODUCTION, REDIRECT, SANDBOX, authorize, basic, check, code_of, login_params,
-    partner_app, request_id_of, sign_in_to_consent, tokens_for,
+    HOLDER_PASSWORD,
+    MARIA,
+    PRODUCTION,
+    REDIRECT,
+    SANDBOX,
+    authorize,
+    basic,
+    check,
+    code_of,
+    login_params,
+    partner_app,
+    request_id_of,
+    sign_in_to_consent,
+    tokens_for,
 )
 
 
 @pytest.fixture
 def creds(client):
     return partner_app(client)
-
-
-def sql(settings, statement: str):
-    from cielo.db import Database
-
-    async def go():
-        db = Database(settings.resolved_database_url, pool_size=1)
-        try:
-            async with db.write() as session:
-                result = await session.execute(text(statement))
-                return list(result.all()) if result.returns_rows else None
-        finally:
-            await db.dispose()
-
-    return run(go())
 
 
 # ---- GET /login ------------------------------------------------------------------------
@@ -119,7 +115,7 @@ def test_new_cpf_gets_a_prefilled_sign_up_form_and_a_known_one_a_password_form(c
     assert MARIA["name"] in page.text and MARIA["email"] in page.text and MARIA["birthdate"] in page.text
     assert page.headers["x-frame-options"] == "DENY" and page.headers["cache-control"] == "no-store"
     tokens_for(client, creds)
-    (stored,), = sql(settings, "SELECT cpf_encrypted FROM holders")
+    (stored,), = db_sql(settings, "SELECT cpf_encrypted FROM holders")
     assert "39053344705" not in stored
     location = client.get(SANDBOX + "/login", params=login_params(creds), follow_redirects=False).headers["location"]
     page = client.get(location)
@@ -139,7 +135,7 @@ def test_sign_up_refusals(client, creds, settings):
     for data, status, fragment in cases:
         response = client.post(SANDBOX + "/oauth/login", data={**base, **data}, follow_redirects=False)
         assert response.status_code == status and fragment in response.text
-    assert sql(settings, "SELECT COUNT(*) FROM holders")[0][0] == 0
+    assert db_sql(settings, "SELECT COUNT(*) FROM holders")[0][0] == 0
 
 
 def test_wrong_passwords_are_throttled(client, creds):
@@ -157,7 +153,7 @@ def test_deny_returns_access_denied_with_state(client, creds):
 
 def test_redirect_keeps_the_registered_query(client, settings):
     creds = partner_app(client)
-    sql(settings, "UPDATE applications SET redirect_urls = '[\"https://app.example.com/cb?tenant=7\"]'")
+    db_sql(settings, "UPDATE applications SET redirect_urls = '[\"https://app.example.com/cb?tenant=7\"]'")
     url = authorize(client, creds, redirect_url="https://app.example.com/cb?tenant=7")
     assert url.startswith("https://app.example.com/cb?tenant=7&code=") and url.endswith("&state=st-123")
 
@@ -211,7 +207,7 @@ def test_codes_expire_and_are_bound_to_their_client(client, creds, settings):
                                  json={"grant_type": "authorization_code", "code": code, "redirect_url": "https://other.example.com/cb"},
                                  headers=basic(creds))
     assert wrong_redirect.status_code == 400
-    sql(settings, "UPDATE oauth_codes SET expires_at = created_at")
+    db_sql(settings, "UPDATE oauth_codes SET expires_at = created_at")
     expired = client.post(SANDBOX + "/access-token", json={"grant_type": "authorization_code", "code": code}, headers=basic(creds))
     assert expired.status_code == 400 and "expired" in expired.json()
 
@@ -300,13 +296,13 @@ def test_me_credential_checks(client, creds, settings):
         assert response.status_code == status, headers
         assert isinstance(response.json(), str)
         check(response, SANDBOX)
-    sql(settings, "UPDATE holder_tokens SET expires_at = created_at WHERE kind = 'access'")
+    db_sql(settings, "UPDATE holder_tokens SET expires_at = created_at WHERE kind = 'access'")
     expired = client.get(SANDBOX + "/me", headers={"Client-Id": creds.client_id, "Access-Token": tokens["access_token"]})
     assert expired.status_code == 401 and "expired" in expired.json()
 
 
 def test_holder_rate_limit(client, creds, settings):
-    sql(settings, "UPDATE applications SET holder_requests_per_minute = 3")
+    db_sql(settings, "UPDATE applications SET holder_requests_per_minute = 3")
     tokens = tokens_for(client, creds)
     headers = {"Client-Id": creds.client_id, "Access-Token": tokens["access_token"]}
     answers = [client.get(SANDBOX + "/me", headers=headers) for _ in range(4)]

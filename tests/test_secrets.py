@@ -8,7 +8,13 @@ import stat
 import pytest
 from cryptography.fernet import Fernet
 
-from cielo.security.secrets import SecretBox, SecretKeyError, ensure_key_file, key_id, write_key_file
+from cielo.security.secrets import (
+    SecretBox,
+    SecretKeyError,
+    ensure_key_file,
+    key_id,
+    write_key_file,
+)
 
 
 def test_key_file_is_created_once_with_owner_only_permissions(tmp_path):

@@ -13,17 +13,17 @@ from starlette.routing import Match
 
 import cielo
 from cielo import health
+from cielo.admin.router import router as admin_router
 from cielo.auth.service import Authenticator
 from cielo.cache import CacheRegistry
 from cielo.config import Settings, get_settings
 from cielo.db import Database
-from cielo.http import STATUS_SENTENCES, error_style_for, register_error_style
-from cielo.logs import AccessLog
-from cielo.middleware import RequestContextMiddleware
-from cielo.admin.router import router as admin_router
 from cielo.developer.router import PREFIX as DEVELOPER_PREFIX
 from cielo.developer.router import router as developer_router
 from cielo.developer.service import DeveloperService
+from cielo.http import STATUS_SENTENCES, error_style_for, register_error_style
+from cielo.logs import AccessLog
+from cielo.middleware import RequestContextMiddleware
 from cielo.pages import error_page
 from cielo.promo import errors as promo_errors
 from cielo.promo.access import Access

@@ -14,8 +14,8 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cielo.http import STATUS_SENTENCES, error_style_for
 from cielo.cache import RequestMarker, request_marker
+from cielo.http import STATUS_SENTENCES, error_style_for
 from cielo.logs import AccessLog, request_id_var
 
 error_log = logging.getLogger("cielo.error")

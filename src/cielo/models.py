@@ -2,11 +2,21 @@
 
 from cielo.audit.models import AuditRecord
 from cielo.auth.models import ApiToken
-from cielo.developer.models import AppAccessToken, Application, Developer, DeveloperSession
+from cielo.developer.models import (
+    AppAccessToken,
+    Application,
+    Developer,
+    DeveloperSession,
+)
 from cielo.promo.cards.models import Card, CardPartner, CardRequest
 from cielo.promo.holders.models import Holder
+from cielo.promo.oauth.models import (
+    AuthorizationCode,
+    AuthorizationRequest,
+    Grant,
+    HolderToken,
+)
 from cielo.promo.partners.models import Partner
-from cielo.promo.oauth.models import AuthorizationCode, AuthorizationRequest, Grant, HolderToken
 from cielo.whitelabel.models import WhiteLabelAccount
 
 __all__ = [

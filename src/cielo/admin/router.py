@@ -6,9 +6,15 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, HTTPException, Request
 from sqlalchemy import select
 
+from cielo.admin.schemas import (
+    ApplicationOut,
+    ApplicationPatch,
+    PartnerIn,
+    PartnerOut,
+    PartnerPatch,
+)
 from cielo.audit import service as audit
 from cielo.audit.service import Actor
-from cielo.admin.schemas import ApplicationOut, ApplicationPatch, PartnerIn, PartnerOut, PartnerPatch
 from cielo.developer.models import Application
 from cielo.promo.environments import Environment
 from cielo.promo.partners.models import Partner

@@ -12,7 +12,12 @@ from pathlib import Path
 from typing import AsyncIterator
 
 from sqlalchemy import Connection, Engine, NullPool, Row, create_engine, event, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from cielo.db.changes import ChangeWatcher, watcher_for
 

@@ -6,7 +6,12 @@ from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
 from cielo.developer.models import Developer
-from cielo.developer.service import DeveloperService, NotFound, PanelError, parse_profile
+from cielo.developer.service import (
+    DeveloperService,
+    NotFound,
+    PanelError,
+    parse_profile,
+)
 from cielo.pages import PAGE_HEADERS, csrf_ok, error_page, render, secure_request
 from cielo.promo.environments import Environment
 

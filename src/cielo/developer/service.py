@@ -14,7 +14,12 @@ from sqlalchemy.exc import IntegrityError
 from cielo.audit import service as audit
 from cielo.audit.service import Actor
 from cielo.db import Database, utcnow
-from cielo.developer.models import AppAccessToken, Application, Developer, DeveloperSession
+from cielo.developer.models import (
+    AppAccessToken,
+    Application,
+    Developer,
+    DeveloperSession,
+)
 from cielo.promo.environments import Environment
 from cielo.ratelimit import RateLimiter
 from cielo.security import passwords, tokens

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
 from fastapi.routing import APIRoute
-from starlette.routing import Route
 from pydantic import BaseModel
 from starlette.responses import Response
+from starlette.routing import Route
 
 from cielo.audit.service import Actor
 from cielo.whitelabel import schemas

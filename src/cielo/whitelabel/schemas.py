@@ -12,7 +12,15 @@ import unicodedata
 from typing import Annotated, Any
 
 import orjson
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictStr,
+    ValidationError,
+)
 
 from cielo.whitelabel.errors import MISSING_KEYS, MISSING_NAME, WhiteLabelError
 

@@ -18,6 +18,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from stdnum import luhn
 
 from cielo.db import Database, utcnow
 from cielo.developer.models import Application
@@ -29,7 +30,6 @@ from cielo.promo.oauth.service import LoginError
 from cielo.promo.pagination import Page
 from cielo.promo.partners.models import Partner
 from cielo.security.signing import SigningKeys
-from stdnum import luhn
 
 REQUEST_LIFETIME = timedelta(minutes=15)
 TYPES = ("DEBIT", "CREDIT", "MULTIPLE")

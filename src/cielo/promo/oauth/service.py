@@ -34,7 +34,12 @@ from cielo.promo.access import HOLDER_TOKEN_PREFIX, Access
 from cielo.promo.environments import Environment
 from cielo.promo.errors import PromoError, invalid, missing
 from cielo.promo.holders.models import Holder
-from cielo.promo.oauth.models import AuthorizationCode, AuthorizationRequest, Grant, HolderToken
+from cielo.promo.oauth.models import (
+    AuthorizationCode,
+    AuthorizationRequest,
+    Grant,
+    HolderToken,
+)
 from cielo.ratelimit import RateLimiter
 from cielo.security import passwords, tokens
 from cielo.security.secrets import SecretBox
