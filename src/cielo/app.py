@@ -13,6 +13,7 @@ from starlette.routing import Match
 
 import cielo
 from cielo import health
+from cielo.admin.establishments import router as admin_establishments_router
 from cielo.admin.router import router as admin_router
 from cielo.auth.service import Authenticator
 from cielo.cache import CacheRegistry
@@ -29,6 +30,7 @@ from cielo.promo import errors as promo_errors
 from cielo.promo.access import Access
 from cielo.promo.cards.service import CardService
 from cielo.promo.environments import Environment
+from cielo.promo.establishments.service import EstablishmentService
 from cielo.promo.holders.service import HolderService
 from cielo.promo.oauth.service import OAuthService
 from cielo.promo.router import build as build_promo
@@ -151,6 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.oauth = OAuthService(db, app.state.access, box, signing, app.state.limiter)
     app.state.holders = HolderService(db, box)
     app.state.cards = CardService(db, signing)
+    app.state.establishments = EstablishmentService(db)
 
     _install_error_handlers(app)
     docs = list(whitelabel_docs.routes)
@@ -163,6 +166,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.router.routes.extend(whitelabel_routes)
     app.include_router(developer_router)
     app.include_router(admin_router)
+    app.include_router(admin_establishments_router)
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,

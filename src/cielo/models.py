@@ -9,6 +9,10 @@ from cielo.developer.models import (
     DeveloperSession,
 )
 from cielo.promo.cards.models import Card, CardPartner, CardRequest
+from cielo.promo.establishments.models import (
+    CommercialEstablishment,
+    EstablishmentGrant,
+)
 from cielo.promo.holders.models import Holder
 from cielo.promo.oauth.models import (
     AuthorizationCode,
@@ -29,6 +33,8 @@ __all__ = [
     "Card",
     "CardPartner",
     "CardRequest",
+    "CommercialEstablishment",
+    "EstablishmentGrant",
     "Grant",
     "Partner",
     "Holder",

@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from cielo.http import JSONResponse
 from cielo.pages import PAGE_HEADERS, csrf_ok, error_page, render
+from cielo.promo import validation
 from cielo.promo.environments import Environment
 from cielo.promo.errors import PromoError
 from cielo.promo.oauth.service import LoginError
@@ -216,6 +217,18 @@ def build(env: Environment) -> tuple[APIRouter, list[Route]]:
             raise PromoError(400, "The 'card_id' must be a positive integer.")
         body = await services.cards.one(caller.holder_id, int(raw), _expand(request))
         return JSONResponse(body, headers=caller.headers())
+
+    @router.get("/commercial-establishments", tags=["Commercial establishments"],
+                summary="Returns the list of commercial establishments")
+    async def establishments(request: Request) -> Response:
+        services = request.app.state
+        caller = await services.access.partner(request, env)
+        query = request.query_params
+        cnpj = validation.cnpj(query["cnpj"]) if query.get("cnpj") else None
+        cpf = validation.cpf(query["cpf"]) if query.get("cpf") else None
+        page = Page.parse(query, caller.max_page_size, required=False)
+        items, total = await services.establishments.list_for(caller.application, env, page, cnpj=cnpj, cpf=cpf)
+        return JSONResponse(items, headers={**caller.headers(), **page.headers(request, total)})
 
     routes = [
         Route(route.path, route.endpoint, methods=sorted(route.methods), name=f"{env.value}:{route.name}")

@@ -57,3 +57,24 @@ def name(value: str) -> str:
     if any(ord(ch) < 32 for ch in value):
         raise invalid("The 'name' parameter must not contain control characters.")
     return value
+
+
+_CNPJ_SHAPE = re.compile(r"^([0-9A-Za-z]{12}[0-9]{2}|[0-9A-Za-z]{2}\.[0-9A-Za-z]{3}\.[0-9A-Za-z]{3}/[0-9A-Za-z]{4}-[0-9]{2})$")
+
+
+def cnpj(value: str, name: str = "cnpj") -> str:
+    """The 14 characters of a valid CNPJ, numeric or the alphanumeric kind issued from July
+    2026 (python-stdnum ≥ 2.2 knows both), with or without punctuation; else a 400."""
+    from stdnum.br import cnpj as stdnum_cnpj
+
+    value = value.strip()
+    if not _CNPJ_SHAPE.match(value):
+        raise invalid(f"The '{name}' parameter must be a CNPJ of 14 characters, with or without punctuation "
+                      "(00.000.000/0000-00).")
+    try:
+        compact = stdnum_cnpj.validate(value.upper())
+    except ValidationError:
+        raise invalid(f"The '{name}' parameter is not a valid CNPJ: its check digits do not match.") from None
+    if len(set(compact)) == 1:
+        raise invalid(f"The '{name}' parameter is not a valid CNPJ.")
+    return compact
