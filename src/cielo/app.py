@@ -14,6 +14,7 @@ from starlette.routing import Match
 import cielo
 from cielo import health
 from cielo.admin.establishments import router as admin_establishments_router
+from cielo.admin.promotions import router as admin_promotions_router
 from cielo.admin.router import router as admin_router
 from cielo.auth.service import Authenticator
 from cielo.cache import CacheRegistry
@@ -33,6 +34,7 @@ from cielo.promo.environments import Environment
 from cielo.promo.establishments.service import EstablishmentService
 from cielo.promo.holders.service import HolderService
 from cielo.promo.oauth.service import OAuthService
+from cielo.promo.promotions.service import PromotionService
 from cielo.promo.router import build as build_promo
 from cielo.ratelimit import RateLimiter
 from cielo.security.csrf import Csrf
@@ -154,6 +156,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.holders = HolderService(db, box)
     app.state.cards = CardService(db, signing)
     app.state.establishments = EstablishmentService(db)
+    app.state.promotions = PromotionService(db)
 
     _install_error_handlers(app)
     docs = list(whitelabel_docs.routes)
@@ -167,6 +170,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(developer_router)
     app.include_router(admin_router)
     app.include_router(admin_establishments_router)
+    app.include_router(admin_promotions_router)
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,

@@ -21,6 +21,7 @@ from cielo.promo.oauth.models import (
     HolderToken,
 )
 from cielo.promo.partners.models import Partner
+from cielo.promo.promotions.models import Promotion
 from cielo.whitelabel.models import WhiteLabelAccount
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "EstablishmentGrant",
     "Grant",
     "Partner",
+    "Promotion",
     "Holder",
     "HolderToken",
     "AuthorizationCode",

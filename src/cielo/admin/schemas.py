@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints
@@ -119,3 +120,39 @@ class GrantOut(BaseModel):
     partnerId: int
     commercialEstablishmentId: int | None = None
     cnpjRoot: str | None = None
+
+
+class PromotionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    commercialEstablishmentId: int = Field(ge=1)
+    title: Name
+    description: Description = ""
+    campaignType: Literal["A", "B", "E", "F", "G", "P", "R", "X", "W"]
+    startDate: date
+    endDate: date
+    active: bool = True
+    premium: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    rules: dict = Field(default_factory=dict)
+    campaignModel: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+    transactionDays: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+    validityRedemption: date | None = None
+    shareable: bool = False
+
+
+class PromotionPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    commercialEstablishmentId: int | None = Field(default=None, ge=1)
+    title: Name | None = None
+    description: Description | None = None
+    campaignType: Literal["A", "B", "E", "F", "G", "P", "R", "X", "W"] | None = None
+    startDate: date | None = None
+    endDate: date | None = None
+    active: bool | None = None
+    premium: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None
+    rules: dict | None = None
+    campaignModel: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+    transactionDays: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+    validityRedemption: date | None = None
+    shareable: bool | None = None

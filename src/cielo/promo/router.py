@@ -20,6 +20,7 @@ from cielo.promo.environments import Environment
 from cielo.promo.errors import PromoError
 from cielo.promo.oauth.service import LoginError
 from cielo.promo.pagination import Page
+from cielo.promo.promotions.service import Search
 
 FORM_EXPIRED = "The form has expired or did not come from this site; reload the page and try again."
 
@@ -229,6 +230,24 @@ def build(env: Environment) -> tuple[APIRouter, list[Route]]:
         page = Page.parse(query, caller.max_page_size, required=False)
         items, total = await services.establishments.list_for(caller.application, env, page, cnpj=cnpj, cpf=cpf)
         return JSONResponse(items, headers={**caller.headers(), **page.headers(request, total)})
+
+    @router.get("/promotions", tags=["Promotions"], summary="Gets a list of promotions")
+    async def promotions(request: Request) -> Response:
+        services = request.app.state
+        caller = await services.access.partner(request, env)
+        search = Search.parse(request.query_params)
+        page = Page.parse(request.query_params, caller.max_page_size, required=True)
+        items, total = await services.promotions.search(env, search, page)
+        return JSONResponse(items, headers={**caller.headers(), **page.headers(request, total)})
+
+    @router.get("/promotions/{promotion_id}", tags=["Promotions"], summary="Gets a specific promotion")
+    async def promotion(request: Request) -> Response:
+        services = request.app.state
+        caller = await services.access.partner(request, env)
+        raw = request.path_params["promotion_id"]
+        if not raw.isdigit() or len(raw) > 18 or int(raw) < 1:
+            raise PromoError(400, "The 'promotion_id' must be a positive integer.")
+        return JSONResponse(await services.promotions.one(env, int(raw)), headers=caller.headers())
 
     routes = [
         Route(route.path, route.endpoint, methods=sorted(route.methods), name=f"{env.value}:{route.name}")

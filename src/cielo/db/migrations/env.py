@@ -9,9 +9,17 @@ connection = context.config.attributes.get("connection")
 if connection is None:  # pragma: no cover - guidance for people running bare `alembic`
     raise SystemExit("Run migrations with `cielo migrate`.")
 
+
+
+def include_object(obj, name, type_, reflected, compare_to):
+    # The SQLite R*Tree virtual table (and its shadow tables) is made by hand in 0006.
+    return not (type_ == "table" and name and name.startswith("establishment_rtree"))
+
+
 context.configure(
     connection=connection,
     target_metadata=Base.metadata,
+    include_object=include_object,
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,
 )

@@ -26,6 +26,9 @@ class CommercialEstablishment(Base):
         CheckConstraint("latitude BETWEEN -90 AND 90 AND longitude BETWEEN -180 AND 180", name="coordinates"),
         Index("ix_establishments_document", "environment", "document"),
         Index("ix_establishments_cnpj_root", "environment", "cnpj_root"),
+        # The PostgreSQL spatial index: bounding-box range scans (SQLite also has an R*Tree,
+        # establishment_rtree, kept by triggers; see migration 0006).
+        Index("ix_establishments_location", "latitude", "longitude"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -1,0 +1,103 @@
+"""Back office: promotions, with the rules of their campaign type (CONTRACT §3.5, §4)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from sqlalchemy import select
+
+from cielo.admin.router import admin_actor
+from cielo.admin.schemas import PromotionIn, PromotionPatch
+from cielo.audit import service as audit
+from cielo.audit.service import Actor
+from cielo.promo.environments import Environment
+from cielo.promo.establishments.models import CommercialEstablishment
+from cielo.promo.promotions import rules as campaign_rules
+from cielo.promo.promotions.models import Promotion
+
+router = APIRouter(prefix="/admin/v1", tags=["Back office"], dependencies=[Depends(admin_actor)])
+
+_COLUMNS = {
+    "commercialEstablishmentId": "establishment_id", "title": "title", "description": "description",
+    "campaignType": "campaign_type", "startDate": "start_date", "endDate": "end_date", "active": "active",
+    "premium": "premium", "rules": "rules", "campaignModel": "campaign_model", "transactionDays": "transaction_days",
+    "validityRedemption": "validity_redemption", "shareable": "shareable",
+}
+
+
+def out(row: Promotion) -> dict:
+    body = {field: getattr(row, column) for field, column in _COLUMNS.items()}
+    for field in ("startDate", "endDate", "validityRedemption"):
+        body[field] = body[field].isoformat() if body[field] is not None else None
+    return {"id": row.id, "environment": row.environment, **body}
+
+
+async def _establishment(session, env: Environment, establishment_id: int) -> None:
+    row = await session.get(CommercialEstablishment, establishment_id)
+    if row is None or row.environment != env.value:
+        raise HTTPException(400, f"There is no commercial establishment {establishment_id} in {env.value}.")
+
+
+def _check(row_like: dict) -> dict:
+    if row_like["start_date"] > row_like["end_date"]:
+        raise HTTPException(400, "startDate must not be after endDate.")
+    try:
+        return campaign_rules.validate(row_like["campaign_type"], row_like["rules"])
+    except campaign_rules.RulesError as exc:
+        raise HTTPException(400, str(exc)) from None
+
+
+@router.post("/{env}/promotions", status_code=201)
+async def create(env: Environment, body: PromotionIn, request: Request, actor: Actor = Depends(admin_actor)) -> dict:
+    values = {column: getattr(body, field) for field, column in _COLUMNS.items()}
+    values["rules"] = _check(values)
+    row = Promotion(environment=env.value, **values)
+    async with request.app.state.db.write() as session:
+        await _establishment(session, env, body.commercialEstablishmentId)
+        session.add(row)
+        await session.flush()
+        audit.record(session, actor, "create", "promotion", str(row.id), {"fields": sorted(body.model_fields_set)})
+    return out(row)
+
+
+@router.get("/{env}/promotions")
+async def list_(env: Environment, request: Request, offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)):
+    async with request.app.state.db.read() as session:
+        rows = (await session.scalars(
+            select(Promotion).where(Promotion.environment == env.value).order_by(Promotion.id).offset(offset).limit(limit)
+        )).all()
+    return [out(r) for r in rows]
+
+
+async def _own(session, env: Environment, promotion_id: int, *, lock: bool = False) -> Promotion:
+    row = await session.get(Promotion, promotion_id, with_for_update=lock)
+    if row is None or row.environment != env.value:
+        raise HTTPException(404, f"There is no promotion {promotion_id} in {env.value}.")
+    return row
+
+
+@router.get("/{env}/promotions/{promotion_id}")
+async def get(env: Environment, promotion_id: int, request: Request) -> dict:
+    async with request.app.state.db.read() as session:
+        return out(await _own(session, env, promotion_id))
+
+
+@router.patch("/{env}/promotions/{promotion_id}")
+async def patch(env: Environment, promotion_id: int, body: PromotionPatch, request: Request,
+                actor: Actor = Depends(admin_actor)) -> dict:
+    changes = body.model_dump(exclude_unset=True)
+    nullable = {"campaignModel", "transactionDays", "validityRedemption"}
+    async with request.app.state.db.write() as session:
+        row = await _own(session, env, promotion_id, lock=True)
+        values = {column: getattr(row, column) for column in _COLUMNS.values()}
+        for field, value in changes.items():
+            if value is None and field not in nullable:
+                raise HTTPException(400, f"The '{field}' field must not be null.")
+            values[_COLUMNS[field]] = value
+        values["rules"] = _check(values)
+        if "commercialEstablishmentId" in changes:
+            await _establishment(session, env, values["establishment_id"])
+        for column, value in values.items():
+            setattr(row, column, value)
+        audit.record(session, actor, "modify", "promotion", str(row.id), {"fields": sorted(changes)})
+        await session.flush()
+        return out(row)

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cielo.db import Base, UTCDateTime, utcnow
+from cielo.promo.environments import ENVIRONMENT_CHECK
+
+CAMPAIGN_TYPES = ("A", "B", "E", "F", "G", "P", "R", "X", "W")
+
+
+class Promotion(Base):
+    __tablename__ = "promotions"
+    __table_args__ = (
+        CheckConstraint(ENVIRONMENT_CHECK, name="environment"),
+        CheckConstraint("campaign_type IN ('A', 'B', 'E', 'F', 'G', 'P', 'R', 'X', 'W')", name="campaign_type"),
+        CheckConstraint("start_date <= end_date", name="dates"),
+        Index("ix_promotions_establishment", "establishment_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    environment: Mapped[str] = mapped_column(String(10), nullable=False)
+    establishment_id: Mapped[int] = mapped_column(
+        ForeignKey("commercial_establishments.id", ondelete="CASCADE"), nullable=False
+    )
+    title: Mapped[str] = mapped_column(String(100), nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    campaign_type: Mapped[str] = mapped_column(String(1), nullable=False)
+    campaign_model: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    transaction_days: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    premium: Mapped[str] = mapped_column(String(200), nullable=False)
+    start_date: Mapped[date] = mapped_column(Date, nullable=False)
+    end_date: Mapped[date] = mapped_column(Date, nullable=False)
+    validity_redemption: Mapped[date | None] = mapped_column(Date, nullable=True)
+    shareable: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    rules: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)

@@ -1,0 +1,157 @@
+"""Promotions near a point and by id (CONTRACT §3.4)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import and_, column, or_, select, text
+
+from cielo.db import Database
+from cielo.promo.environments import Environment
+from cielo.promo.errors import PromoError, invalid, missing
+from cielo.promo.establishments.models import CommercialEstablishment
+from cielo.promo.establishments.service import model as establishment_model
+from cielo.promo.pagination import Page
+from cielo.promo.promotions.geo import boxes, distance_m
+from cielo.promo.promotions.models import CAMPAIGN_TYPES, Promotion
+
+SORT_KEYS = ("distance", "startDate", "endDate", "title", "id")
+MAX_RADIUS = 50_000
+
+
+@dataclass(frozen=True)
+class Search:
+    latitude: float
+    longitude: float
+    radius: int
+    active: bool | None
+    types: tuple[str, ...] | None
+    sort: tuple[tuple[str, bool], ...]  # (key, descending)
+
+    @classmethod
+    def parse(cls, query) -> "Search":
+        for name in ("latitude", "longitude", "radius"):
+            if query.get(name) in (None, ""):
+                raise missing(name)
+        lat = _number(query["latitude"], "latitude", -90, 90)
+        lon = _number(query["longitude"], "longitude", -180, 180)
+        raw_radius = query["radius"].strip()
+        if not raw_radius.isdigit() or not 1 <= int(raw_radius) <= MAX_RADIUS:
+            raise invalid(f"The 'radius' parameter must be between 1 and {MAX_RADIUS} meters.")
+        active = None
+        if query.get("active") not in (None, ""):
+            value = query["active"].strip().lower()
+            if value not in ("true", "false"):
+                raise invalid("The 'active' parameter must be true or false.")
+            active = value == "true"
+        types = None
+        if query.get("type") not in (None, ""):
+            codes = [c.strip().upper() for c in query["type"].split(",")]
+            wrong = [c for c in codes if c not in CAMPAIGN_TYPES]
+            if wrong:
+                raise invalid(f"The 'type' parameter accepts the campaign codes {','.join(CAMPAIGN_TYPES)}; "
+                              f"not {','.join(repr(w) for w in wrong)}.")
+            types = tuple(dict.fromkeys(codes))
+        sort: list[tuple[str, bool]] = []
+        for part in (query.get("_sort") or "distance").split(","):
+            part = part.strip()
+            key = part[1:] if part.startswith("-") else part
+            if key not in SORT_KEYS:
+                raise invalid(f"The '_sort' parameter takes a comma list of {', '.join(SORT_KEYS)}, each optionally "
+                              "prefixed with '-'.")
+            sort.append((key, part.startswith("-")))
+        return cls(lat, lon, int(raw_radius), active, types, tuple(sort))
+
+
+def _number(raw: str, name: str, low: float, high: float) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        value = float("nan")
+    if not low <= value <= high:  # NaN fails too
+        raise invalid(f"The '{name}' parameter must be a number between {low:g} and {high:g}.")
+    return value
+
+
+def promotion_model(promotion: Promotion, establishment: CommercialEstablishment, distance: float | None = None) -> dict:
+    body = {
+        "id": promotion.id,
+        "commercialEstablishment": establishment_model(establishment),
+        "active": promotion.active,
+        "startDate": promotion.start_date.isoformat(),
+        "endDate": promotion.end_date.isoformat(),
+        "title": promotion.title,
+        "description": promotion.description,
+        "premium": promotion.premium,
+        "campaignType": promotion.campaign_type,
+        "shareable": promotion.shareable,
+    }
+    for key, value in (("campaignModel", promotion.campaign_model), ("transactionDays", promotion.transaction_days)):
+        if value:
+            body[key] = value
+    if promotion.validity_redemption is not None:
+        body["validityRedemption"] = promotion.validity_redemption.isoformat()
+    if distance is not None:
+        body["distance"] = round(distance, 1)
+    return body
+
+
+class PromotionService:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def _candidates(self, env: Environment, search: Search):
+        """Establishment ids inside the bounding boxes, found through the spatial index."""
+        E = CommercialEstablishment
+        if self._db.is_sqlite:
+            parts = []
+            params = {}
+            for i, (lat0, lat1, lon0, lon1) in enumerate(boxes(search.latitude, search.longitude, search.radius)):
+                parts.append(f"(max_lat >= :a{i} AND min_lat <= :b{i} AND max_lon >= :c{i} AND min_lon <= :d{i})")
+                params.update({f"a{i}": lat0, f"b{i}": lat1, f"c{i}": lon0, f"d{i}": lon1})
+            rtree = text(f"SELECT id FROM establishment_rtree WHERE {' OR '.join(parts)}").bindparams(**params)
+            return E.id.in_(rtree.columns(column("id")))
+        return or_(*[and_(E.latitude.between(lat0, lat1), E.longitude.between(lon0, lon1))
+                     for lat0, lat1, lon0, lon1 in boxes(search.latitude, search.longitude, search.radius)])
+
+    def statement(self, env: Environment, search: Search):
+        """The candidates' query: promotions of establishments in the index's boxes."""
+        E, P = CommercialEstablishment, Promotion
+        stmt = (
+            select(P, E).join(E, E.id == P.establishment_id)
+            .where(self._candidates(env, search), E.environment == env.value, E.active.is_(True))
+        )
+        if search.active is not None:
+            stmt = stmt.where(P.active.is_(search.active))
+        if search.types:
+            stmt = stmt.where(P.campaign_type.in_(search.types))
+        return stmt
+
+    async def search(self, env: Environment, search: Search, page: Page) -> tuple[list[dict], int]:
+        async with self._db.read() as session:
+            rows = (await session.execute(self.statement(env, search))).all()
+        hits = []
+        for promotion, establishment in rows:
+            d = distance_m(search.latitude, search.longitude, establishment.latitude, establishment.longitude)
+            if d <= search.radius:
+                hits.append((d, promotion, establishment))
+        values = {
+            "distance": lambda h: h[0], "startDate": lambda h: h[1].start_date, "endDate": lambda h: h[1].end_date,
+            "title": lambda h: h[1].title, "id": lambda h: h[1].id,
+        }
+        hits.sort(key=values["id"])  # the final tie-breaker
+        for key, descending in reversed(search.sort):  # stable sorts, last key first
+            hits.sort(key=values[key], reverse=descending)
+        chosen = hits[page.offset: page.offset + page.limit]
+        return [promotion_model(p, e, d) for d, p, e in chosen], len(hits)
+
+    async def one(self, env: Environment, promotion_id: int) -> dict:
+        async with self._db.read() as session:
+            row = (await session.execute(
+                select(Promotion, CommercialEstablishment)
+                .join(CommercialEstablishment, CommercialEstablishment.id == Promotion.establishment_id)
+                .where(Promotion.id == promotion_id, Promotion.environment == env.value)
+            )).first()
+        if row is None:
+            raise PromoError(404, f"There is no promotion {promotion_id}.")
+        return promotion_model(*row)
