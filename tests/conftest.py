@@ -166,10 +166,10 @@ def backend(request) -> str:
 def settings(backend, tmp_path, request) -> Settings:
     if backend == "sqlite":
         shutil.copy(request.getfixturevalue("sqlite_template"), tmp_path / "cielo.db")
-        return Settings(data_dir=tmp_path, database_url=None, access_log=False, secret_keys=None)
+        return Settings(data_dir=tmp_path, database_url=None, access_log=False, secret_keys=None, queue_consumer=False)
     url = request.getfixturevalue("pg_url")
     run(_truncate(url))
-    return Settings(data_dir=tmp_path, database_url=url, access_log=False, secret_keys=None)
+    return Settings(data_dir=tmp_path, database_url=url, access_log=False, secret_keys=None, queue_consumer=False)
 
 
 class CheckedClient(TestClient):

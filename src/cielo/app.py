@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -36,6 +37,7 @@ from cielo.promo.holders.service import HolderService
 from cielo.promo.oauth.service import OAuthService
 from cielo.promo.promotions.service import PromotionService
 from cielo.promo.router import build as build_promo
+from cielo.promo.subscriptions.service import SubscriptionService, run_consumer
 from cielo.ratelimit import RateLimiter
 from cielo.security.csrf import Csrf
 from cielo.security.secrets import secret_box_from_settings
@@ -126,7 +128,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        stop = asyncio.Event()
+        consumer = (asyncio.get_running_loop().create_task(run_consumer(app.state.subscriptions, stop))
+                    if settings.queue_consumer else None)
         yield
+        stop.set()
+        if consumer is not None:
+            await consumer
         if access_log is not None:
             access_log.flush()
         await db.dispose()
@@ -157,6 +165,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.cards = CardService(db, signing)
     app.state.establishments = EstablishmentService(db)
     app.state.promotions = PromotionService(db)
+    app.state.subscriptions = SubscriptionService(db)
 
     _install_error_handlers(app)
     docs = list(whitelabel_docs.routes)

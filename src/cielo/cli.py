@@ -106,6 +106,36 @@ def serve(
 
 
 @app.command()
+def worker(
+    database_url: Optional[str] = typer.Option(None, help="PostgreSQL or SQLite URL (default: embedded SQLite)."),
+    batch: int = typer.Option(200, min=1, max=10_000, help="Requests claimed per transaction."),
+    idle: float = typer.Option(0.2, min=0.01, max=60, help="Seconds to wait when the queue is empty."),
+) -> None:
+    """Process subscription requests (for scale-out; `serve` also does it unless CIELO_QUEUE_CONSUMER=false)."""
+    import signal
+
+    from cielo.logs import configure
+    from cielo.promo.subscriptions.service import SubscriptionService, run_consumer
+
+    settings = _settings(database_url)
+    configure(settings.log_level, settings.log_json)
+
+    async def main() -> None:
+        db = await _open_migrated(settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        err.print("Processing subscription requests; Ctrl+C to stop.")
+        try:
+            await run_consumer(SubscriptionService(db), stop, idle_seconds=idle, batch=batch)
+        finally:
+            await db.dispose()
+
+    asyncio.run(main())
+
+
+@app.command()
 def migrate() -> None:
     """Create or upgrade the database schema to the newest revision."""
     from cielo.db.migrate import current_revision

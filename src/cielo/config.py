@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     cache: bool = Field(default=True, description="Read caches with exact invalidation (SQLite only).")
     max_body_bytes: int = Field(default=65536, ge=1024, description="Largest request body accepted.")
     db_pool_size: int = Field(default=10, ge=1)
+    queue_consumer: bool = Field(
+        default=True, description="Process subscription requests inside `cielo serve` (turn off when running `cielo worker`)."
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -22,6 +22,10 @@ from cielo.promo.oauth.models import (
 )
 from cielo.promo.partners.models import Partner
 from cielo.promo.promotions.models import Promotion
+from cielo.promo.subscriptions.models import (
+    EstablishmentSubscription,
+    SubscriptionRequest,
+)
 from cielo.whitelabel.models import WhiteLabelAccount
 
 __all__ = [
@@ -39,6 +43,8 @@ __all__ = [
     "Grant",
     "Partner",
     "Promotion",
+    "EstablishmentSubscription",
+    "SubscriptionRequest",
     "Holder",
     "HolderToken",
     "AuthorizationCode",

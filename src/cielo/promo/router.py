@@ -21,6 +21,7 @@ from cielo.promo.errors import PromoError
 from cielo.promo.oauth.service import LoginError
 from cielo.promo.pagination import Page
 from cielo.promo.promotions.service import Search
+from cielo.promo.subscriptions.service import queue_item
 
 FORM_EXPIRED = "The form has expired or did not come from this site; reload the page and try again."
 
@@ -248,6 +249,74 @@ def build(env: Environment) -> tuple[APIRouter, list[Route]]:
         if not raw.isdigit() or len(raw) > 18 or int(raw) < 1:
             raise PromoError(400, "The 'promotion_id' must be a positive integer.")
         return JSONResponse(await services.promotions.one(env, int(raw)), headers=caller.headers())
+
+    def _id(request: Request, name: str) -> int:
+        raw = request.path_params[name]
+        if not raw.isdigit() or len(raw) > 18 or int(raw) < 1:
+            raise PromoError(400, f"The '{name}' must be a positive integer.")
+        return int(raw)
+
+    tag_ce = "Commercial establishments"
+
+    @router.post("/commercial-establishments/{commercial_establishment_id}/subscriptions", tags=[tag_ce],
+                 status_code=202, summary="Sends a subscription request to a promotion for a Commercial Establishment")
+    async def subscribe(request: Request) -> Response:
+        services = request.app.state
+        caller = await services.access.partner(request, env)
+        establishment_id = _id(request, "commercial_establishment_id")
+        body = await _json_body(request)
+        row = await services.subscriptions.request(caller.application, env, establishment_id, body)
+        location = request.scope.get("root_path", "") + f"{base}/subscriptions/{row.id}/queue"
+        return JSONResponse(queue_item(row), status_code=202, headers={**caller.headers(), "Location": location})
+
+    @router.get("/commercial-establishments/{commercial_establishment_id}/subscriptions", tags=[tag_ce],
+                summary="Returns the list of processed subscriptions of a Commercial Establishment")
+    async def subscriptions(request: Request) -> Response:
+        services = request.app.state
+        caller = await services.access.partner(request, env)
+        establishment_id = _id(request, "commercial_establishment_id")
+        page = Page.parse(request.query_params, caller.max_page_size, required=False)
+        items, total = await services.subscriptions.processed(caller.application, env, establishment_id, page)
+        return JSONResponse(items, headers={**caller.headers(), **page.headers(request, total)})
+
+    @router.get("/commercial-establishments/{commercial_establishment_id}/subscriptions/{subscription_id}",
+                tags=[tag_ce], summary="Returns the Commercial Establishment subscription to a promotion")
+    async def subscription(request: Request) -> Response:
+        services = request.app.state
+        caller = await services.access.partner(request, env)
+        body = await services.subscriptions.processed_one(
+            caller.application, env, _id(request, "commercial_establishment_id"), _id(request, "subscription_id"))
+        return JSONResponse(body, headers=caller.headers())
+
+    @router.get("/subscriptions/queue", tags=[tag_ce], summary="Gets a list of non processed subscriptions")
+    async def queue(request: Request) -> Response:
+        services = request.app.state
+        caller = await services.access.partner(request, env)
+        page = Page.parse(request.query_params, caller.max_page_size, required=False)
+        items, total = await services.subscriptions.queued(caller.application, page)
+        return JSONResponse(items, headers={**caller.headers(), **page.headers(request, total)})
+
+    @router.get("/subscriptions/{subscription_id}/queue", tags=[tag_ce],
+                summary="Gets the status of non processed subscriptions")
+    async def queue_entry(request: Request) -> Response:
+        services = request.app.state
+        caller = await services.access.partner(request, env)
+        row = await services.subscriptions.queue_entry(caller.application, _id(request, "subscription_id"))
+        if row.processed_at is None:
+            return JSONResponse(queue_item(row), headers=caller.headers())
+        location = (request.scope.get("root_path", "")
+                    + f"{base}/commercial-establishments/{row.establishment_id}/subscriptions/{row.id}")
+        return Response(status_code=303, headers={**caller.headers(), "Location": location})
+
+    @router.patch("/subscriptions/{subscription_id}", tags=[tag_ce], status_code=204,
+                  summary="Updates the status of a subscription")
+    async def requeue(request: Request) -> Response:
+        services = request.app.state
+        caller = await services.access.partner(request, env)
+        request_id = _id(request, "subscription_id")
+        body = await _json_body(request)
+        await services.subscriptions.requeue(caller.application, env, request_id, body)
+        return Response(status_code=204, headers=caller.headers())
 
     routes = [
         Route(route.path, route.endpoint, methods=sorted(route.methods), name=f"{env.value}:{route.name}")

@@ -1,0 +1,205 @@
+"""Subscription requests (CONTRACT §3.3): queued by partners, processed exactly once.
+
+A processing pass claims a batch inside one transaction — ``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL, so concurrent workers take disjoint batches; the single writer lock on SQLite —
+and commits each request's verdict, the new subscription state and the audit record with
+that claim. A worker killed mid-batch commits nothing: its rows unlock and the next pass
+takes them. So every request is processed once, whatever crashes or however many workers run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+
+from cielo.audit import service as audit
+from cielo.audit.service import Actor
+from cielo.db import Database, utcnow
+from cielo.developer.models import Application
+from cielo.promo.environments import Environment
+from cielo.promo.errors import PromoError, invalid, missing
+from cielo.promo.establishments.models import CommercialEstablishment
+from cielo.promo.establishments.service import visible_to
+from cielo.promo.pagination import Page
+from cielo.promo.promotions.models import Promotion
+from cielo.promo.subscriptions.models import (
+    EstablishmentSubscription,
+    SubscriptionRequest,
+)
+
+log = logging.getLogger("cielo.subscriptions")
+SAO_PAULO = ZoneInfo("America/Sao_Paulo")
+STATUSES = {1: "ACCEPTED", 2: "REJECTED"}
+WORKER = Actor(None, "subscription-worker")
+
+
+def local_date(moment: datetime) -> str:
+    return moment.astimezone(SAO_PAULO).date().isoformat()
+
+
+def queue_item(row: SubscriptionRequest) -> dict:
+    return {"id": row.id, "promotionId": row.promotion_id, "subscriptionDate": local_date(row.requested_at),
+            "action": row.action}
+
+
+def processed_item(row: SubscriptionRequest) -> dict:
+    body = {"id": row.id, "promotionId": row.promotion_id,
+            "status": {"id": row.status, "description": STATUSES[row.status]}, "action": row.action,
+            "subscriptionDate": local_date(row.requested_at), "processingDate": local_date(row.processed_at)}
+    if row.reason:
+        body["reason"] = row.reason
+    return body
+
+
+def parse_body(body: dict) -> tuple[int, str]:
+    unknown = sorted(set(body) - {"promotionID", "action"})
+    if unknown:
+        raise invalid(f"The request body has unknown fields: {', '.join(unknown)}.")
+    promotion_id, action = body.get("promotionID"), body.get("action")
+    if promotion_id is None:
+        raise missing("promotionID", "body field")
+    if action in (None, ""):
+        raise missing("action", "body field")
+    if isinstance(promotion_id, bool) or not isinstance(promotion_id, int) or not 1 <= promotion_id < 2**63:
+        raise invalid("The 'promotionID' field must be a positive integer.")
+    if action not in ("S", "U"):
+        raise invalid("The 'action' field must be S (subscribe) or U (unsubscribe).")
+    return promotion_id, action
+
+
+class SubscriptionService:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def _establishment(self, session, app: Application, env: Environment, establishment_id: int):
+        row = await session.get(CommercialEstablishment, establishment_id)
+        if row is None or row.environment != env.value:
+            raise PromoError(404 if env is Environment.SANDBOX else 403,
+                             f"There is no commercial establishment {establishment_id} this application may act for.")
+        allowed = await session.scalar(
+            select(CommercialEstablishment.id).where(CommercialEstablishment.id == establishment_id, visible_to(app, env)))
+        if allowed is None:
+            raise PromoError(403, f"This application may not act for commercial establishment {establishment_id}.")
+        return row
+
+    async def _promotion(self, session, env: Environment, promotion_id: int) -> None:
+        promotion = await session.get(Promotion, promotion_id)
+        if promotion is None or promotion.environment != env.value:
+            raise invalid(f"There is no promotion {promotion_id}.")
+
+    async def request(self, app: Application, env: Environment, establishment_id: int, body: dict) -> SubscriptionRequest:
+        promotion_id, action = parse_body(body)
+        async with self._db.write() as session:
+            await self._establishment(session, app, env, establishment_id)
+            await self._promotion(session, env, promotion_id)
+            row = SubscriptionRequest(environment=env.value, application_id=app.id, establishment_id=establishment_id,
+                                      promotion_id=promotion_id, action=action)
+            session.add(row)
+            await session.flush()
+        return row
+
+    async def _own(self, session, app: Application, request_id: int, *, lock: bool = False) -> SubscriptionRequest:
+        row = await session.get(SubscriptionRequest, request_id, with_for_update=lock)
+        if row is None or row.application_id != app.id:
+            raise PromoError(404, f"There is no subscription request {request_id} of this application.")
+        return row
+
+    async def requeue(self, app: Application, env: Environment, request_id: int, body: dict) -> None:
+        promotion_id, action = parse_body(body)
+        async with self._db.write() as session:
+            row = await self._own(session, app, request_id, lock=True)
+            await self._promotion(session, env, promotion_id)
+            row.promotion_id, row.action = promotion_id, action
+            row.requested_at, row.processed_at, row.status, row.reason = utcnow(), None, None, None
+
+    async def queued(self, app: Application, page: Page) -> tuple[list[dict], int]:
+        where = (SubscriptionRequest.application_id == app.id, SubscriptionRequest.processed_at.is_(None))
+        async with self._db.read() as session:
+            total = await session.scalar(select(func.count()).select_from(SubscriptionRequest).where(*where))
+            rows = (await session.scalars(select(SubscriptionRequest).where(*where).order_by(SubscriptionRequest.id)
+                                          .offset(page.offset).limit(page.limit))).all()
+        return [queue_item(r) for r in rows], total or 0
+
+    async def queue_entry(self, app: Application, request_id: int) -> SubscriptionRequest:
+        async with self._db.read() as session:
+            return await self._own(session, app, request_id)
+
+    async def processed(self, app: Application, env: Environment, establishment_id: int, page: Page):
+        where = (SubscriptionRequest.establishment_id == establishment_id, SubscriptionRequest.processed_at.is_not(None))
+        async with self._db.read() as session:
+            await self._establishment(session, app, env, establishment_id)
+            total = await session.scalar(select(func.count()).select_from(SubscriptionRequest).where(*where))
+            rows = (await session.scalars(select(SubscriptionRequest).where(*where).order_by(SubscriptionRequest.id)
+                                          .offset(page.offset).limit(page.limit))).all()
+        return [processed_item(r) for r in rows], total or 0
+
+    async def processed_one(self, app: Application, env: Environment, establishment_id: int, request_id: int) -> dict:
+        async with self._db.read() as session:
+            await self._establishment(session, app, env, establishment_id)
+            row = await session.get(SubscriptionRequest, request_id)
+        if row is None or row.establishment_id != establishment_id or row.processed_at is None:
+            raise PromoError(404, f"There is no processed subscription {request_id} of commercial establishment "
+                                  f"{establishment_id}.")
+        return processed_item(row)
+
+    # ---- processing --------------------------------------------------------------------
+
+    async def process_batch(self, limit: int = 200) -> int:
+        """Claim and process up to ``limit`` queued requests in one transaction."""
+        async with self._db.write() as session:
+            stmt = (select(SubscriptionRequest).where(SubscriptionRequest.processed_at.is_(None))
+                    .order_by(SubscriptionRequest.id).limit(limit))
+            if not self._db.is_sqlite:
+                stmt = stmt.with_for_update(skip_locked=True)
+            rows = (await session.scalars(stmt)).all()
+            now = utcnow()
+            today = now.astimezone(SAO_PAULO).date()
+            for row in rows:
+                await self._decide(session, row, now, today)
+        return len(rows)
+
+    async def _decide(self, session, row: SubscriptionRequest, now: datetime, today) -> None:
+        promotion = await session.get(Promotion, row.promotion_id)
+        state = await session.get(EstablishmentSubscription, (row.establishment_id, row.promotion_id), with_for_update=True)
+        subscribed = state is not None and state.subscribed
+        reason = None
+        if row.action == "S":
+            if promotion is None or promotion.environment != row.environment:
+                reason = "The promotion does not exist."
+            elif not promotion.active:
+                reason = "The promotion is not active."
+            elif promotion.end_date < today:
+                reason = f"The promotion ended on {promotion.end_date.isoformat()}."
+            elif subscribed:
+                reason = "The establishment is already subscribed to this promotion."
+        elif not subscribed:
+            reason = "The establishment is not subscribed to this promotion."
+        row.processed_at, row.status, row.reason = now, 2 if reason else 1, reason
+        if reason is None:
+            if state is None:
+                session.add(EstablishmentSubscription(establishment_id=row.establishment_id, promotion_id=row.promotion_id,
+                                                      subscribed=True, changed_at=now, request_id=row.id))
+            else:
+                state.subscribed, state.changed_at, state.request_id = row.action == "S", now, row.id
+        audit.record(session, WORKER, "process", "subscription_request", str(row.id),
+                     {"action": row.action, "status": STATUSES[row.status]})
+
+
+async def run_consumer(service: SubscriptionService, stop: asyncio.Event, *, idle_seconds: float = 0.2,
+                       batch: int = 200) -> None:
+    """Process the queue until ``stop`` is set; sleeps only when the queue is empty."""
+    while not stop.is_set():
+        try:
+            done = await service.process_batch(batch)
+        except Exception:  # a failed batch rolled back: log, wait, try again
+            log.exception("subscription batch failed")
+            done = 0
+        if done == 0:
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=idle_seconds)
+            except asyncio.TimeoutError:
+                pass
