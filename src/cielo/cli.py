@@ -17,7 +17,9 @@ from cielo.config import Settings, get_settings, normalise_database_url
 app = typer.Typer(help="cielo: the white-label account API and the Cielo Promo API.", no_args_is_help=True)
 admin_app = typer.Typer(help="Administration: tokens, keys, audit trail.", no_args_is_help=True)
 token_app = typer.Typer(help="Bearer tokens of the white-label API and the back office.", no_args_is_help=True)
+sandbox_app = typer.Typer(help="The sandbox environment's test data.", no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
+app.add_typer(sandbox_app, name="sandbox")
 admin_app.add_typer(token_app, name="token")
 
 err = Console(stderr=True)
@@ -272,6 +274,44 @@ def audit_list(
             f"{r.resource_type}:{r.resource_key or ''}", json.dumps(r.changes, ensure_ascii=False),
         )
     Console().print(table)
+
+
+@sandbox_app.command("seed")
+def sandbox_seed(
+    as_json: bool = typer.Option(False, "--json", help="Print what a tester needs as one JSON document."),
+    size: str = typer.Option("small", "--size", help="small, or large (adds 1,000,000 establishments)."),
+) -> None:
+    """Fill the sandbox with realistic Brazilian test data; running it again changes nothing."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from cielo.promo.sandbox.seed import Seeder
+    from cielo.security.secrets import secret_box_from_settings
+    from cielo.security.signing import signing_keys_from_settings
+
+    if size not in ("small", "large"):
+        _fail("--size must be small or large.", 2)
+    settings = _settings()
+    box, signing = secret_box_from_settings(settings), signing_keys_from_settings(settings)
+    columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TimeRemainingColumn())
+
+    async def run_seed(db):
+        with Progress(*columns, console=err, disable=size == "small") as progress:
+            task = progress.add_task("establishments", total=1_000_000)
+            return await Seeder(db, box, signing).seed(size, lambda n: progress.advance(task, n))
+
+    document, created = _run(run_seed)
+    err.print(("Seeded" if created else "Already seeded") + f" the sandbox ({size}): "
+              f"{len(document['commercial_establishments'])} listed establishments, {len(document['promotions'])} "
+              f"promotions, {len(document['holders'])} holders.")
+    if as_json:
+        typer.echo(json.dumps(document, ensure_ascii=False))
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ from cielo.promo.oauth.models import (
 )
 from cielo.promo.partners.models import Partner
 from cielo.promo.promotions.models import Promotion
+from cielo.promo.sandbox.models import SandboxSeed
 from cielo.promo.subscriptions.models import (
     EstablishmentSubscription,
     SubscriptionRequest,
@@ -43,6 +44,7 @@ __all__ = [
     "Grant",
     "Partner",
     "Promotion",
+    "SandboxSeed",
     "EstablishmentSubscription",
     "SubscriptionRequest",
     "Holder",

@@ -1,0 +1,260 @@
+"""`cielo sandbox seed`: realistic Brazilian test data in the sandbox (CONTRACT §0).
+
+Made with Faker pt_BR from a fixed seed: partners, establishments in real cities at plausible
+coordinates (a dense cluster around Avenida Paulista), promotions of all nine campaign types
+with valid rules and accepted subscriptions, holders with cards, and a sandbox application
+with its Access-Token. ``--size large`` adds 1,000,000 establishments clustered as real ones
+are (dense in city centres), by bulk insert (COPY on PostgreSQL)."""
+
+from __future__ import annotations
+
+import math
+import random
+import secrets
+from datetime import date, timedelta
+
+import orjson
+from faker import Faker
+from sqlalchemy import insert, select
+from stdnum.br import cnpj as stdnum_cnpj
+
+from cielo.auth.models import ApiToken
+from cielo.db import Database, utcnow
+from cielo.developer.models import AppAccessToken, Application, Developer
+from cielo.promo.cards.brands import brand_of
+from cielo.promo.cards.models import Card, CardPartner
+from cielo.promo.environments import Environment
+from cielo.promo.establishments.models import CommercialEstablishment
+from cielo.promo.holders.models import Holder
+from cielo.promo.partners.models import Partner
+from cielo.promo.promotions import rules as campaign_rules
+from cielo.promo.promotions.models import Promotion
+from cielo.promo.sandbox.models import SandboxSeed
+from cielo.promo.subscriptions.models import (
+    EstablishmentSubscription,
+    SubscriptionRequest,
+)
+from cielo.security import passwords, tokens
+from cielo.security.secrets import SecretBox
+from cielo.security.signing import SigningKeys
+
+SANDBOX = Environment.SANDBOX.value
+PAULISTA = (-23.5614, -46.6559)
+REDIRECT_URL = "http://localhost:8000/callback"
+# (city, latitude, longitude, share of the establishments, spread of the city in km)
+CITIES = [
+    ("São Paulo", -23.5505, -46.6333, 0.30, 9.0), ("Rio de Janeiro", -22.9068, -43.1729, 0.15, 8.0),
+    ("Belo Horizonte", -19.9167, -43.9345, 0.07, 5.0), ("Brasília", -15.7939, -47.8828, 0.05, 6.0),
+    ("Salvador", -12.9777, -38.5016, 0.05, 5.0), ("Fortaleza", -3.7319, -38.5267, 0.05, 5.0),
+    ("Curitiba", -25.4284, -49.2733, 0.05, 4.5), ("Recife", -8.0476, -34.8770, 0.04, 4.0),
+    ("Porto Alegre", -30.0346, -51.2177, 0.04, 4.5), ("Manaus", -3.1190, -60.0217, 0.03, 5.0),
+    ("Campinas", -22.9099, -47.0626, 0.03, 4.0), ("Goiânia", -16.6869, -49.2648, 0.03, 4.0),
+]
+ACTIVITIES = [5812, 5814, 5411, 5912, 5651, 5541, 7230, 5942, 5499, 5311]
+ACTIVITY_WORDS = {5812: "Restaurante", 5814: "Lanchonete", 5411: "Mercado", 5912: "Farmácia", 5651: "Moda",
+                  5541: "Posto", 7230: "Salão", 5942: "Livraria", 5499: "Empório", 5311: "Magazine"}
+EXAMPLE_RULES = {
+    "A": {"amount": "150.00", "windowDays": 30}, "B": {"daysBefore": 0, "daysAfter": 7},
+    "E": {"dates": ["2026-12-24", "2026-12-31", "2027-02-14"]}, "F": {"visits": 4, "windowDays": 30},
+    "G": {}, "P": {"every": 3}, "R": {"weekdays": [1, 2, 3], "startTime": "11:00", "endTime": "14:00"},
+    "X": {"daysAway": 60}, "W": {},
+}
+PREMIUMS = {"A": "R$ 20 de desconto", "B": "Sobremesa de aniversário", "E": "Brinde de fim de ano",
+            "F": "Café grátis na 4ª visita", "G": "5% de desconto", "P": "A 3ª compra sai pela metade",
+            "R": "Almoço executivo com 15% off", "X": "Volte e ganhe 10%", "W": "Boas-vindas: 10% off"}
+TEST_CARDS = ["4111111111111111", "5555555555554444", "6362970000457013", "378282246310005", "6062825624254001"]
+
+
+def _point(rng: random.Random, lat: float, lon: float, sigma_km: float) -> tuple[float, float]:
+    dlat = rng.gauss(0, sigma_km) / 111.32
+    dlon = rng.gauss(0, sigma_km) / (111.32 * math.cos(math.radians(lat)))
+    return round(lat + dlat, 6), round(lon + dlon, 6)
+
+
+def _cnpj(rng: random.Random) -> str:
+    base = f"{rng.randrange(10**8):08d}{rng.randrange(1, 10):04d}"
+    return base + stdnum_cnpj.calc_check_digits(base)
+
+
+class Seeder:
+    def __init__(self, db: Database, box: SecretBox, signing: SigningKeys) -> None:
+        self._db = db
+        self._box = box
+        self._signing = signing
+
+    async def existing(self, size: str) -> dict | None:
+        async with self._db.read() as session:
+            row = await session.scalar(select(SandboxSeed).where(SandboxSeed.size == size))
+        return orjson.loads(self._box.decrypt(row.document_encrypted)) if row else None
+
+    async def seed(self, size: str = "small", progress=None) -> tuple[dict, bool]:
+        """The document of the seed of this size, and whether it was created just now."""
+        found = await self.existing(size)
+        if found is not None:
+            return found, False
+        base = await self.existing("small")
+        document = base if base is not None else await self._small()
+        if size == "large":
+            await self._large(progress)
+        async with self._db.write() as session:
+            existing = await session.scalar(select(SandboxSeed).where(SandboxSeed.size == size))
+            if existing is None:
+                session.add(SandboxSeed(size=size, document_encrypted=self._box.encrypt(orjson.dumps(document).decode())))
+        return document, True
+
+    async def _small(self) -> dict:
+        fake = Faker("pt_BR")
+        fake.seed_instance(20261124)
+        rng = random.Random(20261124)
+        now = utcnow()
+        today = date.today()
+        admin = tokens.issue("cielo")
+        app_secret = secrets.token_urlsafe(32)
+        app_token = tokens.issue("capp")
+        document: dict = {"admin_token": admin.token}
+        async with self._db.write() as session:
+            session.add(ApiToken(public_id=admin.public_id, secret_digest=admin.secret_digest, name="sandbox seed",
+                                 scope="admin"))
+            developer = Developer(name="Sandbox", email=f"sandbox-{secrets.token_hex(4)}@cielo.example",
+                                  password_hash=passwords.hash_password(secrets.token_urlsafe(24)))
+            session.add(developer)
+            await session.flush()
+            partners = [
+                Partner(environment=SANDBOX, name=name, description=desc, term_url=f"https://{slug}.example.com/termos",
+                        association_type=kind)
+                for name, desc, slug, kind in [
+                    ("Clube Vantagens", "Programa de pontos do varejo", "clubevantagens", "AUTOMATIC"),
+                    ("Cashback Já", "Dinheiro de volta nas compras", "cashbackja", "AUTOMATIC"),
+                    ("Milhas Brasil", "Troque compras por milhas", "milhasbrasil", "MANUAL"),
+                ]
+            ]
+            session.add_all(partners)
+            await session.flush()
+            app = Application(developer_id=developer.id, environment=SANDBOX, name="Sandbox app",
+                              client_id="sbx_" + secrets.token_hex(12), client_secret_digest=tokens.digest(app_secret),
+                              redirect_urls=[REDIRECT_URL], partner_id=partners[0].id)
+            session.add(app)
+            await session.flush()
+            session.add(AppAccessToken(application_id=app.id, name="sandbox", public_id=app_token.public_id,
+                                       secret_digest=app_token.secret_digest, requests_per_minute=6000, max_page_size=100,
+                                       max_body_bytes=65536, api_groups=["holder", "partner"]))
+            document["client"] = {"client_id": app.client_id, "client_secret": app_secret,
+                                  "access_token": app_token.token, "redirect_url": REDIRECT_URL}
+
+            establishments = []
+            for i in range(60):
+                if i < 20:
+                    # within about 2 km of Avenida Paulista
+                    lat, lon = _point(rng, *PAULISTA, 0.7)
+                    city = "São Paulo"
+                else:
+                    city, clat, clon, _, spread = CITIES[i % len(CITIES)]
+                    lat, lon = _point(rng, clat, clon, spread / 2)
+                activity = ACTIVITIES[i % len(ACTIVITIES)]
+                use_cpf = i % 10 == 9
+                doc = fake.cpf().replace(".", "").replace("-", "") if use_cpf else _cnpj(rng)
+                establishments.append(CommercialEstablishment(
+                    environment=SANDBOX, document_type="CPF" if use_cpf else "CNPJ", document=doc,
+                    cnpj_root=None if use_cpf else doc[:8],
+                    fictitious_name=f"{ACTIVITY_WORDS[activity]} {fake.last_name()}"[:100],
+                    business_activity_id=activity, latitude=lat, longitude=lon,
+                    address={"street": fake.street_name(), "number": fake.building_number(), "city": city,
+                             "zipCode": fake.postcode()}))
+            session.add_all(establishments)
+            await session.flush()
+            document["commercial_establishments"] = [
+                {"id": e.id, ("cpf" if e.document_type == "CPF" else "cnpj"): e.document, "latitude": e.latitude,
+                 "longitude": e.longitude} for e in establishments]
+
+            promotions = []
+            for i, establishment in enumerate(establishments):
+                for j, kind in enumerate(campaign_rules.SCHEMAS):
+                    if (i + j) % 3:
+                        continue  # three types per establishment, every type many times
+                    rules = campaign_rules.validate(kind, EXAMPLE_RULES[kind])
+                    promotions.append(Promotion(
+                        environment=SANDBOX, establishment_id=establishment.id, title=f"{PREMIUMS[kind]}"[:100],
+                        description=f"Campanha {kind} de {establishment.fictitious_name}", campaign_type=kind,
+                        premium=PREMIUMS[kind], start_date=today - timedelta(days=180),
+                        end_date=today + timedelta(days=365), active=(i + j) % 11 != 0, rules=rules,
+                        shareable=j % 2 == 0))
+            session.add_all(promotions)
+            await session.flush()
+            for promotion in promotions:
+                request = SubscriptionRequest(environment=SANDBOX, application_id=app.id,
+                                              establishment_id=promotion.establishment_id, promotion_id=promotion.id,
+                                              action="S", requested_at=now - timedelta(days=179),
+                                              processed_at=now - timedelta(days=179), status=1)
+                session.add(request)
+                await session.flush()
+                session.add(EstablishmentSubscription(establishment_id=promotion.establishment_id,
+                                                      promotion_id=promotion.id, subscribed=True,
+                                                      changed_at=request.processed_at, request_id=request.id))
+            document["promotions"] = [{"id": p.id, "commercial_establishment_id": p.establishment_id,
+                                       "campaignType": p.campaign_type, "active": p.active} for p in promotions]
+
+            holders = []
+            for i in range(5):
+                password = f"sandbox-{secrets.token_hex(6)}"
+                cpf = fake.cpf().replace(".", "").replace("-", "")
+                born = fake.date_of_birth(minimum_age=18, maximum_age=80)
+                holder = Holder(environment=SANDBOX, cpf_fingerprint=self._signing.mac("cpf", f"{SANDBOX}:{cpf}".encode()),
+                                cpf_encrypted=self._box.encrypt(cpf), name=fake.name(), email=fake.email(),
+                                birthdate=born, gender=rng.choice(["FEMALE", "MALE"]), phone_area_code=11,
+                                phone_number=900000000 + rng.randrange(10**8),
+                                password_hash=passwords.hash_password(password))
+                session.add(holder)
+                await session.flush()
+                for k in range(2):
+                    number = TEST_CARDS[(i + k) % len(TEST_CARDS)]
+                    card = Card(environment=SANDBOX, holder_id=holder.id,
+                                brand=brand_of(number),
+                                last4=number[-4:], pan_length=len(number),
+                                fingerprint=self._signing.mac("card-number", f"{SANDBOX}:{number}".encode()),
+                                expiry_month=12, expiry_year=today.year + 3, holder_name=holder.name.upper()[:100],
+                                nickname=None if k else "Principal", type=["CREDIT", "DEBIT", "MULTIPLE"][(i + k) % 3],
+                                status="STRONG", verified_at=now)
+                    session.add(card)
+                    await session.flush()
+                    session.add(CardPartner(card_id=card.id, partner_id=partners[k].id, status_association=True))
+                holders.append({"id": holder.id, "cpf": cpf, "password": password, "name": holder.name,
+                                "email": holder.email, "birthdate": born.isoformat(),
+                                "cards": [n[-4:] for n in (TEST_CARDS[i % 5], TEST_CARDS[(i + 1) % 5])]})
+            document["holders"] = holders
+        return document
+
+    async def _large(self, progress=None, total: int = 1_000_000, chunk: int = 20_000) -> None:
+        rng = random.Random(1_000_000)
+        weights = [c[3] for c in CITIES]
+        now = utcnow()
+        columns = ["environment", "document_type", "document", "cnpj_root", "fictitious_name", "business_activity_id",
+                   "latitude", "longitude", "address", "active", "created_at", "updated_at"]
+        done = 0
+        while done < total:
+            rows = []
+            for _ in range(min(chunk, total - done)):
+                if rng.random() < 0.02:  # the Paulista cluster: thousands within 2 km
+                    lat, lon = _point(rng, *PAULISTA, 1.0)
+                else:
+                    _, clat, clon, _, spread = rng.choices(CITIES, weights)[0]
+                    # dense centres, sparse outskirts: most points near the centre
+                    lat, lon = _point(rng, clat, clon, spread * (0.3 if rng.random() < 0.6 else 1.5))
+                doc = _cnpj(rng)
+                activity = ACTIVITIES[rng.randrange(len(ACTIVITIES))]
+                rows.append((SANDBOX, "CNPJ", doc, doc[:8], f"{ACTIVITY_WORDS[activity]} {done + len(rows)}",
+                             activity, lat, lon, "{}", True, now, now))
+            await self._bulk(columns, rows)
+            done += len(rows)
+            if progress is not None:
+                progress(len(rows))
+
+    async def _bulk(self, columns: list[str], rows: list[tuple]) -> None:
+        if self._db.is_sqlite:
+            table = CommercialEstablishment.__table__
+            async with self._db.write() as session:
+                await session.execute(insert(table), [dict(zip(columns, r)) | {"address": {}} for r in rows])
+            return
+        async with self._db.engine.begin() as conn:
+            raw = await conn.get_raw_connection()
+            await raw.driver_connection.copy_records_to_table(
+                "commercial_establishments", records=rows, columns=columns)

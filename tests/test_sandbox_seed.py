@@ -1,0 +1,87 @@
+"""`cielo sandbox seed`: idempotent, realistic, what CONTRACT §0's JSON document promises."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from stdnum.br import cnpj, cpf
+
+from cielo.promo.promotions.geo import distance_m
+from tests.conftest import db_sql, run
+
+PAULISTA = (-23.5614, -46.6559)
+
+
+def seed_cli(settings, *args) -> subprocess.CompletedProcess:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CIELO_")}
+    env["CIELO_DATA_DIR"] = str(settings.data_dir)
+    if settings.database_url:
+        env["CIELO_DATABASE_URL"] = settings.database_url
+    return subprocess.run([sys.executable, "-m", "cielo", "sandbox", "seed", *args], env=env, capture_output=True,
+                          text=True, timeout=300, check=True)
+
+
+@pytest.mark.slow
+def test_seed_is_idempotent_and_complete(settings, client):
+    first = json.loads(seed_cli(settings, "--json").stdout)
+    counts = db_sql(settings, "SELECT (SELECT COUNT(*) FROM commercial_establishments), (SELECT COUNT(*) FROM promotions), "
+                              "(SELECT COUNT(*) FROM holders), (SELECT COUNT(*) FROM cards)")[0]
+    second = json.loads(seed_cli(settings, "--json").stdout)
+    assert second == first
+    assert db_sql(settings, "SELECT (SELECT COUNT(*) FROM commercial_establishments), (SELECT COUNT(*) FROM promotions), "
+                            "(SELECT COUNT(*) FROM holders), (SELECT COUNT(*) FROM cards)")[0] == counts
+
+    assert set(first["client"]) == {"client_id", "client_secret", "access_token", "redirect_url"}
+    assert first["admin_token"].startswith("cielo_")
+    for holder in first["holders"]:
+        assert {"id", "cpf", "password", "name", "email", "birthdate"} <= set(holder) and cpf.is_valid(holder["cpf"])
+    for establishment in first["commercial_establishments"]:
+        document = establishment.get("cnpj") or establishment.get("cpf")
+        assert (cnpj if "cnpj" in establishment else cpf).is_valid(document)
+    near = [e for e in first["commercial_establishments"]
+            if distance_m(*PAULISTA, e["latitude"], e["longitude"]) <= 2000]
+    assert len(near) >= 10
+    assert {p["campaignType"] for p in first["promotions"]} == set("ABEFGPRXW")
+
+    # The seeded credentials work: promotions near Avenida Paulista.
+    headers = {"Client-Id": first["client"]["client_id"], "Access-Token": first["client"]["access_token"]}
+    found = client.get("/sandbox/promotions/v1/promotions", headers=headers,
+                       params={"latitude": PAULISTA[0], "longitude": PAULISTA[1], "radius": 2000, "_offset": 0, "_limit": 50})
+    assert found.status_code == 200 and int(found.headers["x-total-count"]) >= 10
+    admin = client.get("/admin/v1/sandbox/partners", headers={"Authorization": f"Bearer {first['admin_token']}"})
+    assert admin.status_code == 200 and len(admin.json()) == 3
+
+
+def test_large_seed_is_clustered_and_bulk_loaded(settings):
+    """The bulk path (COPY on PostgreSQL) on a slice of the million: points cluster in cities."""
+    from cielo.db import Database
+    from cielo.promo.sandbox.seed import Seeder
+    from cielo.security.secrets import secret_box_from_settings
+    from cielo.security.signing import signing_keys_from_settings
+
+    async def go():
+        db = Database(settings.resolved_database_url, pool_size=1)
+        try:
+            seeder = Seeder(db, secret_box_from_settings(settings), signing_keys_from_settings(settings))
+            await seeder._large(total=20_000, chunk=5_000)
+        finally:
+            await db.dispose()
+
+    run(go())
+    points = db_sql(settings, "SELECT latitude, longitude FROM commercial_establishments")
+    assert len(points) == 20_000
+    near = sum(1 for lat, lon in points if distance_m(*PAULISTA, lat, lon) <= 2000)
+    assert near >= 200  # thousands at a million: dense near Avenida Paulista
+    remote = sum(1 for lat, lon in points if min(distance_m(lat, lon, c[1], c[2]) for c in _cities()) > 50_000)
+    assert remote < 200  # and almost nothing far from a city
+
+
+def _cities():
+    from cielo.promo.sandbox.seed import CITIES
+
+    return CITIES
