@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import time
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -235,6 +236,44 @@ def rotate_keys(
     err.print(f"Re-encrypted {count} secret(s) under key {box.primary_id}.")
     if not box.from_file:
         err.print("Keys come from CIELO_SECRET_KEYS: remove the older keys from it now.")
+
+
+@admin_app.command("import")
+def admin_import(
+    kind: str = typer.Argument(..., help="establishments or promotions"),
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="CSV (with a header) or JSON Lines."),
+    environment: str = typer.Option("sandbox", "--env", help="sandbox or production"),
+    skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Load the good rows even if some are bad."),
+) -> None:
+    """Load establishments or promotions; a file with a bad row loads nothing unless --skip-invalid."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from cielo.admin.imports import KINDS, import_file
+    from cielo.promo.environments import Environment
+
+    if kind not in KINDS:
+        _fail("Import establishments or promotions.", 2)
+    try:
+        env = Environment(environment)
+    except ValueError:
+        _fail("--env must be sandbox or production.", 2)
+    with file.open("rb") as fh:
+        lines = sum(1 for _ in fh)
+
+    async def go(db):
+        with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=err) as progress:
+            task = progress.add_task(f"checking {kind}", total=lines)
+            return await import_file(db, kind, file, env, skip_invalid=skip_invalid,
+                                     progress=lambda n: progress.advance(task, n))
+
+    report = _run(go)
+    for line, reason in report.errors:
+        err.print(f"line {line}: {reason}")
+    if report.errors and not skip_invalid:
+        _fail(f"{len(report.errors)} bad row(s) of {report.rows}: nothing was loaded (use --skip-invalid to load the rest).")
+    err.print(f"Loaded {report.loaded} {kind} of {report.rows} row(s) into {env.value}"
+              + (f"; skipped {len(report.errors)} bad row(s)." if report.errors else "."))
 
 
 @admin_app.command("audit")

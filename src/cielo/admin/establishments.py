@@ -37,26 +37,29 @@ def _out(row: CommercialEstablishment) -> EstablishmentOut:
     )
 
 
-def _document(body: EstablishmentIn) -> tuple[str, str]:
+def establishment_values(env: Environment, body: EstablishmentIn) -> dict:
+    """The columns of a new establishment, or ValueError with a sentence (the API and the
+    import command share it)."""
     if (body.cnpj is None) == (body.cpf is None):
-        raise HTTPException(400, "Give the owner's document as exactly one of 'cnpj' or 'cpf'.")
+        raise ValueError("Give the owner's document as exactly one of 'cnpj' or 'cpf'.")
     try:
-        if body.cnpj is not None:
-            return "CNPJ", validation.cnpj(body.cnpj)
-        return "CPF", validation.cpf(body.cpf)
+        kind, document = ("CNPJ", validation.cnpj(body.cnpj)) if body.cnpj is not None else ("CPF", validation.cpf(body.cpf))
     except PromoError as exc:
-        raise HTTPException(400, exc.description.replace("parameter", "field")) from None
+        raise ValueError(exc.description.replace("parameter", "field")) from None
+    return {
+        "environment": env.value, "document_type": kind, "document": document,
+        "cnpj_root": document[:8] if kind == "CNPJ" else None, "fictitious_name": body.fictitiousName,
+        "business_activity_id": body.businessActivityId, "latitude": body.latitude, "longitude": body.longitude,
+        "address": body.address.model_dump(exclude_none=True), "active": body.active,
+    }
 
 
 @router.post("/{env}/commercial-establishments", status_code=201, response_model=EstablishmentOut)
 async def create(env: Environment, body: EstablishmentIn, request: Request, actor: Actor = Depends(admin_actor)):
-    kind, document = _document(body)
-    row = CommercialEstablishment(
-        environment=env.value, document_type=kind, document=document, cnpj_root=document[:8] if kind == "CNPJ" else None,
-        fictitious_name=body.fictitiousName, business_activity_id=body.businessActivityId,
-        latitude=body.latitude, longitude=body.longitude, address=body.address.model_dump(exclude_none=True),
-        active=body.active,
-    )
+    try:
+        row = CommercialEstablishment(**establishment_values(env, body))
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from None
     async with request.app.state.db.write() as session:
         session.add(row)
         await session.flush()

@@ -37,13 +37,25 @@ async def _establishment(session, env: Environment, establishment_id: int) -> No
         raise HTTPException(400, f"There is no commercial establishment {establishment_id} in {env.value}.")
 
 
-def _check(row_like: dict) -> dict:
+def checked_rules(row_like: dict) -> dict:
+    """The normalised rules of a promotion's columns, or ValueError with a sentence (the API
+    and the import command share it)."""
     if row_like["start_date"] > row_like["end_date"]:
-        raise HTTPException(400, "startDate must not be after endDate.")
+        raise ValueError("startDate must not be after endDate.")
+    return campaign_rules.validate(row_like["campaign_type"], row_like["rules"])
+
+
+def _check(row_like: dict) -> dict:
     try:
-        return campaign_rules.validate(row_like["campaign_type"], row_like["rules"])
-    except campaign_rules.RulesError as exc:
+        return checked_rules(row_like)
+    except ValueError as exc:
         raise HTTPException(400, str(exc)) from None
+
+
+def promotion_values(env: Environment, body: PromotionIn) -> dict:
+    values = {column: getattr(body, field) for field, column in _COLUMNS.items()}
+    values["rules"] = checked_rules(values)
+    return {"environment": env.value, **values}
 
 
 @router.post("/{env}/promotions", status_code=201)
