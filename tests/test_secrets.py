@@ -57,3 +57,14 @@ def test_environment_keys_and_tampering(tmp_path):
         box.decrypt(tampered)
     with pytest.raises(SecretKeyError):
         SecretBox(env_keys="not-a-key")
+
+
+def test_the_data_directory_is_created_for_its_owner_only(tmp_path):
+    from cielo.config import Settings
+    from cielo.security.secrets import secret_box_from_settings
+    from cielo.security.signing import signing_keys_from_settings
+
+    data = tmp_path / "fresh" / "data"
+    secret_box_from_settings(Settings(data_dir=data))
+    signing_keys_from_settings(Settings(data_dir=data))
+    assert stat.S_IMODE(os.stat(data).st_mode) == 0o700
