@@ -47,11 +47,12 @@ def sign_in_to_consent(client, base: str, location: str, password: str = HOLDER_
     return client.post(base + "/oauth/login", data=data, follow_redirects=False), request_id_of(page.text)
 
 
-def authorize(client, creds: Credentials, base: str = SANDBOX, decision: str = "allow", **params) -> str:
+def authorize(client, creds: Credentials, base: str = SANDBOX, decision: str = "allow",
+              password: str = HOLDER_PASSWORD, **params) -> str:
     """/login → sign up or in → consent; returns the URL the browser is sent back to."""
     response = client.get(base + "/login", params=login_params(creds, **params), follow_redirects=False)
     assert response.status_code == 301, response.text
-    submitted, request_id = sign_in_to_consent(client, base, response.headers["location"])
+    submitted, request_id = sign_in_to_consent(client, base, response.headers["location"], password)
     assert submitted.status_code == 303, submitted.text
     consent = client.get(submitted.headers["location"])
     final = client.post(base + "/oauth/consent",

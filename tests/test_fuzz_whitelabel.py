@@ -45,7 +45,7 @@ def test_schemathesis_finds_no_server_error_and_no_off_reference_answer(server_f
             "--exclude-checks", EXCLUDED,
             "--max-examples", MAX_EXAMPLES,
             "--seed", SEED,
-            "--workers", "2",
+            "--workers", "1",  # 2 threads hit a CPython AST race inside schemathesis
             "--report", "junit",
             "--report-dir", str(tmp_path / "schemathesis"),
         ],

@@ -212,7 +212,7 @@ def test_promotion_by_id(client, admin, creds):
     body = response.json()
     assert body["campaignType"] == "R" and body["campaignModel"] == "Cashback" and "distance" not in body
     assert body["validityRedemption"] == "2027-01-31"
-    for raw, status in (("999999", 404), ("abc", 400), ("0", 400)):
+    for raw, status in (("999999", 404), ("abc", 400), ("0", 400), ("2147483648", 404), ("31204926486159056", 404)):
         answer = client.get(f"{SANDBOX}/promotions/{raw}", headers=headers)
         assert answer.status_code == status
         check(answer, SANDBOX)

@@ -127,6 +127,7 @@ def test_patch_requeues(client, creds, admin, settings):
         ({"promotionID": 1, "action": "X"}, 400),
         ({"promotionID": 1, "action": "S", "extra": True}, 400),
         ({"promotionID": 999999, "action": "S"}, 400),
+        ({"promotionID": 9223372036854775806, "action": "S"}, 400),
         (b"not json", 400),
         (b"[1]", 400),
     ],
@@ -148,6 +149,8 @@ def test_tenancy_and_media_type(client, creds, admin, settings):
     shop = place(client, admin, *PAULISTA)
     promo = promote(client, admin, shop, "G")["id"]
     assert ask(client, creds, 999999, promo).status_code == 404
+    assert ask(client, creds, 3290249063, promo).status_code == 404
+    assert client.get(f"{SANDBOX}/subscriptions/2886215323/queue", headers=headers(creds)).status_code == 404
     text = client.post(f"{SANDBOX}/commercial-establishments/{shop}/subscriptions", content=b"promotionID=1",
                        headers={**headers(creds), "Content-Type": "text/plain"})
     assert text.status_code == 415

@@ -15,6 +15,7 @@ from cielo.admin.schemas import (
 )
 from cielo.audit import service as audit
 from cielo.audit.service import Actor
+from cielo.ids import PathId
 from cielo.promo import validation
 from cielo.promo.environments import Environment
 from cielo.promo.errors import PromoError
@@ -78,7 +79,7 @@ async def list_(env: Environment, request: Request, offset: int = Query(0, ge=0)
     return [_out(r) for r in rows]
 
 
-async def _own(session, env: Environment, establishment_id: int, *, lock: bool = False) -> CommercialEstablishment:
+async def _own(session, env: Environment, establishment_id: PathId, *, lock: bool = False) -> CommercialEstablishment:
     row = await session.get(CommercialEstablishment, establishment_id, with_for_update=lock)
     if row is None or row.environment != env.value:
         raise HTTPException(404, f"There is no commercial establishment {establishment_id} in {env.value}.")
@@ -86,13 +87,13 @@ async def _own(session, env: Environment, establishment_id: int, *, lock: bool =
 
 
 @router.get("/{env}/commercial-establishments/{establishment_id}", response_model=EstablishmentOut)
-async def get(env: Environment, establishment_id: int, request: Request):
+async def get(env: Environment, establishment_id: PathId, request: Request):
     async with request.app.state.db.read() as session:
         return _out(await _own(session, env, establishment_id))
 
 
 @router.patch("/{env}/commercial-establishments/{establishment_id}", response_model=EstablishmentOut)
-async def patch(env: Environment, establishment_id: int, body: EstablishmentPatch, request: Request,
+async def patch(env: Environment, establishment_id: PathId, body: EstablishmentPatch, request: Request,
                 actor: Actor = Depends(admin_actor)):
     changes = body.model_dump(exclude_unset=True)
     columns = {"fictitiousName": "fictitious_name", "businessActivityId": "business_activity_id",
@@ -109,7 +110,7 @@ async def patch(env: Environment, establishment_id: int, body: EstablishmentPatc
 
 
 @router.post("/{env}/partners/{partner_id}/grants", status_code=201, response_model=GrantOut)
-async def grant(env: Environment, partner_id: int, body: GrantIn, request: Request, actor: Actor = Depends(admin_actor)):
+async def grant(env: Environment, partner_id: PathId, body: GrantIn, request: Request, actor: Actor = Depends(admin_actor)):
     if (body.commercialEstablishmentId is None) == (body.cnpjRoot is None):
         raise HTTPException(400, "Grant exactly one of 'commercialEstablishmentId' or 'cnpjRoot'.")
     async with request.app.state.db.write() as session:
@@ -128,7 +129,7 @@ async def grant(env: Environment, partner_id: int, body: GrantIn, request: Reque
 
 
 @router.get("/{env}/partners/{partner_id}/grants", response_model=list[GrantOut])
-async def grants(env: Environment, partner_id: int, request: Request):
+async def grants(env: Environment, partner_id: PathId, request: Request):
     async with request.app.state.db.read() as session:
         rows = (await session.scalars(
             select(EstablishmentGrant).where(EstablishmentGrant.environment == env.value,
@@ -139,7 +140,7 @@ async def grants(env: Environment, partner_id: int, request: Request):
 
 
 @router.delete("/{env}/partners/{partner_id}/grants/{grant_id}", status_code=204)
-async def revoke_grant(env: Environment, partner_id: int, grant_id: int, request: Request,
+async def revoke_grant(env: Environment, partner_id: PathId, grant_id: PathId, request: Request,
                        actor: Actor = Depends(admin_actor)):
     async with request.app.state.db.write() as session:
         row = await session.get(EstablishmentGrant, grant_id, with_for_update=True)

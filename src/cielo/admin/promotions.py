@@ -9,6 +9,7 @@ from cielo.admin.router import admin_actor
 from cielo.admin.schemas import PromotionIn, PromotionPatch
 from cielo.audit import service as audit
 from cielo.audit.service import Actor
+from cielo.ids import PathId
 from cielo.promo.environments import Environment
 from cielo.promo.establishments.models import CommercialEstablishment
 from cielo.promo.promotions import rules as campaign_rules
@@ -31,7 +32,7 @@ def out(row: Promotion) -> dict:
     return {"id": row.id, "environment": row.environment, **body}
 
 
-async def _establishment(session, env: Environment, establishment_id: int) -> None:
+async def _establishment(session, env: Environment, establishment_id: PathId) -> None:
     row = await session.get(CommercialEstablishment, establishment_id)
     if row is None or row.environment != env.value:
         raise HTTPException(400, f"There is no commercial establishment {establishment_id} in {env.value}.")
@@ -80,7 +81,7 @@ async def list_(env: Environment, request: Request, offset: int = Query(0, ge=0)
     return [out(r) for r in rows]
 
 
-async def _own(session, env: Environment, promotion_id: int, *, lock: bool = False) -> Promotion:
+async def _own(session, env: Environment, promotion_id: PathId, *, lock: bool = False) -> Promotion:
     row = await session.get(Promotion, promotion_id, with_for_update=lock)
     if row is None or row.environment != env.value:
         raise HTTPException(404, f"There is no promotion {promotion_id} in {env.value}.")
@@ -88,13 +89,13 @@ async def _own(session, env: Environment, promotion_id: int, *, lock: bool = Fal
 
 
 @router.get("/{env}/promotions/{promotion_id}")
-async def get(env: Environment, promotion_id: int, request: Request) -> dict:
+async def get(env: Environment, promotion_id: PathId, request: Request) -> dict:
     async with request.app.state.db.read() as session:
         return out(await _own(session, env, promotion_id))
 
 
 @router.patch("/{env}/promotions/{promotion_id}")
-async def patch(env: Environment, promotion_id: int, body: PromotionPatch, request: Request,
+async def patch(env: Environment, promotion_id: PathId, body: PromotionPatch, request: Request,
                 actor: Actor = Depends(admin_actor)) -> dict:
     changes = body.model_dump(exclude_unset=True)
     nullable = {"campaignModel", "transactionDays", "validityRedemption"}

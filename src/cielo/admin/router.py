@@ -16,6 +16,7 @@ from cielo.admin.schemas import (
 from cielo.audit import service as audit
 from cielo.audit.service import Actor
 from cielo.developer.models import Application
+from cielo.ids import PathId
 from cielo.promo.environments import Environment
 from cielo.promo.partners.models import Partner
 
@@ -61,7 +62,7 @@ async def list_partners(env: Environment, request: Request):
     return [_partner(p) for p in rows]
 
 
-async def _own_partner(session, env: Environment, partner_id: int, *, lock: bool = False) -> Partner:
+async def _own_partner(session, env: Environment, partner_id: PathId, *, lock: bool = False) -> Partner:
     row = await session.get(Partner, partner_id, with_for_update=lock)
     if row is None or row.environment != env.value:
         raise HTTPException(404, f"There is no partner {partner_id} in {env.value}.")
@@ -69,13 +70,13 @@ async def _own_partner(session, env: Environment, partner_id: int, *, lock: bool
 
 
 @router.get("/{env}/partners/{partner_id}", response_model=PartnerOut)
-async def get_partner(env: Environment, partner_id: int, request: Request):
+async def get_partner(env: Environment, partner_id: PathId, request: Request):
     async with request.app.state.db.read() as session:
         return _partner(await _own_partner(session, env, partner_id))
 
 
 @router.patch("/{env}/partners/{partner_id}", response_model=PartnerOut)
-async def patch_partner(env: Environment, partner_id: int, body: PartnerPatch, request: Request,
+async def patch_partner(env: Environment, partner_id: PathId, body: PartnerPatch, request: Request,
                         actor: Actor = Depends(admin_actor)):
     changes = body.model_dump(exclude_unset=True, mode="json")
     columns = {"name": "name", "description": "description", "term": "term_url",
@@ -99,7 +100,7 @@ async def list_applications(env: Environment, request: Request):
 
 
 @router.patch("/{env}/applications/{application_id}", response_model=ApplicationOut)
-async def patch_application(env: Environment, application_id: int, body: ApplicationPatch, request: Request,
+async def patch_application(env: Environment, application_id: PathId, body: ApplicationPatch, request: Request,
                             actor: Actor = Depends(admin_actor)):
     async with request.app.state.db.write() as session:
         app = await session.get(Application, application_id, with_for_update=True)

@@ -5,6 +5,8 @@ from typing import Annotated, Literal
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints
 
+from cielo.ids import BodyId
+
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[^\x00-\x1f]*$")]
 Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000, pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$")]
 
@@ -52,7 +54,7 @@ class ApplicationOut(BaseModel):
 class ApplicationPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    partnerId: int | None = Field(default=None, ge=1)
+    partnerId: BodyId | None = None
 
 
 class Address(BaseModel):
@@ -111,7 +113,7 @@ class EstablishmentOut(BaseModel):
 class GrantIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    commercialEstablishmentId: int | None = Field(default=None, ge=1)
+    commercialEstablishmentId: BodyId | None = None
     cnpjRoot: Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z]{8}$")] | None = None
 
 
@@ -125,7 +127,7 @@ class GrantOut(BaseModel):
 class PromotionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    commercialEstablishmentId: int = Field(ge=1)
+    commercialEstablishmentId: BodyId
     title: Name
     description: Description = ""
     campaignType: Literal["A", "B", "E", "F", "G", "P", "R", "X", "W"]
@@ -143,7 +145,7 @@ class PromotionIn(BaseModel):
 class PromotionPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    commercialEstablishmentId: int | None = Field(default=None, ge=1)
+    commercialEstablishmentId: BodyId | None = None
     title: Name | None = None
     description: Description | None = None
     campaignType: Literal["A", "B", "E", "F", "G", "P", "R", "X", "W"] | None = None

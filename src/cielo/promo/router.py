@@ -14,6 +14,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from cielo.http import JSONResponse
+from cielo.ids import MAX_ID
 from cielo.pages import PAGE_HEADERS, csrf_ok, error_page, render
 from cielo.promo import validation
 from cielo.promo.environments import Environment
@@ -52,6 +53,17 @@ def _grant_type(body: dict, expected: str) -> None:
         raise PromoError(422, "The 'grant_type' body field is mandatory.", code="MISSING_PARAMETER")
     if grant_type != expected:
         raise PromoError(400, f"The 'grant_type' must be '{expected}' here.")
+
+
+def path_id(request: Request, name: str) -> int:
+    """A positive integer id from the path: 400 when it is not one, 404 when it is too large
+    to name anything (ids are 32-bit)."""
+    raw = request.path_params[name]
+    if not raw.isdigit() or int(raw) < 1:
+        raise PromoError(400, f"The '{name}' must be a positive integer.")
+    if len(raw) > 10 or int(raw) > MAX_ID:
+        raise PromoError(404, f"Nothing has the {name} {raw}.")
+    return int(raw)
 
 
 def _expand(request: Request) -> bool:
@@ -214,10 +226,7 @@ def build(env: Environment) -> tuple[APIRouter, list[Route]]:
     async def my_card(request: Request) -> Response:
         services = request.app.state
         caller = await services.access.holder(request, env)
-        raw = request.path_params["card_id"]
-        if not raw.isdigit() or len(raw) > 18 or int(raw) < 1:
-            raise PromoError(400, "The 'card_id' must be a positive integer.")
-        body = await services.cards.one(caller.holder_id, int(raw), _expand(request))
+        body = await services.cards.one(caller.holder_id, path_id(request, "card_id"), _expand(request))
         return JSONResponse(body, headers=caller.headers())
 
     @router.get("/commercial-establishments", tags=["Commercial establishments"],
@@ -245,16 +254,11 @@ def build(env: Environment) -> tuple[APIRouter, list[Route]]:
     async def promotion(request: Request) -> Response:
         services = request.app.state
         caller = await services.access.partner(request, env)
-        raw = request.path_params["promotion_id"]
-        if not raw.isdigit() or len(raw) > 18 or int(raw) < 1:
-            raise PromoError(400, "The 'promotion_id' must be a positive integer.")
-        return JSONResponse(await services.promotions.one(env, int(raw)), headers=caller.headers())
+        promotion_id = path_id(request, "promotion_id")
+        return JSONResponse(await services.promotions.one(env, promotion_id), headers=caller.headers())
 
     def _id(request: Request, name: str) -> int:
-        raw = request.path_params[name]
-        if not raw.isdigit() or len(raw) > 18 or int(raw) < 1:
-            raise PromoError(400, f"The '{name}' must be a positive integer.")
-        return int(raw)
+        return path_id(request, name)
 
     tag_ce = "Commercial establishments"
 

@@ -20,6 +20,7 @@ from cielo.audit import service as audit
 from cielo.audit.service import Actor
 from cielo.db import Database, utcnow
 from cielo.developer.models import Application
+from cielo.ids import MAX_ID
 from cielo.promo.environments import Environment
 from cielo.promo.errors import PromoError, invalid, missing
 from cielo.promo.establishments.models import CommercialEstablishment
@@ -64,8 +65,10 @@ def parse_body(body: dict) -> tuple[int, str]:
         raise missing("promotionID", "body field")
     if action in (None, ""):
         raise missing("action", "body field")
-    if isinstance(promotion_id, bool) or not isinstance(promotion_id, int) or not 1 <= promotion_id < 2**63:
+    if isinstance(promotion_id, bool) or not isinstance(promotion_id, int) or promotion_id < 1:
         raise invalid("The 'promotionID' field must be a positive integer.")
+    if promotion_id > MAX_ID:
+        raise invalid(f"There is no promotion {promotion_id}.")
     if action not in ("S", "U"):
         raise invalid("The 'action' field must be S (subscribe) or U (unsubscribe).")
     return promotion_id, action
