@@ -75,6 +75,10 @@ def test_large_seed_is_clustered_and_bulk_loaded(settings):
     run(go())
     points = db_sql(settings, "SELECT latitude, longitude FROM commercial_establishments")
     assert len(points) == 20_000
+    (promotions, orphans, kinds), = db_sql(settings, """
+        SELECT COUNT(*), SUM(CASE WHEN e.id IS NULL THEN 1 ELSE 0 END), COUNT(DISTINCT p.campaign_type)
+        FROM promotions p LEFT JOIN commercial_establishments e ON e.id = p.establishment_id""")
+    assert promotions == 2_000 and orphans == 0 and kinds == 9
     near = sum(1 for lat, lon in points if distance_m(*PAULISTA, lat, lon) <= 2000)
     assert near >= 200  # thousands at a million: dense near Avenida Paulista
     remote = sum(1 for lat, lon in points if min(distance_m(lat, lon, c[1], c[2]) for c in _cities()) > 50_000)

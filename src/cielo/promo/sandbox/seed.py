@@ -15,7 +15,7 @@ from datetime import date, timedelta
 
 import orjson
 from faker import Faker
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select, text
 from stdnum.br import cnpj as stdnum_cnpj
 
 from cielo.auth.models import ApiToken
@@ -224,7 +224,12 @@ class Seeder:
         return document
 
     async def _large(self, progress=None, total: int = 1_000_000, chunk: int = 20_000) -> None:
+        """``total`` establishments, and a promotion of a random campaign type for one in ten."""
         rng = random.Random(1_000_000)
+        today = date.today()
+        kinds = list(campaign_rules.SCHEMAS)
+        promo_columns = ["environment", "establishment_id", "title", "description", "campaign_type", "premium",
+                         "start_date", "end_date", "shareable", "active", "rules", "created_at", "updated_at"]
         weights = [c[3] for c in CITIES]
         now = utcnow()
         columns = ["environment", "document_type", "document", "cnpj_root", "fictitious_name", "business_activity_id",
@@ -243,18 +248,38 @@ class Seeder:
                 activity = ACTIVITIES[rng.randrange(len(ACTIVITIES))]
                 rows.append((SANDBOX, "CNPJ", doc, doc[:8], f"{ACTIVITY_WORDS[activity]} {done + len(rows)}",
                              activity, lat, lon, "{}", True, now, now))
-            await self._bulk(columns, rows)
+            first_id = await self._bulk(columns, rows)
+            promotions = []
+            for offset in range(0, len(rows), 10):
+                kind = kinds[rng.randrange(len(kinds))]
+                rules = orjson.dumps(campaign_rules.validate(kind, EXAMPLE_RULES[kind])).decode()
+                promotions.append((SANDBOX, first_id + offset, PREMIUMS[kind], "", kind, PREMIUMS[kind],
+                                   today - timedelta(days=30), today + timedelta(days=335), False, rng.random() < 0.9,
+                                   rules, now, now))
+            await self._bulk(promo_columns, promotions, table="promotions")
             done += len(rows)
             if progress is not None:
                 progress(len(rows))
 
-    async def _bulk(self, columns: list[str], rows: list[tuple]) -> None:
+    async def _bulk(self, columns: list[str], rows: list[tuple], table: str = "commercial_establishments") -> int:
+        """Insert rows in one transaction; returns the first new id (ids of one bulk insert are
+        consecutive: SQLite's rowids under its single writer, PostgreSQL's under the table
+        lock taken here)."""
+        model = {"commercial_establishments": CommercialEstablishment, "promotions": Promotion}[table]
+        id_column = model.__table__.c.id
         if self._db.is_sqlite:
-            table = CommercialEstablishment.__table__
+            json_columns = {"address", "rules"}
             async with self._db.write() as session:
-                await session.execute(insert(table), [dict(zip(columns, r)) | {"address": {}} for r in rows])
-            return
+                first = (await session.execute(select(func.coalesce(func.max(id_column), 0)))).scalar_one() + 1
+                await session.execute(insert(model.__table__), [
+                    {c: (orjson.loads(v) if c in json_columns else v) for c, v in zip(columns, r)} for r in rows])
+            return first
         async with self._db.engine.begin() as conn:
+            await conn.execute(text(f"LOCK TABLE {table} IN EXCLUSIVE MODE"))
+            start = (await conn.execute(select(func.coalesce(func.max(id_column), 0)))).scalar_one() + 1
+            await conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), :v, false)"), {"v": start})
             raw = await conn.get_raw_connection()
-            await raw.driver_connection.copy_records_to_table(
-                "commercial_establishments", records=rows, columns=columns)
+            await raw.driver_connection.copy_records_to_table(table, records=rows, columns=columns)
+            await conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), :v, false)"),
+                               {"v": start + len(rows)})
+        return start
