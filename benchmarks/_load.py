@@ -105,6 +105,17 @@ def uvicorn_cmd(app: str, port: int, *, factory: bool = False) -> list[str]:
     return cmd + (["--factory"] if factory else [])
 
 
+def bare(seconds: int, connections: int, work: Path, label: str, path: str = "/bare") -> Result:
+    """The baseline: benchmarks/bare_app.py served by the same uvicorn, under the same load."""
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    proc = start(uvicorn_cmd("bare_app:app", port), env, f"http://127.0.0.1:{port}/bare", work / "bare.log")
+    try:
+        return wrk(label, f"http://127.0.0.1:{port}{path}", seconds=seconds, connections=connections)
+    finally:
+        stop(proc)
+
+
 def table(results: list[Result], baseline: Result) -> str:
     lines = [f"{'run':<34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'vs bare':>8} {'non-2xx':>8}"]
     for r in results:

@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _load import Result, free_port, start, stop, table, uvicorn_cmd, wrk  # noqa: E402
+from _load import Result, bare, free_port, start, stop, table, wrk  # noqa: E402
 
 from cielo.auth.service import create_token  # noqa: E402
 from cielo.config import Settings, normalise_database_url  # noqa: E402
@@ -155,16 +155,6 @@ def run_suite(label: str, settings_env: dict[str, str], token: str, args, work: 
     return results
 
 
-def bare(args, work: Path, label: str, path: str = "/bare") -> Result:
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "benchmarks")}
-    proc = start(uvicorn_cmd("bare_app:app", port), env, f"http://127.0.0.1:{port}/bare", work / "bare.log")
-    try:
-        return wrk(label, f"http://127.0.0.1:{port}{path}", seconds=args.seconds, connections=args.connections)
-    finally:
-        stop(proc)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=10)
@@ -177,7 +167,7 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="cielo-bench-"))
     results: list[Result] = []
-    before = bare(args, work, "bare FastAPI (before)")
+    before = bare(args.seconds, args.connections, work, "bare FastAPI (before)")
 
     sqlite_dir = work / "sqlite"
     settings = Settings(data_dir=sqlite_dir, database_url=None)
@@ -198,8 +188,8 @@ def main() -> None:
         finally:
             asyncio.run(pg_database(args.postgres, name, drop=True))
 
-    after = bare(args, work, "bare FastAPI (after)")
-    strict = bare(args, work, "bare, prebuilt Response", "/bare-response")
+    after = bare(args.seconds, args.connections, work, "bare FastAPI (after)")
+    strict = bare(args.seconds, args.connections, work, "bare, prebuilt Response", "/bare-response")
     baseline = Result("bare FastAPI (mean)", (before.rps + after.rps) / 2, (before.p50_ms + after.p50_ms) / 2,
                       (before.p99_ms + after.p99_ms) / 2, 0, before.requests + after.requests)
     print(f"\nwrk -t1 -c{args.connections} -d{args.seconds}s, server on CPU 0, wrk on CPU 1, "
