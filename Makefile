@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test install install-dev bench clean
+.PHONY: run test install install-dev bench bench-promotions clean
 
 $(VENV)/.runtime: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,12 @@ test: install-dev
 bench: install-dev
 	./scripts/install-system-packages.sh wrk
 	$(PY) benchmarks/whitelabel.py
+
+## The promotions search over a million establishments (seeds once into benchmarks/.data/;
+## PostgreSQL when reachable; Stoplight Prism from npm for comparison).
+bench-promotions: install-dev
+	./scripts/install-system-packages.sh wrk
+	$(PY) benchmarks/promotions.py --postgres $${CIELO_TEST_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432/test} --prism
 
 clean:
 	rm -rf $(VENV) .cielo build *.egg-info
