@@ -122,4 +122,5 @@ async def import_file(db: Database, kind: str, path: Path, env: Environment, *, 
                      {"environment": env.value, "rows": report.rows, "loaded": len(values),
                       "skipped": len(report.errors)})
     report.loaded = len(values)
+    await db.analyze()
     return report

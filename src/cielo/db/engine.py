@@ -122,6 +122,13 @@ class Database:
             async with session.begin():
                 yield session
 
+    async def analyze(self) -> None:
+        """Refresh the planner's statistics after a bulk load. Without them SQLite takes
+        ``environment = ?`` for selective and scans a million establishments instead of
+        starting from the R*Tree (measured: 3.3 s against 27 ms)."""
+        async with self.engine.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
+            await conn.exec_driver_sql("ANALYZE")
+
     async def ping(self) -> bool:
         try:
             async with self.engine.connect() as conn:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, column, or_, select, text
+from sqlalchemy import and_, column, or_, select, table
 
 from cielo.db import Database
 from cielo.promo.environments import Environment
@@ -100,27 +100,29 @@ class PromotionService:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def _candidates(self, env: Environment, search: Search):
-        """Establishment ids inside the bounding boxes, found through the spatial index."""
-        E = CommercialEstablishment
-        if self._db.is_sqlite:
-            parts = []
-            params = {}
-            for i, (lat0, lat1, lon0, lon1) in enumerate(boxes(search.latitude, search.longitude, search.radius)):
-                parts.append(f"(max_lat >= :a{i} AND min_lat <= :b{i} AND max_lon >= :c{i} AND min_lon <= :d{i})")
-                params.update({f"a{i}": lat0, f"b{i}": lat1, f"c{i}": lon0, f"d{i}": lon1})
-            rtree = text(f"SELECT id FROM establishment_rtree WHERE {' OR '.join(parts)}").bindparams(**params)
-            return E.id.in_(rtree.columns(column("id")))
-        return or_(*[and_(E.latitude.between(lat0, lat1), E.longitude.between(lon0, lon1))
-                     for lat0, lat1, lon0, lon1 in boxes(search.latitude, search.longitude, search.radius)])
-
     def statement(self, env: Environment, search: Search):
-        """The candidates' query: promotions of establishments in the index's boxes."""
+        """The candidates: plain columns of the promotions of establishments inside the boxes,
+        the spatial index driving the query (the R*Tree on SQLite, the (latitude, longitude)
+        B-tree on PostgreSQL)."""
         E, P = CommercialEstablishment, Promotion
-        stmt = (
-            select(P, E).join(E, E.id == P.establishment_id)
-            .where(self._candidates(env, search), E.environment == env.value, E.active.is_(True))
-        )
+        columns = (P.id, E.latitude, E.longitude, P.start_date, P.end_date, P.title)
+        box_list = boxes(search.latitude, search.longitude, search.radius)
+        if self._db.is_sqlite:
+            rtree = table("establishment_rtree", column("id"), column("min_lat"), column("max_lat"),
+                          column("min_lon"), column("max_lon"))
+            in_boxes = or_(*[and_(rtree.c.max_lat >= lat0, rtree.c.min_lat <= lat1,
+                                  rtree.c.max_lon >= lon0, rtree.c.min_lon <= lon1)
+                             for lat0, lat1, lon0, lon1 in box_list])
+            # Materialised first, so SQLite's planner starts from the R*Tree and never probes it
+            # once per row of another table.
+            box_ids = select(rtree.c.id).where(in_boxes).cte("box_ids").prefix_with("MATERIALIZED")
+            stmt = (select(*columns).select_from(box_ids).join(E, E.id == box_ids.c.id)
+                    .join(P, P.establishment_id == E.id))
+        else:
+            in_boxes = or_(*[and_(E.latitude.between(lat0, lat1), E.longitude.between(lon0, lon1))
+                             for lat0, lat1, lon0, lon1 in box_list])
+            stmt = select(*columns).select_from(E).join(P, P.establishment_id == E.id).where(in_boxes)
+        stmt = stmt.where(E.environment == env.value, E.active.is_(True))
         if search.active is not None:
             stmt = stmt.where(P.active.is_(search.active))
         if search.types:
@@ -130,20 +132,26 @@ class PromotionService:
     async def search(self, env: Environment, search: Search, page: Page) -> tuple[list[dict], int]:
         async with self._db.read() as session:
             rows = (await session.execute(self.statement(env, search))).all()
-        hits = []
-        for promotion, establishment in rows:
-            d = distance_m(search.latitude, search.longitude, establishment.latitude, establishment.longitude)
-            if d <= search.radius:
-                hits.append((d, promotion, establishment))
-        values = {
-            "distance": lambda h: h[0], "startDate": lambda h: h[1].start_date, "endDate": lambda h: h[1].end_date,
-            "title": lambda h: h[1].title, "id": lambda h: h[1].id,
-        }
-        hits.sort(key=values["id"])  # the final tie-breaker
-        for key, descending in reversed(search.sort):  # stable sorts, last key first
-            hits.sort(key=values[key], reverse=descending)
-        chosen = hits[page.offset: page.offset + page.limit]
-        return [promotion_model(p, e, d) for d, p, e in chosen], len(hits)
+            lat, lon, radius = search.latitude, search.longitude, search.radius
+            hits = []
+            for promotion_id, e_lat, e_lon, start, end, title in rows:
+                d = distance_m(lat, lon, e_lat, e_lon)
+                if d <= radius:
+                    hits.append((d, start, end, title, promotion_id))
+            index = {"distance": 0, "startDate": 1, "endDate": 2, "title": 3, "id": 4}
+            hits.sort(key=lambda h: h[4])  # the final tie-breaker
+            for key, descending in reversed(search.sort):  # stable sorts, last key first
+                position = index[key]
+                hits.sort(key=lambda h: h[position], reverse=descending)
+            chosen = hits[page.offset: page.offset + page.limit]
+            if not chosen:
+                return [], len(hits)
+            full = {p.id: (p, e) for p, e in (await session.execute(
+                select(Promotion, CommercialEstablishment)
+                .join(CommercialEstablishment, CommercialEstablishment.id == Promotion.establishment_id)
+                .where(Promotion.id.in_([h[4] for h in chosen]))
+            )).all()}
+        return [promotion_model(*full[h[4]], h[0]) for h in chosen], len(hits)
 
     async def one(self, env: Environment, promotion_id: int) -> dict:
         async with self._db.read() as session:

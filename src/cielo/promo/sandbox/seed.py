@@ -96,6 +96,7 @@ class Seeder:
         document = base if base is not None else await self._small()
         if size == "large":
             await self._large(progress)
+        await self._db.analyze()
         async with self._db.write() as session:
             existing = await session.scalar(select(SandboxSeed).where(SandboxSeed.size == size))
             if existing is None:
