@@ -177,6 +177,7 @@ def test_a_developer_sees_and_changes_only_their_own(client, settings):
     panel.register("bob@example.com")
     assert "My app" not in client.get("/developer/applications").text
     assert client.get("/developer/applications/1").status_code == 404
+    assert client.get("/developer/applications/99999999999").status_code == 404  # beyond 32 bits
     for action, data in [
         ("/developer/applications/1/rotate-secret", {}),
         ("/developer/applications/1/tokens", {"name": "x", "requests_per_minute": "1", "max_page_size": "1",

@@ -22,6 +22,7 @@ from cielo.cache import CacheRegistry
 from cielo.config import Settings, get_settings
 from cielo.db import Database
 from cielo.developer.router import PREFIX as DEVELOPER_PREFIX
+from cielo.developer.router import install_handlers as install_developer_handlers
 from cielo.developer.router import router as developer_router
 from cielo.developer.service import DeveloperService
 from cielo.http import STATUS_SENTENCES, error_style_for, register_error_style
@@ -67,6 +68,7 @@ def _allowed_methods(request: Request) -> str:
 def _install_error_handlers(app: FastAPI) -> None:
     register_error_style(WHITELABEL_PREFIX, wl_errors.error_response)
     register_error_style(DEVELOPER_PREFIX, error_page)
+    install_developer_handlers(app)
     for env in Environment:
         register_error_style(env.base_path + "/oauth/", error_page)
         register_error_style(env.base_path, promo_errors.error_response)

@@ -12,6 +12,7 @@ from cielo.developer.service import (
     PanelError,
     parse_profile,
 )
+from cielo.ids import MAX_ID
 from cielo.pages import PAGE_HEADERS, csrf_ok, error_page, render, secure_request
 from cielo.promo.environments import Environment
 
@@ -32,6 +33,29 @@ def _see_other(request: Request, path: str) -> RedirectResponse:
 
 async def _developer(request: Request) -> Developer | None:
     return await _service(request).from_session(request.cookies.get(SESSION_COOKIE))
+
+
+class SignInRequired(Exception):
+    """A page that needs a session was asked for without one: answered with the sign-in page."""
+
+
+async def _signed_in(request: Request) -> Developer:
+    developer = await _developer(request)
+    if developer is None:
+        raise SignInRequired()
+    return developer
+
+
+def install_handlers(app) -> None:
+    """Panel-wide answers: no session → the sign-in page; not yours (or not there) → 404."""
+
+    @app.exception_handler(SignInRequired)
+    async def _sign_in(request: Request, _exc: SignInRequired):
+        return _see_other(request, "/developer/sign-in")
+
+    @app.exception_handler(NotFound)
+    async def _not_found(_request: Request, _exc: NotFound):
+        return error_page(404, "There is no such application or Access-Token among yours.")
 
 
 async def _form(request: Request):
@@ -119,17 +143,13 @@ async def _applications_page(request: Request, developer: Developer, *, status_c
 
 @router.get("/applications")
 async def applications(request: Request) -> Response:
-    developer = await _developer(request)
-    if developer is None:
-        return _see_other(request, "/developer/sign-in")
+    developer = await _signed_in(request)
     return await _applications_page(request, developer)
 
 
 @router.post("/applications")
 async def create_application(request: Request) -> Response:
-    developer = await _developer(request)
-    if developer is None:
-        return _see_other(request, "/developer/sign-in")
+    developer = await _signed_in(request)
     form = await _form(request)
     if form is None:
         return await _applications_page(request, developer, status_code=403, error=FORM_EXPIRED)
@@ -153,87 +173,62 @@ async def _application_page(request: Request, developer: Developer, app_id: int,
 
 
 def _app_id(raw: str) -> int | None:
-    return int(raw) if raw.isdigit() and len(raw) < 12 else None
+    return int(raw) if raw.isdigit() and len(raw) <= 10 and int(raw) <= MAX_ID else None
 
 
 @router.get("/applications/{app_id}")
 async def application(request: Request, app_id: str) -> Response:
-    developer = await _developer(request)
-    if developer is None:
-        return _see_other(request, "/developer/sign-in")
-    try:
-        return await _application_page(request, developer, _app_id(app_id) or 0)
-    except NotFound:
-        return error_page(404, "There is no such application among yours.")
+    developer = await _signed_in(request)
+    return await _application_page(request, developer, _app_id(app_id) or 0)
 
 
 @router.post("/applications/{app_id}/rotate-secret")
 async def rotate_secret(request: Request, app_id: str) -> Response:
-    developer = await _developer(request)
-    if developer is None:
-        return _see_other(request, "/developer/sign-in")
+    developer = await _signed_in(request)
     if await _form(request) is None:
         return error_page(403, FORM_EXPIRED)
-    try:
-        app, secret = await _service(request).rotate_secret(developer, _app_id(app_id) or 0)
-    except NotFound:
-        return error_page(404, "There is no such application among yours.")
+    app, secret = await _service(request).rotate_secret(developer, _app_id(app_id) or 0)
     return render(request, "developer/credentials.html", developer=developer, app=app, client_secret=secret,
                   heading=f"New client secret for {app.name}")
 
 
 @router.post("/applications/{app_id}/tokens")
 async def create_token(request: Request, app_id: str) -> Response:
-    developer = await _developer(request)
-    if developer is None:
-        return _see_other(request, "/developer/sign-in")
+    developer = await _signed_in(request)
     form = await _form(request)
     number = _app_id(app_id) or 0
+    if form is None:
+        return await _application_page(request, developer, number, status_code=403, error=FORM_EXPIRED)
+    values = {k: str(form.get(k, "")) for k in ("name", "requests_per_minute", "max_page_size", "max_body_bytes")}
     try:
-        if form is None:
-            return await _application_page(request, developer, number, status_code=403, error=FORM_EXPIRED)
-        values = {k: str(form.get(k, "")) for k in ("name", "requests_per_minute", "max_page_size", "max_body_bytes")}
-        try:
-            profile = parse_profile(values["requests_per_minute"], values["max_page_size"], values["max_body_bytes"],
-                                    [str(g) for g in form.getlist("api_groups")])
-            _, token = await _service(request).create_access_token(developer, number, values["name"], profile)
-        except PanelError as exc:
-            return await _application_page(request, developer, number, status_code=400, error=str(exc), form=values)
-        return await _application_page(request, developer, number, new_token=token)
-    except NotFound:
-        return error_page(404, "There is no such application among yours.")
+        profile = parse_profile(values["requests_per_minute"], values["max_page_size"], values["max_body_bytes"],
+                                [str(g) for g in form.getlist("api_groups")])
+        _, token = await _service(request).create_access_token(developer, number, values["name"], profile)
+    except PanelError as exc:
+        return await _application_page(request, developer, number, status_code=400, error=str(exc), form=values)
+    return await _application_page(request, developer, number, new_token=token)
 
 
 @router.post("/applications/{app_id}/tokens/{token_id}/revoke")
 async def revoke_token(request: Request, app_id: str, token_id: str) -> Response:
-    developer = await _developer(request)
-    if developer is None:
-        return _see_other(request, "/developer/sign-in")
+    developer = await _signed_in(request)
     if await _form(request) is None:
         return error_page(403, FORM_EXPIRED)
-    try:
-        await _service(request).revoke_access_token(developer, _app_id(app_id) or 0, _app_id(token_id) or 0)
-    except NotFound:
-        return error_page(404, "There is no such Access-Token among yours.")
+    await _service(request).revoke_access_token(developer, _app_id(app_id) or 0, _app_id(token_id) or 0)
     return _see_other(request, f"/developer/applications/{app_id}")
 
 
 @router.post("/applications/{app_id}/holder-profile")
 async def holder_profile(request: Request, app_id: str) -> Response:
-    developer = await _developer(request)
-    if developer is None:
-        return _see_other(request, "/developer/sign-in")
+    developer = await _signed_in(request)
     form = await _form(request)
     number = _app_id(app_id) or 0
+    if form is None:
+        return await _application_page(request, developer, number, status_code=403, error=FORM_EXPIRED)
     try:
-        if form is None:
-            return await _application_page(request, developer, number, status_code=403, error=FORM_EXPIRED)
-        try:
-            await _service(request).update_holder_profile(
-                developer, number, str(form.get("requests_per_minute", "")), str(form.get("max_page_size", ""))
-            )
-        except PanelError as exc:
-            return await _application_page(request, developer, number, status_code=400, error=str(exc))
-    except NotFound:
-        return error_page(404, "There is no such application among yours.")
+        await _service(request).update_holder_profile(
+            developer, number, str(form.get("requests_per_minute", "")), str(form.get("max_page_size", ""))
+        )
+    except PanelError as exc:
+        return await _application_page(request, developer, number, status_code=400, error=str(exc))
     return _see_other(request, f"/developer/applications/{app_id}")
