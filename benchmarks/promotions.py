@@ -108,9 +108,9 @@ async def db_timings(url: str, reps: int = 15) -> list[dict]:
     return rows
 
 
-def lua(radius: int) -> str:
+def lua(radius: int, path: str = PATH) -> str:
     reqs = "\n".join(
-        f'requests[{i + 1}] = wrk.format("GET", "{PATH}?latitude={lat}&longitude={lon}&radius={radius}&_offset=0&_limit=20")'
+        f'requests[{i + 1}] = wrk.format("GET", "{path}?latitude={lat}&longitude={lon}&radius={radius}&_offset=0&_limit=20")'
         for i, (lat, lon) in enumerate(points(500)))
     return f"local requests = {{}}\n{reqs}\nlocal k = 0\nrequest = function()\n  k = k % #requests + 1\n  return requests[k]\nend\n"
 
@@ -181,8 +181,10 @@ def prism(args, work: Path) -> Result | None:
                  f"http://127.0.0.1:{port}/sandbox/promotions/v1/promotions", work / "prism.log")
     try:
         time.sleep(2)
+        # Prism serves the document's paths without the servers' relative base path.
         return wrk("Prism mock /promotions r=2000 m", f"http://127.0.0.1:{port}", seconds=args.seconds,
-                   connections=args.connections, script=lua(2000), headers=["Client-Id: x", "Access-Token: y"])
+                   connections=args.connections, script=lua(2000, "/promotions"),
+                   headers=["Client-Id: x", "Access-Token: y"])
     finally:
         stop(proc)
 
