@@ -35,7 +35,7 @@ from cielo.promo.cards.service import CardService
 from cielo.promo.environments import Environment
 from cielo.promo.establishments.service import EstablishmentService
 from cielo.promo.holders.service import HolderService
-from cielo.promo.oauth.service import OAuthService
+from cielo.promo.oauth.service import LoginError, OAuthService
 from cielo.promo.promotions.service import PromotionService
 from cielo.promo.router import build as build_promo
 from cielo.promo.subscriptions.service import SubscriptionService, run_consumer
@@ -72,6 +72,12 @@ def _install_error_handlers(app: FastAPI) -> None:
     for env in Environment:
         register_error_style(env.base_path + "/oauth/", error_page)
         register_error_style(env.base_path, promo_errors.error_response)
+
+    @app.exception_handler(LoginError)
+    async def _page_error(_request: Request, exc: LoginError):
+        # A login, consent or card page that cannot be shown (dead or used link): an HTML
+        # page. Form problems are caught by the pages themselves and shown on the form.
+        return error_page(exc.status_code, str(exc))
 
     @app.exception_handler(promo_errors.PromoError)
     async def _promo_error(_request: Request, exc: promo_errors.PromoError):

@@ -99,19 +99,13 @@ def build(env: Environment) -> tuple[APIRouter, list[Route]]:
                       cpf_masked=f"***.{digits[3:6]}.***-{digits[9:]}", action=page_url(request, "/oauth/login"))
 
     async def login_page(request: Request) -> Response:
-        try:
-            ctx = await request.app.state.oauth.context(env, request.query_params.get("request"))
-        except LoginError as exc:
-            return error_page(exc.status_code, str(exc))
+        ctx = await request.app.state.oauth.context(env, request.query_params.get("request"))
         return await _login_page(request, ctx)
 
     async def login_submit(request: Request) -> Response:
         form = await request.form()
         oauth = request.app.state.oauth
-        try:
-            ctx = await oauth.context(env, str(form.get("request", "")))
-        except LoginError as exc:
-            return error_page(exc.status_code, str(exc))
+        ctx = await oauth.context(env, str(form.get("request", "")))
         if not csrf_ok(request, form):
             return await _login_page(request, ctx, error=FORM_EXPIRED, status_code=403)
         try:
@@ -126,10 +120,7 @@ def build(env: Environment) -> tuple[APIRouter, list[Route]]:
                                 status_code=303, headers=PAGE_HEADERS)
 
     async def consent_page(request: Request) -> Response:
-        try:
-            ctx = await request.app.state.oauth.context(env, request.query_params.get("request"))
-        except LoginError as exc:
-            return error_page(exc.status_code, str(exc))
+        ctx = await request.app.state.oauth.context(env, request.query_params.get("request"))
         if ctx.request.holder_id is None:
             return error_page(400, "Sign in first.")
         return render(request, "promo/consent.html", app_name=ctx.application.name, request_id=ctx.request.public_id,
@@ -139,16 +130,13 @@ def build(env: Environment) -> tuple[APIRouter, list[Route]]:
     async def consent_submit(request: Request) -> Response:
         form = await request.form()
         oauth = request.app.state.oauth
-        try:
-            ctx = await oauth.context(env, str(form.get("request", "")))
-            if not csrf_ok(request, form):
-                return error_page(403, FORM_EXPIRED)
-            decision = form.get("decision")
-            if decision not in ("allow", "deny"):
-                return error_page(400, "Choose Allow or Deny.")
-            target = await oauth.decide(ctx, decision == "allow")
-        except LoginError as exc:
-            return error_page(exc.status_code, str(exc))
+        ctx = await oauth.context(env, str(form.get("request", "")))
+        if not csrf_ok(request, form):
+            return error_page(403, FORM_EXPIRED)
+        decision = form.get("decision")
+        if decision not in ("allow", "deny"):
+            return error_page(400, "Choose Allow or Deny.")
+        target = await oauth.decide(ctx, decision == "allow")
         return RedirectResponse(target, status_code=303, headers=PAGE_HEADERS)
 
     @router.post("/access-token", tags=[tag_auth], status_code=201, summary="Gets the ACCESS_TOKEN")
@@ -193,19 +181,13 @@ def build(env: Environment) -> tuple[APIRouter, list[Route]]:
                       partners=partners, request_id=card_request.public_id, action=page_url(request, "/oauth/cards"))
 
     async def cards_page(request: Request) -> Response:
-        try:
-            context = await request.app.state.cards.context(env, request.query_params.get("request"))
-        except LoginError as exc:
-            return error_page(exc.status_code, str(exc))
+        context = await request.app.state.cards.context(env, request.query_params.get("request"))
         return await _cards_page(request, context)
 
     async def cards_submit(request: Request) -> Response:
         form = await request.form()
         service = request.app.state.cards
-        try:
-            context = await service.context(env, str(form.get("request", "")))
-        except LoginError as exc:
-            return error_page(exc.status_code, str(exc))
+        context = await service.context(env, str(form.get("request", "")))
         if not csrf_ok(request, form):
             return await _cards_page(request, context, error=FORM_EXPIRED, status_code=403)
         try:

@@ -206,10 +206,15 @@ class OAuthService:
             await self._attach(session, ctx, holder.id)
 
     async def _attach(self, session, ctx: LoginContext, holder_id: int) -> None:
+        await self._update_open_request(session, ctx, holder_id=holder_id)
+
+    @staticmethod
+    async def _update_open_request(session, ctx: LoginContext, **values) -> None:
+        """Change the authorization request only while it is not completed (a used link is dead)."""
         result = await session.execute(
             update(AuthorizationRequest)
             .where(AuthorizationRequest.id == ctx.request.id, AuthorizationRequest.completed_at.is_(None))
-            .values(holder_id=holder_id)
+            .values(**values)
         )
         if result.rowcount != 1:
             raise LoginError("This sign-in link has already been used; start again from the application.")
@@ -221,13 +226,7 @@ class OAuthService:
         now = utcnow()
         state = ctx.request.state
         async with self._db.write() as session:
-            result = await session.execute(
-                update(AuthorizationRequest)
-                .where(AuthorizationRequest.id == ctx.request.id, AuthorizationRequest.completed_at.is_(None))
-                .values(completed_at=now)
-            )
-            if result.rowcount != 1:
-                raise LoginError("This sign-in link has already been used; start again from the application.")
+            await self._update_open_request(session, ctx, completed_at=now)
             if not allow:
                 return with_query(ctx.request.redirect_url, {"error": "access_denied", "state": state})
             grant = Grant(environment=ctx.request.environment, application_id=ctx.request.application_id,
