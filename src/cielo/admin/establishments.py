@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from sqlalchemy import select
 
-from cielo.admin.router import admin_actor
+from cielo.admin.router import admin_actor, in_environment
 from cielo.admin.schemas import (
     EstablishmentIn,
     EstablishmentOut,
@@ -80,10 +80,8 @@ async def list_(env: Environment, request: Request, offset: int = Query(0, ge=0)
 
 
 async def _own(session, env: Environment, establishment_id: PathId, *, lock: bool = False) -> CommercialEstablishment:
-    row = await session.get(CommercialEstablishment, establishment_id, with_for_update=lock)
-    if row is None or row.environment != env.value:
-        raise HTTPException(404, f"There is no commercial establishment {establishment_id} in {env.value}.")
-    return row
+    return await in_environment(session, CommercialEstablishment, env, establishment_id, "commercial establishment",
+                                lock=lock)
 
 
 @router.get("/{env}/commercial-establishments/{establishment_id}", response_model=EstablishmentOut)
@@ -114,9 +112,7 @@ async def grant(env: Environment, partner_id: PathId, body: GrantIn, request: Re
     if (body.commercialEstablishmentId is None) == (body.cnpjRoot is None):
         raise HTTPException(400, "Grant exactly one of 'commercialEstablishmentId' or 'cnpjRoot'.")
     async with request.app.state.db.write() as session:
-        partner = await session.get(Partner, partner_id)
-        if partner is None or partner.environment != env.value:
-            raise HTTPException(404, f"There is no partner {partner_id} in {env.value}.")
+        await in_environment(session, Partner, env, partner_id, "partner")
         if body.commercialEstablishmentId is not None:
             await _own(session, env, body.commercialEstablishmentId)
         row = EstablishmentGrant(environment=env.value, partner_id=partner_id,

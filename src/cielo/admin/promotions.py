@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from sqlalchemy import select
 
-from cielo.admin.router import admin_actor
+from cielo.admin.router import admin_actor, in_environment
 from cielo.admin.schemas import PromotionIn, PromotionPatch
 from cielo.audit import service as audit
 from cielo.audit.service import Actor
@@ -33,9 +33,8 @@ def out(row: Promotion) -> dict:
 
 
 async def _establishment(session, env: Environment, establishment_id: PathId) -> None:
-    row = await session.get(CommercialEstablishment, establishment_id)
-    if row is None or row.environment != env.value:
-        raise HTTPException(400, f"There is no commercial establishment {establishment_id} in {env.value}.")
+    await in_environment(session, CommercialEstablishment, env, establishment_id, "commercial establishment",
+                         status_code=400)
 
 
 def checked_rules(row_like: dict) -> dict:
@@ -82,10 +81,7 @@ async def list_(env: Environment, request: Request, offset: int = Query(0, ge=0)
 
 
 async def _own(session, env: Environment, promotion_id: PathId, *, lock: bool = False) -> Promotion:
-    row = await session.get(Promotion, promotion_id, with_for_update=lock)
-    if row is None or row.environment != env.value:
-        raise HTTPException(404, f"There is no promotion {promotion_id} in {env.value}.")
-    return row
+    return await in_environment(session, Promotion, env, promotion_id, "promotion", lock=lock)
 
 
 @router.get("/{env}/promotions/{promotion_id}")

@@ -62,11 +62,17 @@ async def list_partners(env: Environment, request: Request):
     return [_partner(p) for p in rows]
 
 
-async def _own_partner(session, env: Environment, partner_id: PathId, *, lock: bool = False) -> Partner:
-    row = await session.get(Partner, partner_id, with_for_update=lock)
+async def in_environment(session, model, env: Environment, row_id: int, what: str, *, lock: bool = False,
+                         status_code: int = 404):
+    """The row of ``model`` with this id in this environment, or an HTTP error saying there is none."""
+    row = await session.get(model, row_id, with_for_update=lock)
     if row is None or row.environment != env.value:
-        raise HTTPException(404, f"There is no partner {partner_id} in {env.value}.")
+        raise HTTPException(status_code, f"There is no {what} {row_id} in {env.value}.")
     return row
+
+
+async def _own_partner(session, env: Environment, partner_id: PathId, *, lock: bool = False) -> Partner:
+    return await in_environment(session, Partner, env, partner_id, "partner", lock=lock)
 
 
 @router.get("/{env}/partners/{partner_id}", response_model=PartnerOut)
@@ -103,9 +109,7 @@ async def list_applications(env: Environment, request: Request):
 async def patch_application(env: Environment, application_id: PathId, body: ApplicationPatch, request: Request,
                             actor: Actor = Depends(admin_actor)):
     async with request.app.state.db.write() as session:
-        app = await session.get(Application, application_id, with_for_update=True)
-        if app is None or app.environment != env.value:
-            raise HTTPException(404, f"There is no application {application_id} in {env.value}.")
+        app = await in_environment(session, Application, env, application_id, "application", lock=True)
         if "partnerId" in body.model_fields_set:
             if body.partnerId is not None:
                 await _own_partner(session, env, body.partnerId)
