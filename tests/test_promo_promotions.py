@@ -223,7 +223,7 @@ def test_promotion_by_id(client, admin, creds):
 
 
 def test_the_search_goes_through_the_spatial_index(settings, backend):
-    """SQLite: the R*Tree; PostgreSQL: the (latitude, longitude) B-tree (seq scans disabled so
+    """SQLite: the promotions' R*Tree; PostgreSQL: the (environment, latitude, longitude) B-tree (seq scans disabled so
     the planner shows whether the index can serve the query at all on a tiny table)."""
     from sqlalchemy.dialects import postgresql, sqlite
 
@@ -238,7 +238,7 @@ def test_the_search_goes_through_the_spatial_index(settings, backend):
     sql = str(stmt.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
     if backend == "sqlite":
         plan = " ".join(str(r) for r in db_sql(settings, "EXPLAIN QUERY PLAN " + sql))
-        assert "establishment_rtree VIRTUAL TABLE INDEX" in plan, plan
+        assert "promotion_rtree VIRTUAL TABLE INDEX" in plan, plan
     else:
         from sqlalchemy import text
 
@@ -250,7 +250,7 @@ def test_the_search_goes_through_the_spatial_index(settings, backend):
                 return " ".join(str(r) for r in (await session.execute(text("EXPLAIN " + sql))).all())
 
         plan = run(explain())
-        assert "ix_establishments_location" in plan, plan
+        assert "ix_promotions_location" in plan, plan
     run_dispose(db)
 
 
@@ -258,3 +258,23 @@ def run_dispose(db) -> None:
     from tests.conftest import run
 
     run(db.dispose())
+
+
+def test_promotions_follow_their_establishment(client, admin, creds):
+    """The promotions' points are kept by triggers: an establishment that moves takes its
+    promotions along, and a promotion given to another establishment takes that one's point."""
+    near = place(client, admin, *PAULISTA)
+    far = place(client, admin, -22.9068, -43.1729, name="Rio")
+    promo = promote(client, admin, near)
+    assert [i["id"] for i in search(client, creds).json()] == [promo["id"]]
+    moved = client.patch(f"/admin/v1/sandbox/commercial-establishments/{near}", headers=admin,
+                         json={"latitude": -22.9068, "longitude": -43.1729})
+    assert moved.status_code == 200, moved.text
+    assert search(client, creds).json() == []
+    assert [i["id"] for i in search(client, creds, latitude=-22.9068, longitude=-43.1729, radius=10).json()] == [promo["id"]]
+    back = place(client, admin, *destination(*PAULISTA, 90, 1500))
+    assert client.patch(f"/admin/v1/sandbox/promotions/{promo['id']}", headers=admin,
+                        json={"commercialEstablishmentId": back}).status_code == 200
+    found = search(client, creds).json()
+    assert [i["id"] for i in found] == [promo["id"]] and abs(found[0]["distance"] - 1500) < 1
+    assert far  # a second establishment in Rio, never in the Paulista results

@@ -12,8 +12,8 @@ if connection is None:  # pragma: no cover - guidance for people running bare `a
 
 
 def include_object(obj, name, type_, reflected, compare_to):
-    # The SQLite R*Tree virtual table (and its shadow tables) is made by hand in 0006.
-    return not (type_ == "table" and name and name.startswith("establishment_rtree"))
+    # The SQLite R*Tree virtual tables (and their shadow tables) are made by hand in 0006 and 0009.
+    return not (type_ == "table" and name and name.startswith(("establishment_rtree", "promotion_rtree")))
 
 
 context.configure(

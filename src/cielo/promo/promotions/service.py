@@ -101,14 +101,14 @@ class PromotionService:
         self._db = db
 
     def statement(self, env: Environment, search: Search):
-        """The candidates: plain columns of the promotions of establishments inside the boxes,
-        the spatial index driving the query (the R*Tree on SQLite, the (latitude, longitude)
-        B-tree on PostgreSQL)."""
+        """The candidates: plain columns of the promotions whose points fall inside the boxes,
+        the promotions' own spatial index driving the query (the R*Tree on SQLite, the
+        (environment, latitude, longitude) B-tree on PostgreSQL; migration 0009)."""
         E, P = CommercialEstablishment, Promotion
-        columns = (P.id, E.latitude, E.longitude, P.start_date, P.end_date, P.title)
+        columns = (P.id, P.latitude, P.longitude, P.start_date, P.end_date, P.title)
         box_list = boxes(search.latitude, search.longitude, search.radius)
         if self._db.is_sqlite:
-            rtree = table("establishment_rtree", column("id"), column("min_lat"), column("max_lat"),
+            rtree = table("promotion_rtree", column("id"), column("min_lat"), column("max_lat"),
                           column("min_lon"), column("max_lon"))
             in_boxes = or_(*[and_(rtree.c.max_lat >= lat0, rtree.c.min_lat <= lat1,
                                   rtree.c.max_lon >= lon0, rtree.c.min_lon <= lon1)
@@ -116,13 +116,13 @@ class PromotionService:
             # Materialised first, so SQLite's planner starts from the R*Tree and never probes it
             # once per row of another table.
             box_ids = select(rtree.c.id).where(in_boxes).cte("box_ids").prefix_with("MATERIALIZED")
-            stmt = (select(*columns).select_from(box_ids).join(E, E.id == box_ids.c.id)
-                    .join(P, P.establishment_id == E.id))
+            stmt = select(*columns).select_from(box_ids).join(P, P.id == box_ids.c.id)
         else:
-            in_boxes = or_(*[and_(E.latitude.between(lat0, lat1), E.longitude.between(lon0, lon1))
+            in_boxes = or_(*[and_(P.latitude.between(lat0, lat1), P.longitude.between(lon0, lon1))
                              for lat0, lat1, lon0, lon1 in box_list])
-            stmt = select(*columns).select_from(E).join(P, P.establishment_id == E.id).where(in_boxes)
-        stmt = stmt.where(E.environment == env.value, E.active.is_(True))
+            stmt = select(*columns).select_from(P).where(in_boxes)
+        stmt = (stmt.join(E, E.id == P.establishment_id)
+                .where(P.environment == env.value, E.active.is_(True)))
         if search.active is not None:
             stmt = stmt.where(P.active.is_(search.active))
         if search.types:
