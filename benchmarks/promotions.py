@@ -109,10 +109,14 @@ async def db_timings(url: str, reps: int = 15) -> list[dict]:
 
 
 def lua(radius: int, path: str = PATH) -> str:
-    reqs = "\n".join(
-        f'requests[{i + 1}] = wrk.format("GET", "{path}?latitude={lat}&longitude={lon}&radius={radius}&_offset=0&_limit=20")'
-        for i, (lat, lon) in enumerate(points(500)))
-    return f"local requests = {{}}\n{reqs}\nlocal k = 0\nrequest = function()\n  k = k % #requests + 1\n  return requests[k]\nend\n"
+    """500 prebuilt requests, built in init(): only then are wrk's host and -H headers set
+    (built at load time they carried no Host header, which Node's HTTP server — Prism —
+    refuses with 400)."""
+    paths = ",\n".join(f'"{path}?latitude={lat}&longitude={lon}&radius={radius}&_offset=0&_limit=20"'
+                       for lat, lon in points(500))
+    return (f"local paths = {{\n{paths}\n}}\nlocal requests = {{}}\nlocal k = 0\n"
+            "init = function(args)\n  for i, p in ipairs(paths) do requests[i] = wrk.format(\"GET\", p) end\nend\n"
+            "request = function()\n  k = k % #requests + 1\n  return requests[k]\nend\n")
 
 
 def http_suite(label: str, data_dir: Path, database_url: str | None, client: dict, args, work: Path) -> list[Result]:
@@ -126,6 +130,11 @@ def http_suite(label: str, data_dir: Path, database_url: str | None, client: dic
         for radius in RADII:
             results.append(wrk(f"{label} /promotions r={radius} m", f"http://127.0.0.1:{port}", seconds=args.seconds,
                                connections=args.connections, script=lua(radius), headers=headers))
+        # Latency as a client sees it when the server is not saturated (at -c64 a single
+        # process queues 64 requests, and p99 measures the queue, not the request).
+        results.append(wrk(f"{label} r=2000 m -c{args.latency_connections}", f"http://127.0.0.1:{port}",
+                           seconds=args.seconds, connections=args.latency_connections, script=lua(2000),
+                           headers=headers))
     finally:
         stop(proc)
     return results
@@ -193,6 +202,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--latency-connections", type=int, default=4)
     parser.add_argument("--postgres", help="admin URL of a PostgreSQL server")
     parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--prism", action="store_true")

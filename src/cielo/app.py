@@ -17,6 +17,7 @@ from cielo import health
 from cielo.admin.establishments import router as admin_establishments_router
 from cielo.admin.promotions import router as admin_promotions_router
 from cielo.admin.router import router as admin_router
+from cielo.admin.transactions import router as admin_transactions_router
 from cielo.auth.service import Authenticator
 from cielo.cache import CacheRegistry
 from cielo.config import Settings, get_settings
@@ -25,7 +26,12 @@ from cielo.developer.router import PREFIX as DEVELOPER_PREFIX
 from cielo.developer.router import install_handlers as install_developer_handlers
 from cielo.developer.router import router as developer_router
 from cielo.developer.service import DeveloperService
-from cielo.http import STATUS_SENTENCES, error_style_for, register_error_style
+from cielo.http import (
+    STATUS_SENTENCES,
+    JSONResponse,
+    error_style_for,
+    register_error_style,
+)
 from cielo.logs import AccessLog
 from cielo.middleware import RequestContextMiddleware
 from cielo.pages import error_page
@@ -39,6 +45,7 @@ from cielo.promo.oauth.service import LoginError, OAuthService
 from cielo.promo.promotions.service import PromotionService
 from cielo.promo.router import build as build_promo
 from cielo.promo.subscriptions.service import SubscriptionService, run_consumer
+from cielo.promo.transactions.service import IngestError, TransactionService
 from cielo.ratelimit import RateLimiter
 from cielo.security.csrf import Csrf
 from cielo.security.secrets import secret_box_from_settings
@@ -82,6 +89,11 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(promo_errors.PromoError)
     async def _promo_error(_request: Request, exc: promo_errors.PromoError):
         return promo_errors.promo_error_response(exc)
+
+    @app.exception_handler(IngestError)
+    async def _ingest_error(_request: Request, exc: IngestError):
+        body = {"detail": exc.detail, **({"errors": exc.errors} if exc.errors else {})}
+        return JSONResponse(body, status_code=exc.status_code)
 
     @app.exception_handler(wl_errors.WhiteLabelError)
     async def _whitelabel_error(_request: Request, exc: wl_errors.WhiteLabelError):
@@ -174,6 +186,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.establishments = EstablishmentService(db)
     app.state.promotions = PromotionService(db)
     app.state.subscriptions = SubscriptionService(db)
+    app.state.transactions = TransactionService(db, app.state.cards)
 
     _install_error_handlers(app)
     docs = list(whitelabel_docs.routes)
@@ -188,6 +201,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin_router)
     app.include_router(admin_establishments_router)
     app.include_router(admin_promotions_router)
+    app.include_router(admin_transactions_router)
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,

@@ -27,6 +27,7 @@ from cielo.promo.subscriptions.models import (
     EstablishmentSubscription,
     SubscriptionRequest,
 )
+from cielo.promo.transactions.models import Transaction, TransactionReward
 from cielo.whitelabel.models import WhiteLabelAccount
 
 __all__ = [
@@ -51,5 +52,7 @@ __all__ = [
     "HolderToken",
     "AuthorizationCode",
     "AuthorizationRequest",
+    "Transaction",
+    "TransactionReward",
     "WhiteLabelAccount",
 ]

@@ -18,11 +18,12 @@ from cielo.ids import MAX_ID
 from cielo.pages import PAGE_HEADERS, csrf_ok, error_page, render
 from cielo.promo import validation
 from cielo.promo.environments import Environment
-from cielo.promo.errors import PromoError
+from cielo.promo.errors import PromoError, missing
 from cielo.promo.oauth.service import LoginError
 from cielo.promo.pagination import Page
 from cielo.promo.promotions.service import Search
 from cielo.promo.subscriptions.service import queue_item
+from cielo.promo.transactions.parsing import MAX_RANGE, ItemError, period_bound
 
 FORM_EXPIRED = "The form has expired or did not come from this site; reload the page and try again."
 
@@ -73,6 +74,25 @@ def _expand(request: Request) -> bool:
     if value != "partners":
         raise PromoError(400, "The '_expand' parameter accepts only 'partners'.")
     return True
+
+
+def transaction_period(query) -> tuple:
+    """[start, end) of /me/transactions from start_date and end_date (CONTRACT §3.2)."""
+    bounds = {}
+    for name in ("start_date", "end_date"):
+        raw = query.get(name)
+        if raw in (None, ""):
+            raise missing(name)
+        try:
+            bounds[name] = period_bound(raw, name, end=name == "end_date")
+        except ItemError as exc:
+            raise PromoError(400, str(exc)) from None
+    (start, start_bound), (end, end_bound) = bounds["start_date"], bounds["end_date"]
+    if start > end:
+        raise PromoError(400, "The 'start_date' must not be after the 'end_date'.")
+    if end - start > MAX_RANGE:
+        raise PromoError(400, "The range from 'start_date' to 'end_date' must not exceed 366 days.")
+    return start_bound, end_bound
 
 
 def build(env: Environment) -> tuple[APIRouter, list[Route]]:
@@ -210,6 +230,16 @@ def build(env: Environment) -> tuple[APIRouter, list[Route]]:
         caller = await services.access.holder(request, env)
         body = await services.cards.one(caller.holder_id, path_id(request, "card_id"), _expand(request))
         return JSONResponse(body, headers=caller.headers())
+
+    @router.get("/me/transactions", tags=[tag_fidelity], summary="Returns the list of positivated transaction from a holder")
+    async def my_transactions(request: Request) -> Response:
+        services = request.app.state
+        caller = await services.access.holder(request, env)
+        query = request.query_params
+        page = Page.parse(query, caller.max_page_size, required=True)
+        start, end = transaction_period(query)
+        items, total = await services.transactions.for_holder(caller.holder_id, page, start, end)
+        return JSONResponse(items, headers={**caller.headers(), **page.headers(request, total)})
 
     @router.get("/commercial-establishments", tags=["Commercial establishments"],
                 summary="Returns the list of commercial establishments")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
@@ -25,6 +24,7 @@ from cielo.promo.environments import Environment
 from cielo.promo.errors import PromoError, invalid, missing
 from cielo.promo.establishments.models import CommercialEstablishment
 from cielo.promo.establishments.service import visible_to
+from cielo.promo.localtime import local, local_date
 from cielo.promo.pagination import Page
 from cielo.promo.promotions.models import Promotion
 from cielo.promo.subscriptions.models import (
@@ -33,13 +33,8 @@ from cielo.promo.subscriptions.models import (
 )
 
 log = logging.getLogger("cielo.subscriptions")
-SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 STATUSES = {1: "ACCEPTED", 2: "REJECTED"}
 WORKER = Actor(None, "subscription-worker")
-
-
-def local_date(moment: datetime) -> str:
-    return moment.astimezone(SAO_PAULO).date().isoformat()
 
 
 def queue_item(row: SubscriptionRequest) -> dict:
@@ -160,7 +155,7 @@ class SubscriptionService:
                 stmt = stmt.with_for_update(skip_locked=True)
             rows = (await session.scalars(stmt)).all()
             now = utcnow()
-            today = now.astimezone(SAO_PAULO).date()
+            today = local(now).date()
             for row in rows:
                 await self._decide(session, row, now, today)
         return len(rows)

@@ -1,0 +1,115 @@
+"""Back office: transaction ingestion (one or a batch), cancellation and undo, and the
+explanation of what a transaction earned (CONTRACT §4). The rules live in
+cielo.promo.transactions; these routes only carry JSON in and out."""
+
+from __future__ import annotations
+
+import orjson
+from fastapi import APIRouter, Body, Depends, Query, Request
+from sqlalchemy import select
+
+from cielo.admin.router import admin_actor
+from cielo.audit.service import Actor
+from cielo.http import JSONResponse
+from cielo.ids import MAX_ID, PathId
+from cielo.promo.environments import Environment
+from cielo.promo.transactions.models import CANCELLATION, UNDO, Transaction
+from cielo.promo.transactions.parsing import ItemError, moment
+from cielo.promo.transactions.service import IngestError
+
+router = APIRouter(prefix="/admin/v1", tags=["Back office"], dependencies=[Depends(admin_actor)])
+
+TRANSACTION_EXAMPLE = {"cardId": 1, "commercialEstablishmentId": 1, "amount": "20.00",
+                       "occurredAt": "2026-11-24T12:30:00-03:00", "productPrimary": {"id": 1, "description": "Crédito"},
+                       "externalId": "pos-123"}
+
+
+async def _json(request: Request):
+    content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    if content_type not in ("application/json", ""):
+        raise IngestError(415, "The request body must be JSON (Content-Type: application/json).")
+    raw = await request.body()
+    if not raw.strip():
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise IngestError(400, "The request body is not valid JSON.") from None
+
+
+@router.post("/{env}/transactions", status_code=201,
+             openapi_extra={"requestBody": {"content": {"application/json": {"example": TRANSACTION_EXAMPLE}}}})
+async def ingest_one(env: Environment, request: Request, actor: Actor = Depends(admin_actor)):
+    """One transaction; a repeated externalId answers 200 with the first one."""
+    service = request.app.state.transactions
+    body = await _json(request)
+    if not isinstance(body, dict):
+        raise IngestError(400, "The request body must be a transaction object.")
+    items = service.parse_batch([body])
+    [(transaction, created)] = await service.ingest(env, items, actor)
+    return JSONResponse(transaction, status_code=201 if created else 200)
+
+
+@router.post("/{env}/transactions/batch", status_code=201,
+             openapi_extra={"requestBody": {"content": {"application/json": {
+                 "example": {"transactions": [TRANSACTION_EXAMPLE]}}}}})
+async def ingest_batch(env: Environment, request: Request, actor: Actor = Depends(admin_actor)):
+    """Up to 1,000 transactions, all or nothing: a bad item refuses the whole batch, and the
+    answer names every bad item with its index and reason."""
+    service = request.app.state.transactions
+    body = await _json(request)
+    if not isinstance(body, dict) or set(body) != {"transactions"}:
+        raise IngestError(400, "The request body must be an object {\"transactions\": [...]}.")
+    items = service.parse_batch(body["transactions"])
+    results = await service.ingest(env, items, actor)
+    created = sum(1 for _, c in results if c)
+    return JSONResponse({"transactions": [t for t, _ in results], "created": created}, status_code=201)
+
+
+@router.get("/{env}/transactions")
+async def list_(env: Environment, request: Request, holderId: int | None = Query(None, ge=1, le=MAX_ID),
+                cardId: int | None = Query(None, ge=1, le=MAX_ID),
+                commercialEstablishmentId: int | None = Query(None, ge=1, le=MAX_ID),
+                offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)):
+    T = Transaction
+    stmt = select(T.id).where(T.environment == env.value)
+    for column, value in ((T.holder_id, holderId), (T.card_id, cardId), (T.establishment_id, commercialEstablishmentId)):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    service = request.app.state.transactions
+    async with request.app.state.db.read() as session:
+        ids = (await session.scalars(stmt.order_by(T.id).offset(offset).limit(limit))).all()
+    return [await service.one(env, i) for i in ids]
+
+
+@router.get("/{env}/transactions/{transaction_id}")
+async def get(env: Environment, transaction_id: PathId, request: Request):
+    """The transaction and what it earned: each promotion, its prize, the rule that fired and
+    why — and, for a reward taken back, when and why."""
+    return await request.app.state.transactions.one(env, transaction_id)
+
+
+async def _reverse(env: Environment, transaction_id: int, kind: str, request: Request, actor: Actor):
+    body = await _json(request)
+    if body is None:
+        body = {}
+    if not isinstance(body, dict) or set(body) - {"occurredAt"}:
+        raise IngestError(400, "The request body must be {} or {\"occurredAt\": \"<ISO 8601 date-time>\"}.")
+    try:
+        occurred_at = moment(body["occurredAt"]) if body.get("occurredAt") is not None else None
+    except ItemError as exc:
+        raise IngestError(400, str(exc)[0].upper() + str(exc)[1:]) from None
+    transaction = await request.app.state.transactions.reverse(env, transaction_id, kind, occurred_at, actor)
+    return JSONResponse(transaction, status_code=201)
+
+
+@router.post("/{env}/transactions/{transaction_id}/cancellation", status_code=201)
+async def cancel(env: Environment, transaction_id: PathId, request: Request, actor: Actor = Depends(admin_actor),
+                 _body: dict | None = Body(None, examples=[{}, {"occurredAt": "2026-11-24T18:00:00-03:00"}])):
+    return await _reverse(env, transaction_id, CANCELLATION, request, actor)
+
+
+@router.post("/{env}/transactions/{transaction_id}/undo", status_code=201)
+async def undo(env: Environment, transaction_id: PathId, request: Request, actor: Actor = Depends(admin_actor),
+               _body: dict | None = Body(None, examples=[{}])):
+    return await _reverse(env, transaction_id, UNDO, request, actor)

@@ -1,0 +1,221 @@
+"""The campaign engine: which purchases of a holder at an establishment earn which promotion
+(CONTRACT §3.5).
+
+Pure functions over plain values, so that the rules can be read (one small rule per
+campaign type), property-tested and replayed: `replay` judges a holder's whole history at one
+establishment, oldest first, and says what each purchase earns and why. Ingestion, reversal
+and late arrivals all call it; the service decides which of its answers to store.
+
+Definitions the rules share:
+- A purchase *counts* for a promotion when it was not cancelled or undone (the caller passes
+  only those) and its amount is at least the promotion's ``minAmount``.
+- Dates are local dates in America/Sao_Paulo; a window of N days ending at a purchase holds
+  the purchases of that local date and of the N − 1 dates before it.
+- The counting rules (A, F, P, X, W) follow the holder's counted purchases whether or not the
+  promotion could reward them at the time; a firing is *rewarded* when the promotion is
+  active, the purchase's local date is within its start and end dates, and the establishment
+  was subscribed to it at the purchase's ``occurredAt``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+from cielo.promo.localtime import SAO_PAULO
+
+
+def cents(amount: str | Decimal) -> int:
+    return int((Decimal(amount) * 100).to_integral_value())
+
+
+def brl(amount_cents: int) -> str:
+    return f"{amount_cents // 100}.{amount_cents % 100:02d}"
+
+
+@dataclass(frozen=True, slots=True)
+class Purchase:
+    key: int  # the transaction id (or a provisional key before it has one)
+    occurred_at: datetime  # aware
+    amount: int  # cents
+    local_at: datetime = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "local_at", self.occurred_at.astimezone(SAO_PAULO))
+
+    @property
+    def local_date(self) -> date:
+        return self.local_at.date()
+
+
+@dataclass(frozen=True, slots=True)
+class Campaign:
+    """A promotion as the engine needs it, with the intervals [from, to) during which the
+    establishment was subscribed to it (to = None: still subscribed)."""
+    promotion_id: int
+    campaign_type: str
+    rules: dict
+    premium: str
+    start_date: date
+    end_date: date
+    active: bool
+    subscribed: tuple[tuple[datetime, datetime | None], ...]
+
+    def rewards_at(self, purchase: Purchase) -> bool:
+        if not self.active or not self.start_date <= purchase.local_date <= self.end_date:
+            return False
+        moment = purchase.occurred_at
+        return any(start <= moment and (end is None or moment < end) for start, end in self.subscribed)
+
+
+@dataclass(frozen=True, slots=True)
+class Earned:
+    promotion_id: int
+    campaign_type: str
+    premium: str
+    reason: str
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+# ---- the nine rules ------------------------------------------------------------------------
+# Each takes the rules and the promotion's counted purchases (oldest first) and yields
+# (purchase, why) for every purchase on which the rule fires.
+
+
+def _amount(rules: dict, purchases: Sequence[Purchase]):
+    target, days = cents(rules["amount"]), rules["windowDays"]
+    window: deque[Purchase] = deque()  # purchases since the last firing, within the window
+    total = 0
+    for p in purchases:
+        window.append(p)
+        total += p.amount
+        oldest = p.local_date - timedelta(days=days - 1)
+        while window[0].local_date < oldest:
+            total -= window.popleft().amount
+        if total >= target:
+            yield p, (f"spend at the establishment reached R$ {brl(total)} over {len(window)} purchase(s) within "
+                      f"{days} day(s) (target R$ {brl(target)})")
+            window.clear()
+            total = 0
+
+
+def _birthday(rules: dict, purchases: Sequence[Purchase], birthdate: date | None):
+    if birthdate is None:
+        return
+    before, after = timedelta(days=rules["daysBefore"]), timedelta(days=rules["daysAfter"])
+    for p in purchases:
+        day = p.local_date
+        for year in (day.year - 1, day.year, day.year + 1):
+            try:
+                birthday = birthdate.replace(year=year)
+            except ValueError:  # 29 February in a common year: the 28th
+                birthday = date(year, 2, 28)
+            if birthday - before <= day <= birthday + after:
+                yield p, f"purchase on {day.isoformat()}, within the birthday period around {birthday.isoformat()}"
+                break
+
+
+def _event_day(rules: dict, purchases: Sequence[Purchase]):
+    dates = set(rules["dates"])
+    for p in purchases:
+        if p.local_date.isoformat() in dates:
+            yield p, f"purchase on the event day {p.local_date.isoformat()}"
+
+
+def _frequency(rules: dict, purchases: Sequence[Purchase]):
+    visits, days = rules["visits"], rules["windowDays"]
+    window: deque[Purchase] = deque()
+    for p in purchases:
+        window.append(p)
+        oldest = p.local_date - timedelta(days=days - 1)
+        while window[0].local_date < oldest:
+            window.popleft()
+        if len(window) >= visits:
+            yield p, f"{_ordinal(len(window))} visit within {days} day(s) (target {visits})"
+            window.clear()
+
+
+def _generic(rules: dict, purchases: Sequence[Purchase]):
+    for p in purchases:
+        yield p, "every purchase earns"
+
+
+def _punch(rules: dict, purchases: Sequence[Purchase]):
+    every = rules["every"]
+    for n, p in enumerate(purchases, 1):
+        if n % every == 0:
+            yield p, f"{_ordinal(n)} purchase at the establishment (every {every})"
+
+
+def _recurring(rules: dict, purchases: Sequence[Purchase]):
+    weekdays = set(rules["weekdays"])
+    start, end = time.fromisoformat(rules["startTime"]), time.fromisoformat(rules["endTime"])
+    for p in purchases:
+        moment = p.local_at
+        clock = moment.time().replace(tzinfo=None)
+        if moment.isoweekday() in weekdays and start <= clock < end:
+            yield p, (f"purchase on ISO weekday {moment.isoweekday()} at {clock.strftime('%H:%M')} local time, within "
+                      f"{rules['startTime']}–{rules['endTime']}")
+
+
+def _recency(rules: dict, purchases: Sequence[Purchase]):
+    days = rules["daysAway"]
+    for previous, p in zip(purchases, purchases[1:]):
+        away = (p.local_date - previous.local_date).days
+        if away >= days:
+            yield p, f"first purchase in {away} day(s) (at least {days})"
+
+
+def _welcome(rules: dict, purchases: Sequence[Purchase]):
+    if purchases:
+        yield purchases[0], "the holder's first purchase at the establishment"
+
+
+RULES = {"A": _amount, "E": _event_day, "F": _frequency, "G": _generic, "P": _punch, "R": _recurring,
+         "X": _recency, "W": _welcome}
+
+
+def fired(campaign: Campaign, history: Sequence[Purchase], birthdate: date | None = None):
+    """(purchase, why) for every purchase of the history (oldest first, counted ones only) on
+    which the campaign's rule fires, rewarded or not."""
+    floor = cents(campaign.rules["minAmount"]) if "minAmount" in campaign.rules else 0
+    counted = [p for p in history if p.amount >= floor] if floor else history
+    if campaign.campaign_type == "B":
+        return _birthday(campaign.rules, counted, birthdate)
+    return RULES[campaign.campaign_type](campaign.rules, counted)
+
+
+def replay(history: Sequence[Purchase], campaigns: Iterable[Campaign], birthdate: date | None = None
+           ) -> dict[int, list[Earned]]:
+    """What each purchase of the history earns: {purchase key: [Earned, …]} (purchases that
+    earn nothing are absent). ``history`` must be ordered oldest first."""
+    earned: dict[int, list[Earned]] = {}
+    for campaign in campaigns:
+        for purchase, why in fired(campaign, history, birthdate):
+            if campaign.rewards_at(purchase):
+                earned.setdefault(purchase.key, []).append(
+                    Earned(campaign.promotion_id, campaign.campaign_type, campaign.premium, why))
+    return earned
+
+
+def subscription_intervals(events: Iterable[tuple[datetime, str]]) -> tuple[tuple[datetime, datetime | None], ...]:
+    """The intervals of a subscription from its accepted requests, oldest first: (processed
+    at, 'S' or 'U')."""
+    intervals: list[tuple[datetime, datetime | None]] = []
+    opened: datetime | None = None
+    for moment, action in events:
+        if action == "S" and opened is None:
+            opened = moment
+        elif action == "U" and opened is not None:
+            intervals.append((opened, moment))
+            opened = None
+    if opened is not None:
+        intervals.append((opened, None))
+    return tuple(intervals)

@@ -1,0 +1,166 @@
+"""Validation of the transactions the back office ingests (CONTRACT §4), one item at a time so
+that a batch can name each bad item with its index and reason."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
+
+from stdnum import luhn
+
+from cielo.ids import MAX_ID
+from cielo.promo.localtime import SAO_PAULO
+
+_AMOUNT = re.compile(r"^[0-9]{1,10}(\.[0-9]{1,2})?$")
+MAX_AMOUNT_CENTS = 99_999_999_999  # R$ 999,999,999.99
+EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(2100, 1, 1, tzinfo=timezone.utc)
+FIELDS = {"cardId", "cardNumber", "commercialEstablishmentId", "amount", "occurredAt", "productPrimary",
+          "productSecondary", "externalId"}
+
+
+class ItemError(ValueError):
+    """A sentence saying what is wrong with one transaction."""
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    card_id: int | None
+    card_number: str | None  # only until it is fingerprinted; never stored or logged
+    establishment_id: int
+    amount: int  # cents
+    occurred_at: datetime
+    primary: tuple[int, str]
+    secondary: tuple[int, str] | None
+    external_id: str | None
+
+    def __repr__(self) -> str:  # a card number must never reach a log line through repr()
+        return f"Item(card_id={self.card_id}, establishment_id={self.establishment_id}, amount={self.amount})"
+
+
+def _id(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
+        raise ItemError(f"'{name}' must be a positive integer.")
+    return value
+
+
+def amount_cents(value) -> int:
+    """A decimal string in BRL ("20.00") or a JSON number, in cents."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ItemError("'amount' must be a decimal string in BRL such as \"20.00\" (or a number).")
+    if isinstance(value, str):
+        if not _AMOUNT.match(value):
+            raise ItemError("'amount' must be a decimal string in BRL such as \"20.00\": digits, and at most two "
+                            "after the point.")
+        number = Decimal(value)
+    else:
+        try:
+            number = Decimal(str(value))
+        except InvalidOperation:  # pragma: no cover - JSON numbers are finite
+            raise ItemError("'amount' is not a number.") from None
+        if not number.is_finite() or number != number.quantize(Decimal("0.01")):
+            raise ItemError("'amount' must have at most two decimal places.")
+    amount = int(number * 100)
+    if amount <= 0:
+        raise ItemError("'amount' must be greater than zero.")
+    if amount > MAX_AMOUNT_CENTS:
+        raise ItemError("'amount' must be at most 999999999.99.")
+    return amount
+
+
+def moment(value, name: str = "occurredAt") -> datetime:
+    if not isinstance(value, str):
+        raise ItemError(f"'{name}' must be an ISO 8601 date-time with its UTC offset, such as "
+                        "\"2026-11-24T12:30:00-03:00\".")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ItemError(f"'{name}' is not an ISO 8601 date-time: {value[:40]!r}.") from None
+    if parsed.tzinfo is None:
+        raise ItemError(f"'{name}' must carry its UTC offset (such as -03:00 or Z).")
+    if not EARLIEST <= parsed < LATEST:
+        raise ItemError(f"'{name}' must be in the years 2000 to 2099.")
+    return parsed.astimezone(timezone.utc)
+
+
+def _product(value, name: str) -> tuple[int, str]:
+    if not isinstance(value, dict):
+        raise ItemError(f"'{name}' must be an object {{id, description}}.")
+    unknown = sorted(set(value) - {"id", "description"})
+    if unknown:
+        raise ItemError(f"'{name}' takes id and description; unknown: {', '.join(unknown)}.")
+    product_id = value.get("id")
+    if isinstance(product_id, bool) or not isinstance(product_id, int) or not 0 <= product_id <= MAX_ID:
+        raise ItemError(f"'{name}.id' must be an integer from 0 to {MAX_ID}.")
+    description = value.get("description")
+    if not isinstance(description, str) or not description.strip() or len(description) > 100:
+        raise ItemError(f"'{name}.description' must be a text of 1 to 100 characters.")
+    return product_id, description.strip()
+
+
+def card_number(value) -> str:
+    if not isinstance(value, str):
+        raise ItemError("'cardNumber' must be a string of digits.")
+    digits = value.replace(" ", "").replace("-", "")
+    if not digits.isdigit() or not 12 <= len(digits) <= 19:
+        raise ItemError("'cardNumber' must have 12 to 19 digits.")
+    if not luhn.is_valid(digits):
+        raise ItemError("'cardNumber' fails its check digit (Luhn).")
+    return digits
+
+
+def parse(raw) -> Item:
+    if not isinstance(raw, dict):
+        raise ItemError("a transaction must be a JSON object.")
+    unknown = sorted(set(raw) - FIELDS)
+    if unknown:
+        raise ItemError(f"unknown field(s): {', '.join(unknown)}.")
+    has_id, has_number = raw.get("cardId") is not None, raw.get("cardNumber") is not None
+    if has_id == has_number:
+        raise ItemError("give the card as exactly one of 'cardId' or 'cardNumber'.")
+    for name in ("commercialEstablishmentId", "amount", "occurredAt", "productPrimary"):
+        if raw.get(name) is None:
+            raise ItemError(f"'{name}' is mandatory.")
+    external_id = raw.get("externalId")
+    if external_id is not None and (not isinstance(external_id, str) or not 1 <= len(external_id) <= 64
+                                    or not external_id.isprintable()):
+        raise ItemError("'externalId' must be a text of 1 to 64 printable characters.")
+    secondary = raw.get("productSecondary")
+    return Item(
+        card_id=_id(raw["cardId"], "cardId") if has_id else None,
+        card_number=card_number(raw["cardNumber"]) if has_number else None,
+        establishment_id=_id(raw["commercialEstablishmentId"], "commercialEstablishmentId"),
+        amount=amount_cents(raw["amount"]),
+        occurred_at=moment(raw["occurredAt"]),
+        primary=_product(raw["productPrimary"], "productPrimary"),
+        secondary=_product(secondary, "productSecondary") if secondary is not None else None,
+        external_id=external_id,
+    )
+
+
+# ---- the period of /me/transactions --------------------------------------------------------
+
+MAX_RANGE = timedelta(days=366)
+
+
+def period_bound(raw: str, name: str, *, end: bool) -> tuple[datetime, datetime]:
+    """(the instant the parameter names, the bound to query with): an ISO 8601 date is a whole
+    local day (an end date includes its day); a date-time without offset is local time."""
+    text = raw.strip()
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            start = datetime(day.year, day.month, day.day, tzinfo=SAO_PAULO)
+            bound = datetime.combine(day + timedelta(days=1), datetime.min.time(), SAO_PAULO) if end else start
+            return start.astimezone(timezone.utc), bound.astimezone(timezone.utc)
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise ItemError(f"The '{name}' parameter must be an ISO 8601 date (YYYY-MM-DD) or date-time.") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=SAO_PAULO)
+    if not EARLIEST <= parsed < LATEST:
+        raise ItemError(f"The '{name}' parameter must be in the years 2000 to 2099.")
+    parsed = parsed.astimezone(timezone.utc)
+    return parsed, parsed + timedelta(microseconds=1) if end else parsed

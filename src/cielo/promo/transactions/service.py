@@ -1,0 +1,449 @@
+"""Transactions: ingestion through the campaign engine, cancellation and undo, the back
+office's explanation, and the holder's /me/transactions (CONTRACT §3.2, §3.5, §4).
+
+Every write of a holder's history at an establishment is serialised per (holder,
+establishment): on PostgreSQL by a transaction-scoped advisory lock taken before the history
+is read, on SQLite by its single writer (write transactions begin IMMEDIATE). Two concurrent
+purchases therefore never both take the same punch."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, func, insert, select, text, update
+
+from cielo.audit import service as audit
+from cielo.audit.service import Actor
+from cielo.db import Database, utcnow
+from cielo.promo.cards.models import Card
+from cielo.promo.cards.service import CardService
+from cielo.promo.environments import Environment
+from cielo.promo.establishments.models import CommercialEstablishment
+from cielo.promo.establishments.service import model as establishment_model
+from cielo.promo.holders.models import Holder
+from cielo.promo.pagination import Page
+from cielo.promo.promotions.models import Promotion
+from cielo.promo.subscriptions.models import SubscriptionRequest
+from cielo.promo.transactions import engine
+from cielo.promo.transactions.models import (
+    CANCELLATION,
+    KINDS,
+    PURCHASE,
+    UNDO,
+    Transaction,
+    TransactionReward,
+)
+from cielo.promo.transactions.parsing import Item, ItemError, parse
+
+MAX_BATCH = 1000
+WORDS = {CANCELLATION: "cancelled", UNDO: "undone"}
+ACCEPTED = 1
+
+
+class IngestError(Exception):
+    """Refused input: a sentence, and for a batch the bad items with their index and reason."""
+
+    def __init__(self, status_code: int, detail: str, errors: list[dict] | None = None) -> None:
+        super().__init__(detail)
+        self.status_code, self.detail, self.errors = status_code, detail, errors
+
+
+@dataclass
+class _New:
+    index: int
+    item: Item
+    card_id: int
+    holder_id: int
+    key: int  # provisional engine key (negative) until the row has an id
+    earned: list[engine.Earned]
+    id: int | None = None
+
+
+def _product(row, which: str) -> dict | None:
+    product_id = getattr(row, f"product_{which}_id")
+    if product_id is None:
+        return None
+    return {"id": product_id, "description": getattr(row, f"product_{which}_description")}
+
+
+def admin_model(row: Transaction, rewards: list[TransactionReward] | None = None) -> dict:
+    body = {"id": row.id, "environment": row.environment, "kind": KINDS[row.kind], "cardId": row.card_id,
+            "holderId": row.holder_id, "commercialEstablishmentId": row.establishment_id,
+            "amount": engine.brl(row.amount_cents), "occurredAt": row.occurred_at.isoformat(),
+            "productPrimary": _product(row, "primary"), "containsPromotions": row.contains_promotions}
+    secondary = _product(row, "secondary")
+    if secondary:
+        body["productSecondary"] = secondary
+    if row.external_id is not None:
+        body["externalId"] = row.external_id
+    if row.reverses_id is not None:
+        body["reverses"] = row.reverses_id
+    if row.reversed_by_id is not None:
+        body["reversedBy"] = row.reversed_by_id
+    if rewards is not None:
+        body["rewards"] = [{
+            "promotionId": r.promotion_id, "campaignType": r.campaign_type, "premium": r.premium, "why": r.reason,
+            "earnedAt": r.earned_at.isoformat(),
+            **({"withdrawnAt": r.withdrawn_at.isoformat(), "withdrawnBecause": r.withdrawn_reason}
+               if r.withdrawn_at is not None else {}),
+        } for r in rewards]
+    return body
+
+
+def holder_model(row: Transaction, establishment: CommercialEstablishment) -> dict:
+    """The seed's TransactionData."""
+    body = {"id": row.id, "commercialEstablishment": establishment_model(establishment),
+            "productPrimary": _product(row, "primary")}
+    secondary = _product(row, "secondary")
+    if secondary:
+        body["productSecondary"] = secondary
+    body["containsPromotions"] = row.contains_promotions
+    return body
+
+
+class TransactionService:
+    def __init__(self, db: Database, cards: CardService) -> None:
+        self._db = db
+        self._cards = cards
+
+    # ---- ingestion -------------------------------------------------------------------------
+
+    def parse_batch(self, raws) -> list[Item]:
+        if not isinstance(raws, list) or not raws:
+            raise IngestError(400, "'transactions' must be a non-empty array of transactions.")
+        if len(raws) > MAX_BATCH:
+            raise IngestError(400, f"A batch holds at most {MAX_BATCH} transactions; this one holds {len(raws)}.")
+        items, errors = [], []
+        for index, raw in enumerate(raws):
+            try:
+                items.append(parse(raw))
+            except ItemError as exc:
+                errors.append({"index": index, "reason": str(exc)})
+        if errors:
+            raise IngestError(400, _refusal(errors, len(raws)), errors)
+        return items
+
+    async def ingest(self, env: Environment, items: list[Item], actor: Actor) -> list[tuple[dict, bool]]:
+        """Ingest transactions all or nothing; returns (transaction, created) per item, in order
+        (created is False for a repeated externalId, which answers with the first one)."""
+        async with self._db.write() as session:
+            results: list[tuple[int, bool] | None] = [None] * len(items)
+            by_external: dict[str, int] = {}
+            externals = {i.external_id for i in items if i.external_id}
+            if externals:
+                for row_id, external_id in (await session.execute(
+                    select(Transaction.id, Transaction.external_id)
+                    .where(Transaction.environment == env.value, Transaction.external_id.in_(externals))
+                )).all():
+                    by_external[external_id] = row_id
+            cards, errors = await self._cards_of(session, env, items)
+            known = set((await session.scalars(select(CommercialEstablishment.id).where(
+                CommercialEstablishment.environment == env.value,
+                CommercialEstablishment.id.in_({i.establishment_id for i in items})))).all())
+            for index, item in enumerate(items):
+                if item.establishment_id not in known:
+                    errors.append({"index": index, "reason": f"There is no commercial establishment "
+                                                             f"{item.establishment_id} in {env.value}."})
+            if errors:
+                errors.sort(key=lambda e: e["index"])
+                raise IngestError(400, _refusal(errors, len(items)), errors)
+            new: list[_New] = []
+            first_of: dict[str, _New] = {}
+            for index, item in enumerate(items):
+                if item.external_id in by_external:
+                    results[index] = (by_external[item.external_id], False)
+                elif item.external_id in first_of:
+                    results[index] = (-1 - first_of[item.external_id].index, False)
+                else:
+                    card_id, holder_id = cards[index]
+                    entry = _New(index, item, card_id, holder_id, -1 - index, [])
+                    new.append(entry)
+                    if item.external_id:
+                        first_of[item.external_id] = entry
+            if new:
+                await self._judge_and_store(session, env, new)
+                audit.record(session, actor, "create", "transaction", str(new[0].id) if len(new) == 1 else "batch",
+                             {"count": len(new), "ids": [n.id for n in new][:1000]})
+            ids = {n.key: n.id for n in new}
+            for n in new:
+                results[n.index] = (n.id, True)
+            final = [(ids.get(row_id, row_id), created) for row_id, created in results]
+            return await self._models(session, final)
+
+    async def _cards_of(self, session, env: Environment, items: list[Item]):
+        """(card id, holder id) per item index, and the errors of cards that are not known."""
+        cards: dict[int, tuple[int, int]] = {}
+        errors: list[dict] = []
+        by_id = {i.card_id for i in items if i.card_id is not None}
+        id_rows = {}
+        if by_id:
+            id_rows = {row.id: row.holder_id for row in (await session.execute(
+                select(Card.id, Card.holder_id).where(Card.environment == env.value, Card.id.in_(by_id)))).all()}
+        fingerprints = {index: self._cards.fingerprint(env, i.card_number)
+                        for index, i in enumerate(items) if i.card_number is not None}
+        by_print: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        if fingerprints:
+            for row in (await session.execute(
+                select(Card.id, Card.holder_id, Card.fingerprint)
+                .where(Card.environment == env.value, Card.fingerprint.in_(set(fingerprints.values())))
+            )).all():
+                by_print[row.fingerprint].append((row.id, row.holder_id))
+        for index, item in enumerate(items):
+            if item.card_id is not None:
+                if item.card_id in id_rows:
+                    cards[index] = (item.card_id, id_rows[item.card_id])
+                else:
+                    errors.append({"index": index, "reason": f"There is no card {item.card_id} in {env.value}."})
+                continue
+            matches = by_print.get(fingerprints[index], [])
+            if len(matches) == 1:
+                cards[index] = matches[0]
+            elif not matches:
+                errors.append({"index": index, "reason": f"No card with this number is registered in {env.value}."})
+            else:
+                errors.append({"index": index, "reason": "This card number is registered by more than one holder; "
+                                                         "name the card by 'cardId'."})
+        return cards, errors
+
+    async def _lock_pairs(self, session, pairs) -> None:
+        if self._db.is_sqlite:
+            return  # the single writer already serialises every write transaction
+        for holder_id, establishment_id in sorted(pairs):  # one order everywhere: no deadlocks
+            await session.execute(text("SELECT pg_advisory_xact_lock(:h, :e)"), {"h": holder_id, "e": establishment_id})
+
+    async def _history(self, session, pairs) -> dict[tuple[int, int], list[engine.Purchase]]:
+        """The counted purchases (not reversed) of each (holder, establishment), oldest first."""
+        history: dict[tuple[int, int], list[engine.Purchase]] = defaultdict(list)
+        holders = {h for h, _ in pairs}
+        establishments = {e for _, e in pairs}
+        T = Transaction
+        rows = (await session.execute(
+            select(T.id, T.holder_id, T.establishment_id, T.occurred_at, T.amount_cents)
+            .where(T.holder_id.in_(holders), T.establishment_id.in_(establishments), T.kind == PURCHASE,
+                   T.reversed_by_id.is_(None))
+            .order_by(T.occurred_at, T.id)
+        )).all()
+        for row_id, holder_id, establishment_id, occurred_at, amount in rows:
+            if (holder_id, establishment_id) in pairs:
+                history[(holder_id, establishment_id)].append(engine.Purchase(row_id, occurred_at, amount))
+        return history
+
+    async def _campaigns(self, session, establishments) -> dict[int, list[engine.Campaign]]:
+        """The promotions each establishment has ever been subscribed to, with the intervals of
+        its subscriptions (from the accepted requests, CONTRACT §3.3)."""
+        R, P = SubscriptionRequest, Promotion
+        events: dict[tuple[int, int], list[tuple[datetime, str]]] = defaultdict(list)
+        for establishment_id, promotion_id, action, processed_at in (await session.execute(
+            select(R.establishment_id, R.promotion_id, R.action, R.processed_at)
+            .where(R.establishment_id.in_(establishments), R.status == ACCEPTED)
+            .order_by(R.processed_at, R.id)
+        )).all():
+            events[(establishment_id, promotion_id)].append((processed_at, action))
+        promotions = {}
+        if events:
+            promotions = {p.id: p for p in (await session.execute(
+                select(P.id, P.campaign_type, P.rules, P.premium, P.start_date, P.end_date, P.active)
+                .where(P.id.in_({p for _, p in events}))
+            )).all()}
+        campaigns: dict[int, list[engine.Campaign]] = defaultdict(list)
+        for (establishment_id, promotion_id), history in events.items():
+            p = promotions.get(promotion_id)
+            if p is None:
+                continue
+            campaigns[establishment_id].append(engine.Campaign(
+                p.id, p.campaign_type, p.rules, p.premium, p.start_date, p.end_date, p.active,
+                engine.subscription_intervals(history)))
+        return campaigns
+
+    async def _birthdates(self, session, holders) -> dict[int, object]:
+        return dict((await session.execute(select(Holder.id, Holder.birthdate).where(Holder.id.in_(holders)))).all())
+
+    async def _judge_and_store(self, session, env: Environment, new: list[_New]) -> None:
+        pairs = {(n.holder_id, n.item.establishment_id) for n in new}
+        await self._lock_pairs(session, pairs)
+        history = await self._history(session, pairs)
+        campaigns = await self._campaigns(session, {e for _, e in pairs})
+        birthdates = await self._birthdates(session, {h for h, _ in pairs})
+        incoming: dict[tuple[int, int], list[_New]] = defaultdict(list)
+        for n in new:
+            incoming[(n.holder_id, n.item.establishment_id)].append(n)
+        recounts: list[tuple[tuple[int, int], datetime, dict[int, list[engine.Earned]]]] = []
+        for pair, entries in incoming.items():
+            past = history.get(pair, [])
+            mine = [engine.Purchase(n.key, n.item.occurred_at, n.item.amount) for n in entries]
+            merged = sorted([*past, *mine], key=_order)
+            earned = engine.replay(merged, campaigns.get(pair[1], ()), birthdates.get(pair[0]))
+            for n in entries:
+                n.earned = earned.get(n.key, [])
+            earliest = min(p.occurred_at for p in mine)
+            if past and earliest < past[-1].occurred_at:  # a late arrival: later purchases are recounted
+                recounts.append((pair, earliest, earned))
+        now = utcnow()
+        rows = [{
+            "environment": env.value, "kind": PURCHASE, "card_id": n.card_id, "holder_id": n.holder_id,
+            "establishment_id": n.item.establishment_id, "amount_cents": n.item.amount,
+            "occurred_at": n.item.occurred_at, "product_primary_id": n.item.primary[0],
+            "product_primary_description": n.item.primary[1],
+            "product_secondary_id": n.item.secondary[0] if n.item.secondary else None,
+            "product_secondary_description": n.item.secondary[1] if n.item.secondary else None,
+            "external_id": n.item.external_id, "reverses_id": None, "reversed_by_id": None,
+            "contains_promotions": bool(n.earned), "created_at": now,
+        } for n in new]
+        ids = (await session.execute(
+            insert(Transaction).returning(Transaction.id, sort_by_parameter_order=True), rows)).scalars().all()
+        for n, row_id in zip(new, ids):
+            n.id = row_id
+        rewards = [{"transaction_id": n.id, "promotion_id": e.promotion_id, "campaign_type": e.campaign_type,
+                    "premium": e.premium, "reason": e.reason, "earned_at": now}
+                   for n in new for e in n.earned]
+        if rewards:
+            await session.execute(insert(TransactionReward), rewards)
+        real = {n.key: n.id for n in new}
+        for pair, since, earned in recounts:
+            earned = {real.get(key, key): value for key, value in earned.items()}
+            await self._apply_recount(session, pair, since, earned, now, "recounted after an earlier purchase "
+                                                                          "arrived late")
+
+    async def _apply_recount(self, session, pair, since: datetime, earned: dict[int, list[engine.Earned]],
+                             now: datetime, because: str) -> None:
+        """Make the stored rewards of the pair's purchases from ``since`` on what the replay says."""
+        T, W = Transaction, TransactionReward
+        ids = (await session.scalars(select(T.id).where(
+            T.holder_id == pair[0], T.establishment_id == pair[1], T.kind == PURCHASE, T.reversed_by_id.is_(None),
+            T.occurred_at >= since))).all()
+        if not ids:
+            return
+        live = defaultdict(dict)
+        for reward_id, transaction_id, promotion_id in (await session.execute(
+            select(W.id, W.transaction_id, W.promotion_id)
+            .where(W.transaction_id.in_(ids), W.withdrawn_at.is_(None)))).all():
+            live[transaction_id][promotion_id] = reward_id
+        withdraw, add, flags = [], [], {}
+        for transaction_id in ids:
+            should = {e.promotion_id: e for e in earned.get(transaction_id, [])}
+            has = live.get(transaction_id, {})
+            withdraw += [reward_id for promotion_id, reward_id in has.items() if promotion_id not in should]
+            add += [{"transaction_id": transaction_id, "promotion_id": e.promotion_id,
+                     "campaign_type": e.campaign_type, "premium": e.premium, "reason": e.reason, "earned_at": now}
+                    for promotion_id, e in should.items() if promotion_id not in has]
+            if bool(should) != bool(has):
+                flags[transaction_id] = bool(should)
+        if withdraw:
+            await session.execute(update(W).where(W.id.in_(withdraw)).values(withdrawn_at=now, withdrawn_reason=because))
+        if add:
+            await session.execute(insert(W), add)
+        for value in (True, False):
+            changed = [t for t, flag in flags.items() if flag is value]
+            if changed:
+                await session.execute(update(T).where(T.id.in_(changed)).values(contains_promotions=value))
+
+    # ---- cancellation and undo -------------------------------------------------------------
+
+    async def reverse(self, env: Environment, transaction_id: int, kind: str, occurred_at: datetime | None,
+                      actor: Actor) -> dict:
+        assert kind in (CANCELLATION, UNDO)
+        word = WORDS[kind]
+        async with self._db.write() as session:
+            original = await session.get(Transaction, transaction_id)
+            if original is None or original.environment != env.value:
+                raise IngestError(404, f"There is no transaction {transaction_id} in {env.value}.")
+            pair = (original.holder_id, original.establishment_id)
+            await self._lock_pairs(session, {pair})
+            await session.refresh(original)
+            if original.kind != PURCHASE:
+                raise IngestError(400, f"Transaction {transaction_id} is itself a {KINDS[original.kind]}; only a "
+                                       "purchase can be cancelled or undone.")
+            if original.reversed_by_id is not None:
+                earlier = await session.get(Transaction, original.reversed_by_id)
+                raise IngestError(400, f"Transaction {transaction_id} was already {WORDS[earlier.kind]} by "
+                                       f"transaction {earlier.id}; a purchase is reversed once.")
+            moment = occurred_at or utcnow()
+            if moment < original.occurred_at:
+                raise IngestError(400, f"'occurredAt' must not be before the transaction's own "
+                                       f"({original.occurred_at.isoformat()}).")
+            now = utcnow()
+            reversal = Transaction(
+                environment=env.value, kind=kind, card_id=original.card_id, holder_id=original.holder_id,
+                establishment_id=original.establishment_id, amount_cents=original.amount_cents, occurred_at=moment,
+                product_primary_id=original.product_primary_id,
+                product_primary_description=original.product_primary_description,
+                product_secondary_id=original.product_secondary_id,
+                product_secondary_description=original.product_secondary_description,
+                reverses_id=original.id, contains_promotions=False, created_at=now)
+            session.add(reversal)
+            await session.flush()
+            claimed = await session.execute(update(Transaction).where(
+                Transaction.id == original.id, Transaction.reversed_by_id.is_(None)
+            ).values(reversed_by_id=reversal.id, contains_promotions=False))
+            if claimed.rowcount != 1:  # pragma: no cover - the lock and the unique reverses_id rule it out
+                raise IngestError(400, f"Transaction {transaction_id} was already reversed.")
+            await session.execute(update(TransactionReward).where(
+                TransactionReward.transaction_id == original.id, TransactionReward.withdrawn_at.is_(None)
+            ).values(withdrawn_at=now, withdrawn_reason=f"the purchase was {word} by transaction {reversal.id}"))
+            audit.record(session, actor, "cancel" if kind == CANCELLATION else "undo", "transaction",
+                         str(original.id), {"reversal": reversal.id})
+            history = (await self._history(session, {pair})).get(pair, [])
+            campaigns = await self._campaigns(session, {pair[1]})
+            birthdates = await self._birthdates(session, {pair[0]})
+            earned = engine.replay(history, campaigns.get(pair[1], ()), birthdates.get(pair[0]))
+            await self._apply_recount(session, pair, original.occurred_at, earned, now,
+                                      f"recounted after transaction {original.id} was {word}")
+            return (await self._models(session, [(reversal.id, True)]))[0][0]
+
+    # ---- reading ---------------------------------------------------------------------------
+
+    async def _models(self, session, results: list[tuple[int, bool]]) -> list[tuple[dict, bool]]:
+        ids = {row_id for row_id, _ in results}
+        rows = {t.id: t for t in (await session.scalars(select(Transaction).where(Transaction.id.in_(ids)))).all()}
+        rewards = defaultdict(list)
+        for r in (await session.scalars(select(TransactionReward).where(
+                TransactionReward.transaction_id.in_(ids)).order_by(TransactionReward.id))).all():
+            rewards[r.transaction_id].append(r)
+        return [(admin_model(rows[row_id], rewards[row_id]), created) for row_id, created in results]
+
+    async def one(self, env: Environment, transaction_id: int) -> dict:
+        async with self._db.read() as session:
+            row = await session.get(Transaction, transaction_id)
+            if row is None or row.environment != env.value:
+                raise IngestError(404, f"There is no transaction {transaction_id} in {env.value}.")
+            return (await self._models(session, [(row.id, False)]))[0][0]
+
+    async def for_holder(self, holder_id: int, page: Page, start: datetime, end: datetime) -> tuple[list[dict], int]:
+        """The holder's purchases in [start, end), newest first, each with its cancellation or
+        undoing when there is one."""
+        T, E = Transaction, CommercialEstablishment
+        where = and_(T.holder_id == holder_id, T.kind == PURCHASE, T.occurred_at >= start, T.occurred_at < end)
+        async with self._db.read() as session:
+            total = (await session.execute(select(func.count()).select_from(T).where(where))).scalar_one()
+            if total == 0 or page.offset >= total:
+                return [], total
+            rows = (await session.execute(
+                select(T, E).join(E, E.id == T.establishment_id).where(where)
+                .order_by(T.occurred_at.desc(), T.id.desc()).offset(page.offset).limit(page.limit))).all()
+            reversed_ids = [t.reversed_by_id for t, _ in rows if t.reversed_by_id is not None]
+            reversals = {}
+            if reversed_ids:
+                reversals = {r.id: r for r in (await session.scalars(select(T).where(T.id.in_(reversed_ids)))).all()}
+        items = []
+        for t, e in rows:
+            body = holder_model(t, e)
+            if t.reversed_by_id is not None and t.reversed_by_id in reversals:
+                reversal = reversals[t.reversed_by_id]
+                field = "transactionCancelled" if reversal.kind == CANCELLATION else "transactionUndone"
+                body[field] = holder_model(reversal, e)
+            items.append(body)
+        return items, total
+
+
+def _order(p: engine.Purchase):
+    # stored purchases (positive ids) before new ones at the same instant, new ones in input order
+    return (p.occurred_at, p.key < 0, p.key if p.key > 0 else -p.key)
+
+
+def _refusal(errors: list[dict], count: int) -> str:
+    if count == 1:
+        return errors[0]["reason"][0].upper() + errors[0]["reason"][1:]
+    return (f"{len(errors)} of the {count} transactions are invalid; nothing was ingested "
+            f"(first: #{errors[0]['index']}: {errors[0]['reason']})")

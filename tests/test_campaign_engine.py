@@ -1,0 +1,157 @@
+"""The nine campaign rules as pure functions (cielo.promo.transactions.engine), property-tested
+with hypothesis against small independent oracles, plus the daylight-saving history of São
+Paulo."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cielo.promo.transactions import engine
+from cielo.promo.transactions.engine import Campaign, Purchase, replay
+
+UTC = timezone.utc
+ALWAYS = ((datetime(2000, 1, 1, tzinfo=UTC), None),)
+
+
+def campaign(kind: str, rules: dict, **fields) -> Campaign:
+    values = {"premium": "prize", "start_date": date(2000, 1, 1), "end_date": date(2099, 12, 31), "active": True,
+              "subscribed": ALWAYS, **fields}
+    return Campaign(1, kind, rules, **values)
+
+
+def purchases(moments, amounts=None) -> list[Purchase]:
+    amounts = amounts or [1000] * len(moments)
+    return [Purchase(i + 1, m, a) for i, (m, a) in enumerate(sorted(zip(moments, amounts), key=lambda x: x[0]))]
+
+
+def earning(history, c, birthdate=None) -> list[int]:
+    return sorted(replay(history, [c], birthdate))
+
+
+moments = st.datetimes(min_value=datetime(2005, 1, 1), max_value=datetime(2030, 12, 31), timezones=st.just(UTC))
+
+
+@given(k=st.integers(0, 60), n=st.integers(1, 10))
+def test_punch_every_n_earns_floor_k_over_n(k, n):
+    start = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    history = purchases([start + timedelta(hours=i) for i in range(k)])
+    won = earning(history, campaign("P", {"every": n}))
+    assert len(won) == k // n
+    assert won == [history[i - 1].key for i in range(n, k + 1, n)]
+
+
+@given(st.lists(moments, max_size=30))
+def test_welcome_earns_exactly_the_first(times):
+    history = purchases(times)
+    assert earning(history, campaign("W", {})) == ([history[0].key] if history else [])
+
+
+@given(st.lists(moments, max_size=30), st.lists(st.integers(1, 5000), min_size=30, max_size=30), st.integers(1, 5000))
+def test_min_amount_filters_what_counts(times, amounts, floor):
+    """Below minAmount a purchase never counts: W earns on the first purchase at or above it."""
+    history = purchases(times, amounts[:len(times)])
+    c = campaign("W", {"minAmount": engine.brl(floor)})
+    eligible = [p.key for p in history if p.amount >= floor]
+    assert earning(history, c) == eligible[:1]
+
+
+@given(st.lists(moments, max_size=40), st.integers(1, 7), st.integers(0, 21), st.integers(1, 2))
+@settings(max_examples=200)
+def test_recurring_only_inside_the_local_window(times, weekday, hour, length):
+    rules = {"weekdays": [weekday], "startTime": f"{hour:02d}:00", "endTime": f"{hour + length:02d}:00"}
+    history = purchases(times)
+    won = set(earning(history, campaign("R", rules)))
+    for p in history:
+        local = p.occurred_at.astimezone(engine.SAO_PAULO)
+        inside = local.isoweekday() == weekday and hour <= local.hour < hour + length
+        assert (p.key in won) == inside
+
+
+def test_recurring_follows_daylight_saving_history():
+    """Brazil kept daylight saving time until 2019: on 5 Nov 2018 São Paulo was UTC−2, on
+    5 Nov 2019 UTC−3. 13:30 UTC is 11:30 local in 2018 (inside 11:00–14:00) but 10:30 in 2019."""
+    rules = {"weekdays": [1, 2, 3, 4, 5], "startTime": "11:00", "endTime": "14:00"}
+    in_dst = Purchase(1, datetime(2018, 11, 5, 13, 30, tzinfo=UTC), 100)
+    after = Purchase(2, datetime(2019, 11, 5, 13, 30, tzinfo=UTC), 100)
+    assert earning([in_dst, after], campaign("R", rules)) == [1]
+    # the end of DST on 17 Feb 2019: 16 Feb 15:30 UTC is 13:30 local (inside), 18 Feb 15:30 UTC is 12:30
+    rules = {"weekdays": [6, 1], "startTime": "13:00", "endTime": "14:00"}
+    assert earning([Purchase(3, datetime(2019, 2, 16, 15, 30, tzinfo=UTC), 1),
+                    Purchase(4, datetime(2019, 2, 18, 15, 30, tzinfo=UTC), 1)], campaign("R", rules)) == [3]
+
+
+@given(k=st.integers(0, 40), visits=st.integers(1, 8))
+def test_frequency_in_a_wide_window_is_every_nth_visit(k, visits):
+    start = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    history = purchases([start + timedelta(hours=i) for i in range(k)])
+    assert len(earning(history, campaign("F", {"visits": visits, "windowDays": 30}))) == k // visits
+
+
+def test_frequency_window_forgets_old_visits():
+    day = lambda d: datetime(2026, 3, d, 15, tzinfo=UTC)  # noqa: E731
+    history = purchases([day(1), day(2), day(20), day(21), day(22)])
+    # a 10-day window: visits of the 1st and 2nd have left it by the 20th; the 22nd is the 3rd in the window
+    assert earning(history, campaign("F", {"visits": 3, "windowDays": 10})) == [5]
+
+
+@given(st.lists(st.tuples(st.integers(0, 400), st.integers(1, 20_000)), max_size=40), st.integers(1, 30_000),
+       st.integers(1, 60))
+@settings(max_examples=200)
+def test_amount_against_an_oracle(days_and_amounts, target, window):
+    start = datetime(2026, 1, 1, 15, tzinfo=UTC)
+    history = purchases([start + timedelta(days=d) for d, _ in days_and_amounts], [a for _, a in days_and_amounts])
+    expected, since = [], []
+    for p in history:
+        since.append(p)
+        since = [q for q in since if (p.local_date - q.local_date).days < window]
+        if sum(q.amount for q in since) >= target:
+            expected.append(p.key)
+            since = []
+    assert earning(history, campaign("A", {"amount": engine.brl(target), "windowDays": window})) == expected
+
+
+@given(st.lists(st.integers(0, 2000), max_size=30, unique=True), st.integers(1, 200))
+def test_recency_against_an_oracle(days, away):
+    start = datetime(2026, 1, 1, 15, tzinfo=UTC)
+    history = purchases([start + timedelta(days=d) for d in days])
+    expected = [b.key for a, b in zip(history, history[1:]) if (b.local_date - a.local_date).days >= away]
+    assert earning(history, campaign("X", {"daysAway": away})) == expected
+
+
+def test_birthday_period_wraps_the_year_and_leap_days():
+    c = campaign("B", {"daysBefore": 3, "daysAfter": 2})
+    at = lambda y, m, d: Purchase(y * 10000 + m * 100 + d, datetime(y, m, d, 15, tzinfo=UTC), 100)  # noqa: E731
+    history = [at(2026, 12, 28), at(2026, 12, 29), at(2027, 1, 2), at(2027, 1, 3), at(2027, 1, 4)]
+    assert earning(history, c, date(1990, 1, 1)) == [20261229, 20270102, 20270103]  # 29 Dec … 3 Jan
+    leap = [at(2027, 2, 28), at(2027, 3, 3)]
+    assert earning(leap, campaign("B", {"daysBefore": 0, "daysAfter": 0}), date(2000, 2, 29)) == [20270228]
+    assert earning(history, c, None) == []
+
+
+def test_event_days_are_local_dates():
+    c = campaign("E", {"dates": ["2026-12-24"]})
+    late_evening = Purchase(1, datetime(2026, 12, 25, 2, 30, tzinfo=UTC), 100)  # 23:30 on the 24th in São Paulo
+    next_morning = Purchase(2, datetime(2026, 12, 25, 12, 0, tzinfo=UTC), 100)
+    assert earning([late_evening, next_morning], c) == [1]
+
+
+def test_generic_and_the_reward_conditions():
+    t = lambda d: Purchase(d, datetime(2026, 6, d, 15, tzinfo=UTC), 100)  # noqa: E731
+    history = [t(1), t(10), t(20)]
+    assert earning(history, campaign("G", {})) == [1, 10, 20]
+    assert earning(history, campaign("G", {}, active=False)) == []
+    assert earning(history, campaign("G", {}, start_date=date(2026, 6, 5), end_date=date(2026, 6, 15))) == [10]
+    window = ((datetime(2026, 6, 5, tzinfo=UTC), datetime(2026, 6, 15, tzinfo=UTC)),
+              (datetime(2026, 6, 18, tzinfo=UTC), None))
+    assert earning(history, campaign("G", {}, subscribed=window)) == [10, 20]
+    # counting goes on while the promotion cannot reward: P every 2 counts the 1st, rewards the 2nd only if subscribed
+    assert earning(history, campaign("P", {"every": 2}, subscribed=window)) == [10]
+
+
+def test_subscription_intervals_from_accepted_requests():
+    t = lambda d: datetime(2026, 1, d, tzinfo=UTC)  # noqa: E731
+    assert engine.subscription_intervals([(t(1), "S"), (t(5), "U"), (t(9), "S")]) == ((t(1), t(5)), (t(9), None))
+    assert engine.subscription_intervals([(t(1), "U"), (t(2), "S"), (t(3), "S")]) == ((t(2), None),)
