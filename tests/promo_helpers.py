@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
+from datetime import date
 from urllib.parse import parse_qs, urlsplit
 
 from tests.panel_helpers import Credentials, Panel, csrf_of
@@ -13,6 +14,7 @@ SANDBOX = "/sandbox/promotions/v1"
 PRODUCTION = "/promotions/v1"
 REDIRECT = "https://app.example.com/callback"
 HOLDER_PASSWORD = "senha muito segura"
+NEXT_YEAR = str(date.today().year + 1)
 MARIA = {"name": "Maria Silva", "cpf": "390.533.447-05", "birthdate": "1990-05-17", "email": "maria@example.com"}
 
 
@@ -80,3 +82,18 @@ def partner_app(client, environment: str = "sandbox", email: str = "dev@example.
     creds = panel.application_with_token(environment=environment, redirect_urls=f"{REDIRECT}\nhttps://other.example.com/cb")
     client.cookies.clear()  # the holder's browser is not the developer's
     return creds
+
+
+def card_page(client, creds, tokens, redirect=REDIRECT):
+    response = client.get(SANDBOX + "/cards", params={"client_id": creds.client_id, "access_token": tokens["access_token"],
+                                                      "redirect_url": redirect}, follow_redirects=False)
+    assert response.status_code == 301, response.text
+    return client.get(response.headers["location"])
+
+
+def add_card(client, creds, tokens, **fields):
+    page = card_page(client, creds, tokens)
+    data = {"csrf_token": csrf_of(page.text), "request": re.search(r'name="request" value="([^"]+)"', page.text).group(1),
+            "card_number": "4111 1111 1111 1111", "expiry_month": "12", "expiry_year": NEXT_YEAR, "cvv": "123",
+            "holder_name": "MARIA SILVA", "type": "CREDIT", **fields}
+    return client.post(SANDBOX + "/oauth/cards", data=data, follow_redirects=False)

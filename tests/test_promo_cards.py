@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import re
-from datetime import date
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from tests.conftest import db_sql, make_token
-from tests.panel_helpers import csrf_of
-from tests.promo_helpers import REDIRECT, SANDBOX, check, partner_app, tokens_for
-
-NEXT_YEAR = str(date.today().year + 1)
+from tests.promo_helpers import (
+    REDIRECT,
+    SANDBOX,
+    add_card,
+    card_page,
+    check,
+    partner_app,
+    tokens_for,
+)
 
 
 @pytest.fixture
@@ -33,21 +37,6 @@ def create_partner(client, admin, env="sandbox", **fields):
     response = client.post(f"/admin/v1/{env}/partners", json=body, headers=admin)
     assert response.status_code == 201, response.text
     return response.json()
-
-
-def card_page(client, creds, tokens, redirect=REDIRECT):
-    response = client.get(SANDBOX + "/cards", params={"client_id": creds.client_id, "access_token": tokens["access_token"],
-                                                      "redirect_url": redirect}, follow_redirects=False)
-    assert response.status_code == 301, response.text
-    return client.get(response.headers["location"])
-
-
-def add_card(client, creds, tokens, **fields):
-    page = card_page(client, creds, tokens)
-    data = {"csrf_token": csrf_of(page.text), "request": re.search(r'name="request" value="([^"]+)"', page.text).group(1),
-            "card_number": "4111 1111 1111 1111", "expiry_month": "12", "expiry_year": NEXT_YEAR, "cvv": "123",
-            "holder_name": "MARIA SILVA", "type": "CREDIT", **fields}
-    return client.post(SANDBOX + "/oauth/cards", data=data, follow_redirects=False)
 
 
 def me_cards(client, creds, tokens, **params):

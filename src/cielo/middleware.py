@@ -44,6 +44,9 @@ class _BodyTooLarge(Exception):
     pass
 
 
+BATCH_BODY_BYTES = 2 * 1024 * 1024
+
+
 class RequestContextMiddleware:
     def __init__(self, app: ASGIApp, *, max_body_bytes: int, access_log: AccessLog | None = None) -> None:
         self.app = app
@@ -70,6 +73,8 @@ class RequestContextMiddleware:
         status_holder = [0]
         path = scope["path"]
         limit = self.max_body_bytes
+        if path.startswith("/admin/v1/") and path.endswith("/transactions/batch"):
+            limit = max(limit, BATCH_BODY_BYTES)  # up to 1,000 transactions, a few hundred bytes each
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -45,8 +45,7 @@ async def ingest_one(env: Environment, request: Request, actor: Actor = Depends(
     body = await _json(request)
     if not isinstance(body, dict):
         raise IngestError(400, "The request body must be a transaction object.")
-    items = service.parse_batch([body])
-    [(transaction, created)] = await service.ingest(env, items, actor)
+    [(transaction, created)] = await service.ingest(env, [body], actor)
     return JSONResponse(transaction, status_code=201 if created else 200)
 
 
@@ -60,8 +59,7 @@ async def ingest_batch(env: Environment, request: Request, actor: Actor = Depend
     body = await _json(request)
     if not isinstance(body, dict) or set(body) != {"transactions"}:
         raise IngestError(400, "The request body must be an object {\"transactions\": [...]}.")
-    items = service.parse_batch(body["transactions"])
-    results = await service.ingest(env, items, actor)
+    results = await service.ingest(env, body["transactions"], actor)
     created = sum(1 for _, c in results if c)
     return JSONResponse({"transactions": [t for t, _ in results], "created": created}, status_code=201)
 

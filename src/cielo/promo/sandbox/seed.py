@@ -11,21 +11,25 @@ from __future__ import annotations
 import math
 import random
 import secrets
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import orjson
 from faker import Faker
 from sqlalchemy import func, insert, select, text
+from stdnum import luhn
 from stdnum.br import cnpj as stdnum_cnpj
 
+from cielo.audit.service import Actor
 from cielo.auth.models import ApiToken
 from cielo.db import Database, utcnow
 from cielo.developer.models import AppAccessToken, Application, Developer
 from cielo.promo.cards.brands import brand_of
 from cielo.promo.cards.models import Card, CardPartner
+from cielo.promo.cards.service import CardService
 from cielo.promo.environments import Environment
 from cielo.promo.establishments.models import CommercialEstablishment
 from cielo.promo.holders.models import Holder
+from cielo.promo.localtime import SAO_PAULO
 from cielo.promo.partners.models import Partner
 from cielo.promo.promotions import rules as campaign_rules
 from cielo.promo.promotions.models import Promotion
@@ -34,6 +38,7 @@ from cielo.promo.subscriptions.models import (
     EstablishmentSubscription,
     SubscriptionRequest,
 )
+from cielo.promo.transactions.service import TransactionService
 from cielo.security import passwords, tokens
 from cielo.security.secrets import SecretBox
 from cielo.security.signing import SigningKeys
@@ -62,6 +67,8 @@ EXAMPLE_RULES = {
 PREMIUMS = {"A": "R$ 20 de desconto", "B": "Sobremesa de aniversário", "E": "Brinde de fim de ano",
             "F": "Café grátis na 4ª visita", "G": "5% de desconto", "P": "A 3ª compra sai pela metade",
             "R": "Almoço executivo com 15% off", "X": "Volte e ganhe 10%", "W": "Boas-vindas: 10% off"}
+PRODUCTS = [{"id": 1, "description": "Crédito à vista"}, {"id": 2, "description": "Débito"},
+            {"id": 3, "description": "Crédito parcelado"}, {"id": 4, "description": "Pix no cartão"}]
 TEST_CARDS = ["4111111111111111", "5555555555554444", "6362970000457013", "378282246310005", "6062825624254001"]
 
 
@@ -69,6 +76,17 @@ def _point(rng: random.Random, lat: float, lon: float, sigma_km: float) -> tuple
     dlat = rng.gauss(0, sigma_km) / 111.32
     dlon = rng.gauss(0, sigma_km) / (111.32 * math.cos(math.radians(lat)))
     return round(lat + dlat, 6), round(lon + dlon, 6)
+
+
+def _card_number(test_number: str, holder: int, card: int) -> str:
+    """A number of the test card's brand (same BIN and length) of its own for each card, so
+    that a number names one card."""
+    body = test_number[:6] + f"{holder:03d}{card:02d}" + test_number[11:-1]
+    return body + luhn.calc_check_digit(body)
+
+
+def EVENT_DAYS(today: date) -> list[date]:  # noqa: N802 - a constant that depends on the day of seeding
+    return [today - timedelta(days=40), today - timedelta(days=9), date(today.year, 12, 24), date(today.year, 12, 31)]
 
 
 def _cnpj(rng: random.Random) -> str:
@@ -172,7 +190,9 @@ class Seeder:
                 for j, kind in enumerate(campaign_rules.SCHEMAS):
                     if (i + j) % 3:
                         continue  # three types per establishment, every type many times
-                    rules = campaign_rules.validate(kind, EXAMPLE_RULES[kind])
+                    example = ({"dates": [d.isoformat() for d in EVENT_DAYS(today)]} if kind == "E"
+                               else EXAMPLE_RULES[kind])
+                    rules = campaign_rules.validate(kind, example)
                     promotions.append(Promotion(
                         environment=SANDBOX, establishment_id=establishment.id, title=f"{PREMIUMS[kind]}"[:100],
                         description=f"Campanha {kind} de {establishment.fictitious_name}", campaign_type=kind,
@@ -206,8 +226,9 @@ class Seeder:
                                 password_hash=passwords.hash_password(password))
                 session.add(holder)
                 await session.flush()
+                cards = []
                 for k in range(2):
-                    number = TEST_CARDS[(i + k) % len(TEST_CARDS)]
+                    number = _card_number(TEST_CARDS[(i + k) % len(TEST_CARDS)], i, k)
                     card = Card(environment=SANDBOX, holder_id=holder.id,
                                 brand=brand_of(number),
                                 last4=number[-4:], pan_length=len(number),
@@ -218,11 +239,57 @@ class Seeder:
                     session.add(card)
                     await session.flush()
                     session.add(CardPartner(card_id=card.id, partner_id=partners[k].id, status_association=True))
+                    cards.append({"id": card.id, "brand": card.brand, "last4": card.last4})
                 holders.append({"id": holder.id, "cpf": cpf, "password": password, "name": holder.name,
-                                "email": holder.email, "birthdate": born.isoformat(),
-                                "cards": [n[-4:] for n in (TEST_CARDS[i % 5], TEST_CARDS[(i + 1) % 5])]})
+                                "email": holder.email, "birthdate": born.isoformat(), "cards": cards})
             document["holders"] = holders
+        document["purchases"] = await self._purchases(document, rng, today)
         return document
+
+    async def _purchases(self, document: dict, rng: random.Random, today: date) -> int:
+        """Months of plausible purchases of each holder, mostly at a few favourite places near
+        Avenida Paulista, ingested through the campaign engine like any others — so that some
+        earn promotions of every type. Returns how many."""
+        service = TransactionService(self._db, CardService(self._db, self._signing))
+        with_promotions = {p["commercial_establishment_id"] for p in document["promotions"] if p["active"]}
+        near = [e["id"] for e in document["commercial_establishments"][:20] if e["id"] in with_promotions]
+        first_day = today - timedelta(days=170)
+        items = []
+
+        def purchase(card: int, establishment: int, day: date, hour: int, minute: int, amount: float) -> None:
+            moment = datetime(day.year, day.month, day.day, hour, minute, tzinfo=SAO_PAULO)
+            items.append({"cardId": card, "commercialEstablishmentId": establishment, "amount": f"{amount:.2f}",
+                          "occurredAt": moment.isoformat(), "productPrimary": rng.choice(PRODUCTS),
+                          "externalId": f"sandbox-{len(items) + 1}"})
+
+        for holder in document["holders"]:
+            cards = [c["id"] for c in holder["cards"]]
+            favourites = rng.sample(near, 4)
+            for offset in range(170):
+                day = first_day + timedelta(days=offset)
+                if rng.random() < 0.3:
+                    place = rng.choices(favourites[:3], weights=[5, 3, 2])[0]
+                    hour = rng.choice([8, 9, 12, 12, 13, 13, 19, 20, 21])
+                    purchase(rng.choice(cards), place, day, hour, rng.randrange(60), rng.lognormvariate(3.4, 0.7))
+            # a regular who stays away for months, then comes back (RFM recency)
+            purchase(cards[0], favourites[3], first_day + timedelta(days=3), 12, 30, 42.0)
+            purchase(cards[0], favourites[3], today - timedelta(days=12), 13, 5, 38.5)
+            # a birthday treat, when the birthday fell in the period
+            born = date.fromisoformat(holder["birthdate"])
+            for year in (today.year - 1, today.year):
+                try:
+                    birthday = born.replace(year=year)
+                except ValueError:
+                    birthday = date(year, 2, 28)
+                if first_day <= birthday < today:
+                    purchase(cards[-1], favourites[0], birthday, 20, 15, 120.0)
+            # the event days of the sandbox's E promotions
+            for day in EVENT_DAYS(today):
+                if first_day <= day < today:
+                    purchase(cards[0], rng.choice(favourites[:3]), day, 18, 40, 65.0)
+        for start in range(0, len(items), 500):
+            await service.ingest(Environment.SANDBOX, items[start:start + 500], Actor(None, "sandbox seed"))
+        return len(items)
 
     async def _large(self, progress=None, total: int = 1_000_000, chunk: int = 20_000) -> None:
         """``total`` establishments, and a promotion of a random campaign type for one in ten."""

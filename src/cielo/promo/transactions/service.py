@@ -110,40 +110,42 @@ class TransactionService:
 
     # ---- ingestion -------------------------------------------------------------------------
 
-    def parse_batch(self, raws) -> list[Item]:
+    async def ingest(self, env: Environment, raws, actor: Actor) -> list[tuple[dict, bool]]:
+        """Ingest a batch of raw transactions all or nothing; returns (transaction, created) per
+        item, in order (created is False for a repeated externalId, which answers with the
+        first one). Refusals name every bad item with its index and reason."""
         if not isinstance(raws, list) or not raws:
             raise IngestError(400, "'transactions' must be a non-empty array of transactions.")
         if len(raws) > MAX_BATCH:
             raise IngestError(400, f"A batch holds at most {MAX_BATCH} transactions; this one holds {len(raws)}.")
-        items, errors = [], []
+        parsed: list[Item | None] = []
+        errors: list[dict] = []
         for index, raw in enumerate(raws):
             try:
-                items.append(parse(raw))
+                parsed.append(parse(raw))
             except ItemError as exc:
+                parsed.append(None)
                 errors.append({"index": index, "reason": str(exc)})
-        if errors:
-            raise IngestError(400, _refusal(errors, len(raws)), errors)
-        return items
+        return await self._ingest(env, parsed, errors, actor)
 
-    async def ingest(self, env: Environment, items: list[Item], actor: Actor) -> list[tuple[dict, bool]]:
-        """Ingest transactions all or nothing; returns (transaction, created) per item, in order
-        (created is False for a repeated externalId, which answers with the first one)."""
+    async def _ingest(self, env: Environment, items: list[Item | None], errors: list[dict], actor: Actor):
         async with self._db.write() as session:
             results: list[tuple[int, bool] | None] = [None] * len(items)
             by_external: dict[str, int] = {}
-            externals = {i.external_id for i in items if i.external_id}
+            externals = {i.external_id for i in items if i and i.external_id}
             if externals:
                 for row_id, external_id in (await session.execute(
                     select(Transaction.id, Transaction.external_id)
                     .where(Transaction.environment == env.value, Transaction.external_id.in_(externals))
                 )).all():
                     by_external[external_id] = row_id
-            cards, errors = await self._cards_of(session, env, items)
+            cards, card_errors = await self._cards_of(session, env, items)
+            errors += card_errors
             known = set((await session.scalars(select(CommercialEstablishment.id).where(
                 CommercialEstablishment.environment == env.value,
-                CommercialEstablishment.id.in_({i.establishment_id for i in items})))).all())
+                CommercialEstablishment.id.in_({i.establishment_id for i in items if i})))).all())
             for index, item in enumerate(items):
-                if item.establishment_id not in known:
+                if item is not None and item.establishment_id not in known:
                     errors.append({"index": index, "reason": f"There is no commercial establishment "
                                                              f"{item.establishment_id} in {env.value}."})
             if errors:
@@ -172,17 +174,17 @@ class TransactionService:
             final = [(ids.get(row_id, row_id), created) for row_id, created in results]
             return await self._models(session, final)
 
-    async def _cards_of(self, session, env: Environment, items: list[Item]):
+    async def _cards_of(self, session, env: Environment, items: list[Item | None]):
         """(card id, holder id) per item index, and the errors of cards that are not known."""
         cards: dict[int, tuple[int, int]] = {}
         errors: list[dict] = []
-        by_id = {i.card_id for i in items if i.card_id is not None}
+        by_id = {i.card_id for i in items if i and i.card_id is not None}
         id_rows = {}
         if by_id:
             id_rows = {row.id: row.holder_id for row in (await session.execute(
                 select(Card.id, Card.holder_id).where(Card.environment == env.value, Card.id.in_(by_id)))).all()}
         fingerprints = {index: self._cards.fingerprint(env, i.card_number)
-                        for index, i in enumerate(items) if i.card_number is not None}
+                        for index, i in enumerate(items) if i and i.card_number is not None}
         by_print: dict[str, list[tuple[int, int]]] = defaultdict(list)
         if fingerprints:
             for row in (await session.execute(
@@ -191,6 +193,8 @@ class TransactionService:
             )).all():
                 by_print[row.fingerprint].append((row.id, row.holder_id))
         for index, item in enumerate(items):
+            if item is None:
+                continue
             if item.card_id is not None:
                 if item.card_id in id_rows:
                     cards[index] = (item.card_id, id_rows[item.card_id])
