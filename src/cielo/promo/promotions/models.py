@@ -30,9 +30,10 @@ class Promotion(Base):
         CheckConstraint("campaign_type IN ('A', 'B', 'E', 'F', 'G', 'P', 'R', 'X', 'W')", name="campaign_type"),
         CheckConstraint("start_date <= end_date", name="dates"),
         Index("ix_promotions_establishment", "establishment_id", "id"),
-        # The establishment's point, kept by triggers (migration 0009): the PostgreSQL spatial
-        # index; SQLite also has an R*Tree of it, promotion_rtree.
-        Index("ix_promotions_location", "environment", "latitude", "longitude"),
+        # The establishment's point and active flag, kept by triggers (migration 0009): the
+        # PostgreSQL spatial index; SQLite also has an R*Tree of the point, promotion_rtree.
+        Index("ix_promotions_location", "environment", "latitude", "longitude",
+              postgresql_include=["id", "active", "campaign_type", "establishment_active"]),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -53,6 +54,7 @@ class Promotion(Base):
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     latitude: Mapped[float | None] = mapped_column(Float, nullable=True, server_default=FetchedValue())
     longitude: Mapped[float | None] = mapped_column(Float, nullable=True, server_default=FetchedValue())
+    establishment_active: Mapped[bool | None] = mapped_column(Boolean, nullable=True, server_default=FetchedValue())
     rules: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-from sqlalchemy import and_, column, or_, select, table
+from sqlalchemy import and_, column, func, or_, select, table
 
 from cielo.db import Database
 from cielo.promo.environments import Environment
@@ -12,7 +13,7 @@ from cielo.promo.errors import PromoError, invalid, missing
 from cielo.promo.establishments.models import CommercialEstablishment
 from cielo.promo.establishments.service import model as establishment_model
 from cielo.promo.pagination import Page
-from cielo.promo.promotions.geo import boxes, distance_m
+from cielo.promo.promotions.geo import EARTH_RADIUS_M, boxes
 from cielo.promo.promotions.models import CAMPAIGN_TYPES, Promotion
 
 SORT_KEYS = ("distance", "startDate", "endDate", "title", "id")
@@ -73,6 +74,43 @@ def _number(raw: str, name: str, low: float, high: float) -> float:
     return value
 
 
+_PROMOTION_COLUMNS = (Promotion.id, Promotion.active, Promotion.start_date, Promotion.end_date, Promotion.title,
+                      Promotion.description, Promotion.premium, Promotion.campaign_type, Promotion.shareable,
+                      Promotion.campaign_model, Promotion.transaction_days, Promotion.validity_redemption)
+_ESTABLISHMENT_COLUMNS = (CommercialEstablishment.id.label("establishment_id"), CommercialEstablishment.fictitious_name,
+                          CommercialEstablishment.business_activity_id)
+
+
+def _again(page, P, key: str, descending: bool, is_sqlite: bool):
+    """The page's order once more, after the join (a join does not keep the subquery's order)."""
+    column = {"distance": page.c.distance, "startDate": P.start_date, "endDate": P.end_date,
+              "title": P.title if is_sqlite else P.title.collate("C"), "id": P.id}[key]
+    return column.desc() if descending else column
+
+
+def _model_of_row(row) -> dict:
+    body = {
+        "id": row.id,
+        "commercialEstablishment": {"id": row.establishment_id, "fictitiousName": row.fictitious_name,
+                                    "businessActivity": {"id": row.business_activity_id}},
+        "active": row.active,
+        "startDate": row.start_date.isoformat(),
+        "endDate": row.end_date.isoformat(),
+        "title": row.title,
+        "description": row.description,
+        "premium": row.premium,
+        "campaignType": row.campaign_type,
+        "shareable": row.shareable,
+    }
+    for key, value in (("campaignModel", row.campaign_model), ("transactionDays", row.transaction_days)):
+        if value:
+            body[key] = value
+    if row.validity_redemption is not None:
+        body["validityRedemption"] = row.validity_redemption.isoformat()
+    body["distance"] = round(row.distance, 1)
+    return body
+
+
 def promotion_model(promotion: Promotion, establishment: CommercialEstablishment, distance: float | None = None) -> dict:
     body = {
         "id": promotion.id,
@@ -101,11 +139,11 @@ class PromotionService:
         self._db = db
 
     def statement(self, env: Environment, search: Search):
-        """The candidates: plain columns of the promotions whose points fall inside the boxes,
-        the promotions' own spatial index driving the query (the R*Tree on SQLite, the
-        (environment, latitude, longitude) B-tree on PostgreSQL; migration 0009)."""
-        E, P = CommercialEstablishment, Promotion
-        columns = (P.id, P.latitude, P.longitude, P.start_date, P.end_date, P.title)
+        """The candidates: the promotions whose points fall inside the boxes, the promotions'
+        own spatial index driving the query (the R*Tree on SQLite, the (environment,
+        latitude, longitude) B-tree on PostgreSQL; migration 0009), with their exact
+        great-circle distance."""
+        P = Promotion
         box_list = boxes(search.latitude, search.longitude, search.radius)
         if self._db.is_sqlite:
             rtree = table("promotion_rtree", column("id"), column("min_lat"), column("max_lat"),
@@ -116,42 +154,57 @@ class PromotionService:
             # Materialised first, so SQLite's planner starts from the R*Tree and never probes it
             # once per row of another table.
             box_ids = select(rtree.c.id).where(in_boxes).cte("box_ids").prefix_with("MATERIALIZED")
-            stmt = select(*columns).select_from(box_ids).join(P, P.id == box_ids.c.id)
+            stmt = select(P).select_from(box_ids).join(P, P.id == box_ids.c.id)
         else:
             in_boxes = or_(*[and_(P.latitude.between(lat0, lat1), P.longitude.between(lon0, lon1))
                              for lat0, lat1, lon0, lon1 in box_list])
-            stmt = select(*columns).select_from(P).where(in_boxes)
-        stmt = (stmt.join(E, E.id == P.establishment_id)
-                .where(P.environment == env.value, E.active.is_(True)))
+            stmt = select(P).select_from(P).where(in_boxes)
+        distance = self._distance(search.latitude, search.longitude, P.latitude, P.longitude).label("distance")
+        stmt = (stmt.with_only_columns(P.id, distance)
+                .where(P.environment == env.value, P.establishment_active.is_(True)))
         if search.active is not None:
             stmt = stmt.where(P.active.is_(search.active))
         if search.types:
             stmt = stmt.where(P.campaign_type.in_(search.types))
         return stmt
 
+    def _distance(self, lat: float, lon: float, lat_column, lon_column):
+        """The haversine of geo.distance_m as SQL, so that filtering, sorting and paging happen
+        in the database and only the page's rows travel (SQLite ≥ 3.35 has the math functions)."""
+        rad = math.pi / 180
+        half_dlat = (lat_column - lat) * (rad / 2)
+        half_dlon = (lon_column - lon) * (rad / 2)
+        sin_dlat, sin_dlon = func.sin(half_dlat), func.sin(half_dlon)
+        a = sin_dlat * sin_dlat + math.cos(lat * rad) * func.cos(lat_column * rad) * sin_dlon * sin_dlon
+        capped = func.min(1.0, func.sqrt(a)) if self._db.is_sqlite else func.least(1.0, func.sqrt(a))
+        return 2 * EARTH_RADIUS_M * func.asin(capped)
+
     async def search(self, env: Environment, search: Search, page: Page) -> tuple[list[dict], int]:
+        E, P = CommercialEstablishment, Promotion
+        hits = self.statement(env, search).cte("hits")
+        inside = select(hits.c.id, hits.c.distance).where(hits.c.distance <= search.radius)
+        if any(key not in ("distance", "id") for key, _ in search.sort):  # other keys live in the rows
+            inside = (select(hits.c.id, hits.c.distance, P.start_date, P.end_date, P.title)
+                      .join(P, P.id == hits.c.id).where(hits.c.distance <= search.radius))
+        inside = inside.cte("inside")
+        keys = {"distance": inside.c.distance, "id": inside.c.id}
+        if "title" in inside.c:
+            keys.update(startDate=inside.c.start_date, endDate=inside.c.end_date,
+                        title=inside.c.title if self._db.is_sqlite else inside.c.title.collate("C"))
+        order = [keys[key].desc() if descending else keys[key] for key, descending in search.sort]
+        page_ids = (select(inside.c.id, inside.c.distance, func.count().over().label("total"))
+                    .order_by(*order, inside.c.id).offset(page.offset).limit(page.limit).subquery("page"))
+        stmt = (select(page_ids.c.total, page_ids.c.distance, *_PROMOTION_COLUMNS, *_ESTABLISHMENT_COLUMNS)
+                .select_from(page_ids).join(P, P.id == page_ids.c.id).join(E, E.id == P.establishment_id)
+                .order_by(*[_again(page_ids, P, key, descending, self._db.is_sqlite) for key, descending in search.sort],
+                          P.id))
         async with self._db.read() as session:
-            rows = (await session.execute(self.statement(env, search))).all()
-            lat, lon, radius = search.latitude, search.longitude, search.radius
-            hits = []
-            for promotion_id, e_lat, e_lon, start, end, title in rows:
-                d = distance_m(lat, lon, e_lat, e_lon)
-                if d <= radius:
-                    hits.append((d, start, end, title, promotion_id))
-            index = {"distance": 0, "startDate": 1, "endDate": 2, "title": 3, "id": 4}
-            hits.sort(key=lambda h: h[4])  # the final tie-breaker
-            for key, descending in reversed(search.sort):  # stable sorts, last key first
-                position = index[key]
-                hits.sort(key=lambda h: h[position], reverse=descending)
-            chosen = hits[page.offset: page.offset + page.limit]
-            if not chosen:
-                return [], len(hits)
-            full = {p.id: (p, e) for p, e in (await session.execute(
-                select(Promotion, CommercialEstablishment)
-                .join(CommercialEstablishment, CommercialEstablishment.id == Promotion.establishment_id)
-                .where(Promotion.id.in_([h[4] for h in chosen]))
-            )).all()}
-        return [promotion_model(*full[h[4]], h[0]) for h in chosen], len(hits)
+            rows = (await session.execute(stmt)).all()
+            if rows:
+                return [_model_of_row(row) for row in rows], rows[0].total
+            # an offset past the end: the page is empty, the total still counts
+            total = (await session.execute(select(func.count()).select_from(inside))).scalar_one()
+        return [], total
 
     async def one(self, env: Environment, promotion_id: int) -> dict:
         async with self._db.read() as session:
