@@ -68,3 +68,33 @@ def test_promotions_json_lines(settings, tmp_path):
     assert db_sql(settings, "SELECT COUNT(*) FROM promotions")[0][0] == 0  # the establishment is in production
     assert cli(settings, "promotions", str(path), "--env", "production", "--skip-invalid").returncode == 0
     assert [r[0] for r in db_sql(settings, "SELECT campaign_type FROM promotions ORDER BY id")] == ["P", "W"]
+
+
+def test_transactions_csv_through_the_engine(settings, tmp_path):
+    """`cielo admin import transactions`: every row checked first (card, establishment, fields),
+    nothing loaded from a file with a bad row, then ingested through the engine; a second load
+    of the same file changes nothing (externalId)."""
+    from tests.test_transactions import seed_holder_with_card
+
+    card_id, establishment_id = seed_holder_with_card(settings)
+    header = "externalId,cardId,cardNumber,commercialEstablishmentId,amount,occurredAt,productPrimaryId,productPrimaryDescription\n"
+    rows = [
+        f"t-1,{card_id},,{establishment_id},10.00,2026-03-01T12:00:00-03:00,1,Crédito\n",
+        f"t-2,,4111 1111 1111 1111,{establishment_id},25.50,2026-03-02T12:00:00-03:00,2,Débito\n",
+        f"t-3,999,,{establishment_id},10.00,2026-03-03T12:00:00-03:00,1,Crédito\n",
+        f"t-4,{card_id},,{establishment_id},dez reais,2026-03-04T12:00:00-03:00,1,Crédito\n",
+        f"t-5,{card_id},,{establishment_id},7.00,2026-03-05T12:00:00-03:00,1,Crédito\n",
+    ]
+    path = tmp_path / "transactions.csv"
+    path.write_text(header + "".join(rows))
+    refused = cli(settings, "transactions", str(path))
+    assert refused.returncode == 1, refused.stderr
+    assert "line 4: There is no card 999" in refused.stderr and "line 5: 'amount'" in refused.stderr
+    assert db_sql(settings, "SELECT COUNT(*) FROM transactions")[0][0] == 0
+    loaded = cli(settings, "transactions", str(path), "--skip-invalid")
+    assert loaded.returncode == 0 and "Loaded 3 transactions of 5 row(s)" in loaded.stderr, loaded.stderr
+    again = cli(settings, "transactions", str(path), "--skip-invalid")
+    assert again.returncode == 0 and "Loaded 0 transactions" in again.stderr
+    rows = db_sql(settings, "SELECT external_id, amount_cents, contains_promotions FROM transactions ORDER BY id")
+    assert [(r[0], r[1], bool(r[2])) for r in rows] == [("t-1", 1000, True), ("t-2", 2550, True), ("t-5", 700, True)]
+    assert "4111" not in loaded.stderr and "4111" not in refused.stderr

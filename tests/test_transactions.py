@@ -55,6 +55,57 @@ def backdate(settings, moment: datetime) -> None:
     run(go())
 
 
+def seed_holder_with_card(settings) -> tuple[int, int]:
+    """Straight into the database (for command-line tests): a holder with the card
+    4111 1111 1111 1111, an establishment and a G promotion subscribed since December 2025.
+    Returns (card id, establishment id)."""
+    from datetime import date
+
+    from cielo.db import Database
+    from cielo.developer.models import Application, Developer
+    from cielo.promo.cards.models import Card
+    from cielo.promo.establishments.models import CommercialEstablishment
+    from cielo.promo.holders.models import Holder
+    from cielo.promo.promotions.models import Promotion
+    from cielo.promo.subscriptions.models import SubscriptionRequest
+    from cielo.security.signing import signing_keys_from_settings
+
+    signing = signing_keys_from_settings(settings)
+
+    async def go():
+        db = Database(settings.resolved_database_url, pool_size=1)
+        try:
+            async with db.write() as session:
+                holder = Holder(environment="sandbox", cpf_fingerprint="f" * 64, cpf_encrypted="x", name="Ana",
+                                email="ana@example.com", birthdate=date(1990, 1, 1), gender="FEMALE",
+                                phone_area_code=11, phone_number=999999999, password_hash="x")
+                shop = CommercialEstablishment(environment="sandbox", document_type="CNPJ", document="11222333000181",
+                                               cnpj_root="11222333", fictitious_name="Loja", business_activity_id=5812,
+                                               latitude=PAULISTA[0], longitude=PAULISTA[1])
+                session.add_all([holder, shop])
+                await session.flush()
+                card = Card(environment="sandbox", holder_id=holder.id, brand="Visa", last4="1111", pan_length=16,
+                            fingerprint=signing.mac("card-number", b"sandbox:4111111111111111"), expiry_month=12,
+                            expiry_year=2030, holder_name="ANA", type="CREDIT", status="STRONG")
+                promo = Promotion(environment="sandbox", establishment_id=shop.id, title="G", campaign_type="G",
+                                  premium="5%", start_date=date(2026, 1, 1), end_date=date(2026, 12, 31), rules={})
+                developer = Developer(name="Dev", email="dev@example.com", password_hash="x")
+                session.add_all([card, promo, developer])
+                await session.flush()
+                app = Application(developer_id=developer.id, environment="sandbox", name="App", client_id="sbx_x",
+                                  client_secret_digest=b"x" * 32, redirect_urls=["https://app.example.com/cb"])
+                session.add(app)
+                await session.flush()
+                session.add(SubscriptionRequest(environment="sandbox", application_id=app.id, establishment_id=shop.id,
+                                                promotion_id=promo.id, action="S", requested_at=SUBSCRIBED_SINCE,
+                                                processed_at=SUBSCRIBED_SINCE, status=1))
+                return card.id, shop.id
+        finally:
+            await db.dispose()
+
+    return run(go())
+
+
 def campaign(client, admin, settings, world, kind, rules=None, **fields) -> int:
     """A promotion of the shop, subscribed (accepted) since December 2025."""
     promo = promote(client, admin, world["shop"], kind, rules=rules if rules is not None else RULES[kind], **fields)

@@ -240,19 +240,23 @@ def rotate_keys(
 
 @admin_app.command("import")
 def admin_import(
-    kind: str = typer.Argument(..., help="establishments or promotions"),
+    kind: str = typer.Argument(..., help="establishments, promotions or transactions"),
     file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="CSV (with a header) or JSON Lines."),
     environment: str = typer.Option("sandbox", "--env", help="sandbox or production"),
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Load the good rows even if some are bad."),
 ) -> None:
-    """Load establishments or promotions; a file with a bad row loads nothing unless --skip-invalid."""
+    """Load establishments, promotions or transactions (through the campaign engine); a file with
+    a bad row loads nothing unless --skip-invalid."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from cielo.admin.imports import KINDS, import_file
+    from cielo.admin.imports import KINDS, import_file, import_transactions
+    from cielo.promo.cards.service import CardService
     from cielo.promo.environments import Environment
+    from cielo.promo.transactions.service import TransactionService
+    from cielo.security.signing import signing_keys_from_settings
 
     if kind not in KINDS:
-        _fail("Import establishments or promotions.", 2)
+        _fail("Import establishments, promotions or transactions.", 2)
     try:
         env = Environment(environment)
     except ValueError:
@@ -263,6 +267,11 @@ def admin_import(
     async def go(db):
         with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=err) as progress:
+            if kind == "transactions":
+                task = progress.add_task("ingesting transactions", total=lines)
+                service = TransactionService(db, CardService(db, signing_keys_from_settings(_settings())))
+                return await import_transactions(db, service, file, env, skip_invalid=skip_invalid,
+                                                 progress=lambda n: progress.advance(task, n))
             task = progress.add_task(f"checking {kind}", total=lines)
             return await import_file(db, kind, file, env, skip_invalid=skip_invalid,
                                      progress=lambda n: progress.advance(task, n))

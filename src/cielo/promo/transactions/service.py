@@ -114,65 +114,67 @@ class TransactionService:
         """Ingest a batch of raw transactions all or nothing; returns (transaction, created) per
         item, in order (created is False for a repeated externalId, which answers with the
         first one). Refusals name every bad item with its index and reason."""
-        if not isinstance(raws, list) or not raws:
-            raise IngestError(400, "'transactions' must be a non-empty array of transactions.")
-        if len(raws) > MAX_BATCH:
-            raise IngestError(400, f"A batch holds at most {MAX_BATCH} transactions; this one holds {len(raws)}.")
-        parsed: list[Item | None] = []
-        errors: list[dict] = []
-        for index, raw in enumerate(raws):
-            try:
-                parsed.append(parse(raw))
-            except ItemError as exc:
-                parsed.append(None)
-                errors.append({"index": index, "reason": str(exc)})
-        return await self._ingest(env, parsed, errors, actor)
-
-    async def _ingest(self, env: Environment, items: list[Item | None], errors: list[dict], actor: Actor):
+        items, errors = _parse_all(raws)
         async with self._db.write() as session:
-            results: list[tuple[int, bool] | None] = [None] * len(items)
-            by_external: dict[str, int] = {}
-            externals = {i.external_id for i in items if i and i.external_id}
-            if externals:
-                for row_id, external_id in (await session.execute(
-                    select(Transaction.id, Transaction.external_id)
-                    .where(Transaction.environment == env.value, Transaction.external_id.in_(externals))
-                )).all():
-                    by_external[external_id] = row_id
-            cards, card_errors = await self._cards_of(session, env, items)
-            errors += card_errors
-            known = set((await session.scalars(select(CommercialEstablishment.id).where(
-                CommercialEstablishment.environment == env.value,
-                CommercialEstablishment.id.in_({i.establishment_id for i in items if i})))).all())
-            for index, item in enumerate(items):
-                if item is not None and item.establishment_id not in known:
-                    errors.append({"index": index, "reason": f"There is no commercial establishment "
-                                                             f"{item.establishment_id} in {env.value}."})
+            cards, errors = await self._resolve(session, env, items, errors)
             if errors:
-                errors.sort(key=lambda e: e["index"])
                 raise IngestError(400, _refusal(errors, len(items)), errors)
-            new: list[_New] = []
-            first_of: dict[str, _New] = {}
-            for index, item in enumerate(items):
-                if item.external_id in by_external:
-                    results[index] = (by_external[item.external_id], False)
-                elif item.external_id in first_of:
-                    results[index] = (-1 - first_of[item.external_id].index, False)
-                else:
-                    card_id, holder_id = cards[index]
-                    entry = _New(index, item, card_id, holder_id, -1 - index, [])
-                    new.append(entry)
-                    if item.external_id:
-                        first_of[item.external_id] = entry
-            if new:
-                await self._judge_and_store(session, env, new)
-                audit.record(session, actor, "create", "transaction", str(new[0].id) if len(new) == 1 else "batch",
-                             {"count": len(new), "ids": [n.id for n in new][:1000]})
-            ids = {n.key: n.id for n in new}
-            for n in new:
-                results[n.index] = (n.id, True)
-            final = [(ids.get(row_id, row_id), created) for row_id, created in results]
-            return await self._models(session, final)
+            return await self._store(session, env, items, cards, actor)
+
+    async def check(self, env: Environment, raws: list) -> list[dict]:
+        """Every error ingesting these transactions would meet ({index, reason}), changing
+        nothing (the import command checks a whole file before it loads any of it)."""
+        items, errors = _parse_all(raws, limit=None)
+        async with self._db.read() as session:
+            return (await self._resolve(session, env, items, errors))[1]
+
+    async def _resolve(self, session, env: Environment, items: list[Item | None], errors: list[dict]):
+        """(card id, holder id) per item index, and every error: the parsing ones given, unknown
+        cards and unknown establishments."""
+        cards, card_errors = await self._cards_of(session, env, items)
+        errors = errors + card_errors
+        known = set((await session.scalars(select(CommercialEstablishment.id).where(
+            CommercialEstablishment.environment == env.value,
+            CommercialEstablishment.id.in_({i.establishment_id for i in items if i})))).all())
+        for index, item in enumerate(items):
+            if item is not None and item.establishment_id not in known:
+                errors.append({"index": index, "reason": f"There is no commercial establishment "
+                                                         f"{item.establishment_id} in {env.value}."})
+        errors.sort(key=lambda e: e["index"])
+        return cards, errors
+
+    async def _store(self, session, env: Environment, items: list[Item], cards, actor: Actor):
+        results: list[tuple[int, bool] | None] = [None] * len(items)
+        by_external: dict[str, int] = {}
+        externals = {i.external_id for i in items if i.external_id}
+        if externals:
+            for row_id, external_id in (await session.execute(
+                select(Transaction.id, Transaction.external_id)
+                .where(Transaction.environment == env.value, Transaction.external_id.in_(externals))
+            )).all():
+                by_external[external_id] = row_id
+        new: list[_New] = []
+        first_of: dict[str, _New] = {}
+        for index, item in enumerate(items):
+            if item.external_id in by_external:
+                results[index] = (by_external[item.external_id], False)
+            elif item.external_id in first_of:
+                results[index] = (-1 - first_of[item.external_id].index, False)
+            else:
+                card_id, holder_id = cards[index]
+                entry = _New(index, item, card_id, holder_id, -1 - index, [])
+                new.append(entry)
+                if item.external_id:
+                    first_of[item.external_id] = entry
+        if new:
+            await self._judge_and_store(session, env, new)
+            audit.record(session, actor, "create", "transaction", str(new[0].id) if len(new) == 1 else "batch",
+                         {"count": len(new), "ids": [n.id for n in new][:1000]})
+        ids = {n.key: n.id for n in new}
+        for n in new:
+            results[n.index] = (n.id, True)
+        final = [(ids.get(row_id, row_id), created) for row_id, created in results]
+        return await self._models(session, final)
 
     async def _cards_of(self, session, env: Environment, items: list[Item | None]):
         """(card id, holder id) per item index, and the errors of cards that are not known."""
@@ -439,6 +441,22 @@ class TransactionService:
                 body[field] = holder_model(reversal, e)
             items.append(body)
         return items, total
+
+
+def _parse_all(raws, limit: int | None = MAX_BATCH) -> tuple[list[Item | None], list[dict]]:
+    if not isinstance(raws, list) or not raws:
+        raise IngestError(400, "'transactions' must be a non-empty array of transactions.")
+    if limit is not None and len(raws) > limit:
+        raise IngestError(400, f"A batch holds at most {limit} transactions; this one holds {len(raws)}.")
+    items: list[Item | None] = []
+    errors: list[dict] = []
+    for index, raw in enumerate(raws):
+        try:
+            items.append(parse(raw))
+        except ItemError as exc:
+            items.append(None)
+            errors.append({"index": index, "reason": str(exc)})
+    return items, errors
 
 
 def _order(p: engine.Purchase):
