@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test install install-dev bench bench-promotions clean
+.PHONY: run test install install-dev bench bench-promotions bench-engine clean
 
 $(VENV)/.runtime: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ bench: install-dev
 bench-promotions: install-dev
 	./scripts/install-system-packages.sh wrk
 	$(PY) benchmarks/promotions.py --postgres $${CIELO_TEST_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432/test} --prism
+
+## Transaction ingestion through the campaign engine against plain inserts, and /me/transactions.
+bench-engine: install-dev
+	./scripts/install-system-packages.sh wrk
+	$(PY) benchmarks/engine.py --postgres $${CIELO_TEST_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432/test}
 
 clean:
 	rm -rf $(VENV) .cielo build *.egg-info

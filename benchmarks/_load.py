@@ -123,3 +123,28 @@ def table(results: list[Result], baseline: Result) -> str:
             f"{r.name:<34} {r.rps:>9.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.rps / baseline.rps:>8.2f} {r.non_2xx:>8}"
         )
     return "\n".join(lines)
+
+
+def unthrottle(database_url: str, client_id: str) -> None:
+    """Lift the access profile's rate limits of the benchmark's application (partner
+    Access-Tokens and holders): the benchmark measures the service, not its 429s."""
+    import asyncio
+
+    from sqlalchemy import text
+
+    from cielo.db import Database
+
+    async def go() -> None:
+        db = Database(database_url, pool_size=1)
+        try:
+            async with db.write() as session:
+                app_id = (await session.execute(text("SELECT id FROM applications WHERE client_id = :c"),
+                                                {"c": client_id})).scalar_one()
+                await session.execute(text("UPDATE applications SET holder_requests_per_minute = 100000000 "
+                                           "WHERE id = :a"), {"a": app_id})
+                await session.execute(text("UPDATE app_access_tokens SET requests_per_minute = 100000000 "
+                                           "WHERE application_id = :a"), {"a": app_id})
+        finally:
+            await db.dispose()
+
+    asyncio.run(go())

@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _load import Result, bare, free_port, start, stop, table, wrk  # noqa: E402
+from _load import Result, bare, free_port, start, stop, table, unthrottle, wrk  # noqa: E402
 
 from cielo.config import normalise_database_url  # noqa: E402
 from cielo.db import Database  # noqa: E402
@@ -232,6 +232,7 @@ def main() -> None:
         print(f"{label}:", file=sys.stderr)
         document = seed(data_dir, url)
         db_url = url or f"sqlite+aiosqlite:///{data_dir / 'cielo.db'}"
+        unthrottle(db_url, document["client"]["client_id"])
         report["db"][label] = asyncio.run(db_timings(db_url))
         results += http_suite(label, data_dir, url, document["client"], args, work)
         if url:

@@ -35,6 +35,13 @@ def test_seed_is_idempotent_and_complete(settings, client):
     assert second == first
     assert db_sql(settings, "SELECT (SELECT COUNT(*) FROM commercial_establishments), (SELECT COUNT(*) FROM promotions), "
                             "(SELECT COUNT(*) FROM holders), (SELECT COUNT(*) FROM cards)")[0] == counts
+    # months of purchases, judged by the engine: some earn promotions of every campaign type
+    (purchases,), = db_sql(settings, "SELECT COUNT(*) FROM transactions")
+    assert purchases == first["purchases"] >= 5 * 30
+    earned = {row[0] for row in db_sql(settings, "SELECT DISTINCT campaign_type FROM transaction_rewards")}
+    assert earned == set("ABEFGPRXW"), earned
+    cards = [c["id"] for h in first["holders"] for c in h["cards"]]
+    assert len(set(cards)) == 10 and len({c["last4"] for h in first["holders"] for c in h["cards"]}) >= 5
 
     assert set(first["client"]) == {"client_id", "client_secret", "access_token", "redirect_url"}
     assert first["admin_token"].startswith("cielo_")

@@ -1,6 +1,7 @@
 """Request-rate limits (the ``limits`` library): shared through Redis when CIELO_REDIS_URL is
-set, in-process otherwise. Sliding-window counters: O(1) memory per key, smooth at window
-edges."""
+set, in-process otherwise. API traffic uses sliding-window counters (O(1) memory per key,
+smooth at window edges, but approximate across an edge); sign-in throttles use exact moving
+windows (a handful of attempts per key: a guess must never slip through at a minute's edge)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import time
 from dataclasses import dataclass
 
 from limits import RateLimitItemPerMinute, RateLimitItemPerSecond, storage
-from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.aio.strategies import MovingWindowRateLimiter, SlidingWindowCounterRateLimiter
 
 log = logging.getLogger("cielo.ratelimit")
 
@@ -41,17 +42,20 @@ class RateLimiter:
         else:
             self._storage = storage.storage_from_string("async+memory://")
         self._limiter = SlidingWindowCounterRateLimiter(self._storage)
+        self._exact = MovingWindowRateLimiter(self._storage)
 
-    async def hit(self, namespace: str, key: str, per_minute: int, *, per_second: bool = False) -> Decision:
+    async def hit(self, namespace: str, key: str, per_minute: int, *, per_second: bool = False,
+                  exact: bool = False) -> Decision:
         item = RateLimitItemPerSecond(per_minute) if per_second else RateLimitItemPerMinute(per_minute)
+        limiter = self._exact if exact else self._limiter
         try:
-            allowed = await self._limiter.hit(item, namespace, key)
-            stats = await self._limiter.get_window_stats(item, namespace, key)
+            allowed = await limiter.hit(item, namespace, key)
+            stats = await limiter.get_window_stats(item, namespace, key)
         except Exception:  # the store is down: serve rather than refuse everyone
             log.exception("rate-limit store unavailable")
             return Decision(True, per_minute, per_minute, 0)
         reset = max(0, math.ceil(stats.reset_time - time.time()))
         return Decision(allowed, per_minute, max(0, stats.remaining), reset)
 
-    async def clear(self, namespace: str, key: str, per_minute: int) -> None:
-        await self._limiter.clear(RateLimitItemPerMinute(per_minute), namespace, key)
+    async def clear(self, namespace: str, key: str, per_minute: int, *, exact: bool = False) -> None:
+        await (self._exact if exact else self._limiter).clear(RateLimitItemPerMinute(per_minute), namespace, key)

@@ -157,7 +157,8 @@ class DeveloperService:
 
     async def sign_in(self, email: str, password: str, client_ip: str) -> tuple[Developer, str]:
         email = email.strip().lower()
-        decision = await self._limiter.hit("developer-sign-in", f"{email}|{client_ip}", SIGN_IN_ATTEMPTS_PER_MINUTE)
+        decision = await self._limiter.hit("developer-sign-in", f"{email}|{client_ip}", SIGN_IN_ATTEMPTS_PER_MINUTE,
+                                           exact=True)
         if not decision.allowed:
             raise PanelError(f"Too many attempts; try again in {max(1, decision.reset_after)} seconds.")
         async with self._db.read() as session:

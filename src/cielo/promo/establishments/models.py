@@ -42,6 +42,9 @@ class CommercialEstablishment(Base):
     longitude: Mapped[float] = mapped_column(Float, nullable=False)
     address: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    # bumped by triggers when an accepted subscription or a subscribed promotion changes
+    # (migration 0010): the key of the campaign engine's in-memory campaigns
+    campaigns_version: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
 

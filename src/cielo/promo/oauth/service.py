@@ -162,7 +162,7 @@ class OAuthService:
     async def _throttle(self, ctx: LoginContext, client_ip: str) -> None:
         for key in (f"cpf:{ctx.request.cpf_fingerprint}", f"ip:{client_ip}"):
             per_minute = LOGIN_ATTEMPTS_PER_MINUTE if key.startswith("cpf") else LOGIN_ATTEMPTS_PER_MINUTE * 6
-            decision = await self._limiter.hit("holder-login", key, per_minute)
+            decision = await self._limiter.hit("holder-login", key, per_minute, exact=True)
             if not decision.allowed:
                 raise LoginError(f"Too many attempts; try again in {max(1, decision.reset_after)} seconds.", 429)
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
-from sqlalchemy import and_, column, func, or_, select, table
+from sqlalchemy import Boolean, Float, and_, bindparam, column, func, or_, select, table
 
 from cielo.db import Database
 from cielo.promo.environments import Environment
@@ -138,73 +139,114 @@ class PromotionService:
     def __init__(self, db: Database) -> None:
         self._db = db
 
+    # The statements are built once per shape (number of boxes, filters given, sort) with bound
+    # parameters, and reused: building and cache-keying a statement of this size cost more
+    # than running it (measured: 3.5 ms per search against 1.4 ms in the database).
+
     def statement(self, env: Environment, search: Search):
-        """The candidates: the promotions whose points fall inside the boxes, the promotions'
-        own spatial index driving the query (the R*Tree on SQLite, the (environment,
-        latitude, longitude) B-tree on PostgreSQL; migration 0009), with their exact
-        great-circle distance."""
+        """The candidates of a search with their exact great-circle distance, values bound: the
+        promotions whose points fall inside the boxes, the promotions' own spatial index
+        driving the query (the R*Tree on SQLite, the covering (environment, latitude,
+        longitude) B-tree on PostgreSQL; migration 0009)."""
+        return self._candidates(*self._shape_of(search)[:3]).params(self._values(env, search, None))
+
+    async def search(self, env: Environment, search: Search, page: Page) -> tuple[list[dict], int]:
+        stmt, count = self._page(*self._shape_of(search))
+        values = self._values(env, search, page)
+        async with self._db.read() as session:
+            rows = (await session.execute(stmt, values)).all()
+            if rows:
+                return [_model_of_row(row) for row in rows], rows[0].total
+            # an offset past the end: the page is empty, the total still counts
+            total = (await session.execute(count, values)).scalar_one()
+        return [], total
+
+    def page_statement(self, env: Environment, search: Search, page: Page):
+        return self._page(*self._shape_of(search))[0].params(self._values(env, search, page))
+
+    @staticmethod
+    def _shape_of(search: Search) -> tuple:
+        n_boxes = len(boxes(search.latitude, search.longitude, search.radius))
+        return n_boxes, search.active is not None, bool(search.types), search.sort
+
+    @staticmethod
+    def _values(env: Environment, search: Search, page: Page | None) -> dict:
+        values = {"env": env.value, "lat": search.latitude, "lon": search.longitude, "radius": float(search.radius),
+                  "cos_lat": math.cos(math.radians(search.latitude))}
+        for i, box in enumerate(boxes(search.latitude, search.longitude, search.radius)):
+            values.update({f"b{i}_{k}": v for k, v in zip(("lat0", "lat1", "lon0", "lon1"), box)})
+        if search.active is not None:
+            values["active"] = search.active
+        if search.types:
+            values["types"] = list(search.types)
+        if page is not None:
+            values.update(offset=page.offset, limit=page.limit)
+        return values
+
+    @functools.lru_cache(maxsize=256)  # noqa: B019 - one service per database, shapes are few
+    def _candidates(self, n_boxes: int, has_active: bool, has_types: bool):
         P = Promotion
-        box_list = boxes(search.latitude, search.longitude, search.radius)
+        box = [tuple(bindparam(f"b{i}_{k}", type_=Float) for k in ("lat0", "lat1", "lon0", "lon1"))
+               for i in range(n_boxes)]
         if self._db.is_sqlite:
             rtree = table("promotion_rtree", column("id"), column("min_lat"), column("max_lat"),
                           column("min_lon"), column("max_lon"))
             in_boxes = or_(*[and_(rtree.c.max_lat >= lat0, rtree.c.min_lat <= lat1,
                                   rtree.c.max_lon >= lon0, rtree.c.min_lon <= lon1)
-                             for lat0, lat1, lon0, lon1 in box_list])
+                             for lat0, lat1, lon0, lon1 in box])
             # Materialised first, so SQLite's planner starts from the R*Tree and never probes it
             # once per row of another table.
             box_ids = select(rtree.c.id).where(in_boxes).cte("box_ids").prefix_with("MATERIALIZED")
-            stmt = select(P).select_from(box_ids).join(P, P.id == box_ids.c.id)
+            stmt = select(P.id).select_from(box_ids).join(P, P.id == box_ids.c.id)
         else:
             in_boxes = or_(*[and_(P.latitude.between(lat0, lat1), P.longitude.between(lon0, lon1))
-                             for lat0, lat1, lon0, lon1 in box_list])
-            stmt = select(P).select_from(P).where(in_boxes)
-        distance = self._distance(search.latitude, search.longitude, P.latitude, P.longitude).label("distance")
-        stmt = (stmt.with_only_columns(P.id, distance)
-                .where(P.environment == env.value, P.establishment_active.is_(True)))
-        if search.active is not None:
-            stmt = stmt.where(P.active.is_(search.active))
-        if search.types:
-            stmt = stmt.where(P.campaign_type.in_(search.types))
+                             for lat0, lat1, lon0, lon1 in box])
+            stmt = select(P.id).where(in_boxes)
+        stmt = (stmt.add_columns(self._distance(P.latitude, P.longitude).label("distance"))
+                .where(P.environment == bindparam("env"), P.establishment_active.is_(True)))
+        if has_active:
+            stmt = stmt.where(P.active == bindparam("active", type_=Boolean))
+        if has_types:
+            stmt = stmt.where(P.campaign_type.in_(bindparam("types", expanding=True)))
         return stmt
 
-    def _distance(self, lat: float, lon: float, lat_column, lon_column):
+    def _distance(self, lat_column, lon_column):
         """The haversine of geo.distance_m as SQL, so that filtering, sorting and paging happen
         in the database and only the page's rows travel (SQLite ≥ 3.35 has the math functions)."""
-        rad = math.pi / 180
-        half_dlat = (lat_column - lat) * (rad / 2)
-        half_dlon = (lon_column - lon) * (rad / 2)
-        sin_dlat, sin_dlon = func.sin(half_dlat), func.sin(half_dlon)
-        a = sin_dlat * sin_dlat + math.cos(lat * rad) * func.cos(lat_column * rad) * sin_dlon * sin_dlon
+        half_rad = math.pi / 360
+        sin_dlat = func.sin((lat_column - bindparam("lat", type_=Float)) * half_rad)
+        sin_dlon = func.sin((lon_column - bindparam("lon", type_=Float)) * half_rad)
+        a = (sin_dlat * sin_dlat
+             + bindparam("cos_lat", type_=Float) * func.cos(lat_column * (2 * half_rad)) * sin_dlon * sin_dlon)
         capped = func.min(1.0, func.sqrt(a)) if self._db.is_sqlite else func.least(1.0, func.sqrt(a))
         return 2 * EARTH_RADIUS_M * func.asin(capped)
 
-    async def search(self, env: Environment, search: Search, page: Page) -> tuple[list[dict], int]:
+    @functools.lru_cache(maxsize=256)  # noqa: B019
+    def _page(self, n_boxes: int, has_active: bool, has_types: bool, sort: tuple):
+        """One statement for the page: the candidates and their distances, those inside the
+        circle counted, sorted and cut to the page, then joined to their rows; and the count
+        alone (for an offset past the end)."""
         E, P = CommercialEstablishment, Promotion
-        hits = self.statement(env, search).cte("hits")
-        inside = select(hits.c.id, hits.c.distance).where(hits.c.distance <= search.radius)
-        if any(key not in ("distance", "id") for key, _ in search.sort):  # other keys live in the rows
+        hits = self._candidates(n_boxes, has_active, has_types).cte("hits")
+        radius = bindparam("radius", type_=Float)
+        inside = select(hits.c.id, hits.c.distance).where(hits.c.distance <= radius)
+        if any(key not in ("distance", "id") for key, _ in sort):  # other keys live in the rows
             inside = (select(hits.c.id, hits.c.distance, P.start_date, P.end_date, P.title)
-                      .join(P, P.id == hits.c.id).where(hits.c.distance <= search.radius))
+                      .join(P, P.id == hits.c.id).where(hits.c.distance <= radius))
         inside = inside.cte("inside")
         keys = {"distance": inside.c.distance, "id": inside.c.id}
         if "title" in inside.c:
             keys.update(startDate=inside.c.start_date, endDate=inside.c.end_date,
                         title=inside.c.title if self._db.is_sqlite else inside.c.title.collate("C"))
-        order = [keys[key].desc() if descending else keys[key] for key, descending in search.sort]
+        order = [keys[key].desc() if descending else keys[key] for key, descending in sort]
         page_ids = (select(inside.c.id, inside.c.distance, func.count().over().label("total"))
-                    .order_by(*order, inside.c.id).offset(page.offset).limit(page.limit).subquery("page"))
+                    .order_by(*order, inside.c.id).offset(bindparam("offset")).limit(bindparam("limit"))
+                    .subquery("page"))
         stmt = (select(page_ids.c.total, page_ids.c.distance, *_PROMOTION_COLUMNS, *_ESTABLISHMENT_COLUMNS)
                 .select_from(page_ids).join(P, P.id == page_ids.c.id).join(E, E.id == P.establishment_id)
-                .order_by(*[_again(page_ids, P, key, descending, self._db.is_sqlite) for key, descending in search.sort],
+                .order_by(*[_again(page_ids, P, key, descending, self._db.is_sqlite) for key, descending in sort],
                           P.id))
-        async with self._db.read() as session:
-            rows = (await session.execute(stmt)).all()
-            if rows:
-                return [_model_of_row(row) for row in rows], rows[0].total
-            # an offset past the end: the page is empty, the total still counts
-            total = (await session.execute(select(func.count()).select_from(inside))).scalar_one()
-        return [], total
+        return stmt, select(func.count()).select_from(inside)
 
     async def one(self, env: Environment, promotion_id: int) -> dict:
         async with self._db.read() as session:

@@ -219,6 +219,9 @@ class Seeder:
                 password = f"sandbox-{secrets.token_hex(6)}"
                 cpf = fake.cpf().replace(".", "").replace("-", "")
                 born = fake.date_of_birth(minimum_age=18, maximum_age=80)
+                if i == 0:  # a birthday three weeks ago: the seeded purchases include a birthday treat
+                    recent = today - timedelta(days=21)
+                    born = date(today.year - 34, recent.month, min(recent.day, 28))
                 holder = Holder(environment=SANDBOX, cpf_fingerprint=self._signing.mac("cpf", f"{SANDBOX}:{cpf}".encode()),
                                 cpf_encrypted=self._box.encrypt(cpf), name=fake.name(), email=fake.email(),
                                 birthdate=born, gender=rng.choice(["FEMALE", "MALE"]), phone_area_code=11,
@@ -253,6 +256,12 @@ class Seeder:
         service = TransactionService(self._db, CardService(self._db, self._signing))
         with_promotions = {p["commercial_establishment_id"] for p in document["promotions"] if p["active"]}
         near = [e["id"] for e in document["commercial_establishments"][:20] if e["id"] in with_promotions]
+
+        def offering(kind: str) -> list[int]:
+            ids = {p["commercial_establishment_id"] for p in document["promotions"] if p["active"]
+                   and p["campaignType"] == kind}
+            return [e for e in near if e in ids]
+
         first_day = today - timedelta(days=170)
         items = []
 
@@ -272,8 +281,9 @@ class Seeder:
                     hour = rng.choice([8, 9, 12, 12, 13, 13, 19, 20, 21])
                     purchase(rng.choice(cards), place, day, hour, rng.randrange(60), rng.lognormvariate(3.4, 0.7))
             # a regular who stays away for months, then comes back (RFM recency)
-            purchase(cards[0], favourites[3], first_day + timedelta(days=3), 12, 30, 42.0)
-            purchase(cards[0], favourites[3], today - timedelta(days=12), 13, 5, 38.5)
+            away = rng.choice([e for e in offering("X") if e not in favourites[:3]] or offering("X"))
+            purchase(cards[0], away, first_day + timedelta(days=3), 12, 30, 42.0)
+            purchase(cards[0], away, today - timedelta(days=12), 13, 5, 38.5)
             # a birthday treat, when the birthday fell in the period
             born = date.fromisoformat(holder["birthdate"])
             for year in (today.year - 1, today.year):
@@ -282,7 +292,7 @@ class Seeder:
                 except ValueError:
                     birthday = date(year, 2, 28)
                 if first_day <= birthday < today:
-                    purchase(cards[-1], favourites[0], birthday, 20, 15, 120.0)
+                    purchase(cards[-1], rng.choice(offering("B")), birthday, 20, 15, 120.0)
             # the event days of the sandbox's E promotions
             for day in EVENT_DAYS(today):
                 if first_day <= day < today:

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 
-from sqlalchemy import and_, func, insert, select, text, update
+from sqlalchemy import and_, func, insert, select, text, tuple_, update
 
 from cielo.audit import service as audit
 from cielo.audit.service import Actor
@@ -59,6 +60,7 @@ class _New:
     key: int  # provisional engine key (negative) until the row has an id
     earned: list[engine.Earned]
     id: int | None = None
+    stored_at: datetime | None = None
 
 
 def _product(row, which: str) -> dict | None:
@@ -107,6 +109,7 @@ class TransactionService:
     def __init__(self, db: Database, cards: CardService) -> None:
         self._db = db
         self._cards = cards
+        self._campaign_cache: dict[int, tuple[int, list[engine.Campaign]]] = {}
 
     # ---- ingestion -------------------------------------------------------------------------
 
@@ -144,7 +147,7 @@ class TransactionService:
         return cards, errors
 
     async def _store(self, session, env: Environment, items: list[Item], cards, actor: Actor):
-        results: list[tuple[int, bool] | None] = [None] * len(items)
+        results: list[tuple[int | None, bool]] = [(None, True)] * len(items)
         by_external: dict[str, int] = {}
         externals = {i.external_id for i in items if i.external_id}
         if externals:
@@ -166,15 +169,19 @@ class TransactionService:
                 new.append(entry)
                 if item.external_id:
                     first_of[item.external_id] = entry
+        by_index = {n.index: n for n in new}
         if new:
             await self._judge_and_store(session, env, new)
             audit.record(session, actor, "create", "transaction", str(new[0].id) if len(new) == 1 else "batch",
                          {"count": len(new), "ids": [n.id for n in new][:1000]})
         ids = {n.key: n.id for n in new}
-        for n in new:
-            results[n.index] = (n.id, True)
-        final = [(ids.get(row_id, row_id), created) for row_id, created in results]
-        return await self._models(session, final)
+        # the new rows are answered from memory; only repeated externalIds are read back
+        fresh = {n.id: admin_model(*_as_rows(env, n)) for n in new}
+        earlier = {row_id for row_id, _ in results if row_id is not None and row_id > 0}
+        if earlier:
+            fresh.update({m["id"]: m for m, _ in await self._models(session, [(i, False) for i in earlier])})
+        return [(fresh[n.id], True) if (n := by_index.get(index)) else (fresh[ids.get(row_id, row_id)], False)
+                for index, (row_id, _) in enumerate(results)]
 
     async def _cards_of(self, session, env: Environment, items: list[Item | None]):
         """(card id, holder id) per item index, and the errors of cards that are not known."""
@@ -216,29 +223,48 @@ class TransactionService:
     async def _lock_pairs(self, session, pairs) -> None:
         if self._db.is_sqlite:
             return  # the single writer already serialises every write transaction
-        for holder_id, establishment_id in sorted(pairs):  # one order everywhere: no deadlocks
-            await session.execute(text("SELECT pg_advisory_xact_lock(:h, :e)"), {"h": holder_id, "e": establishment_id})
+        ordered = sorted(pairs)  # one order everywhere: no deadlocks
+        # one round trip for the whole batch, the locks taken in that order
+        await session.execute(text(
+            "SELECT pg_advisory_xact_lock(h, e) FROM (SELECT h, e FROM unnest(CAST(:hs AS integer[]), "
+            "CAST(:es AS integer[])) AS t(h, e) ORDER BY h, e) AS ordered"),
+            {"hs": [h for h, _ in ordered], "es": [e for _, e in ordered]})
 
     async def _history(self, session, pairs) -> dict[tuple[int, int], list[engine.Purchase]]:
         """The counted purchases (not reversed) of each (holder, establishment), oldest first."""
         history: dict[tuple[int, int], list[engine.Purchase]] = defaultdict(list)
-        holders = {h for h, _ in pairs}
-        establishments = {e for _, e in pairs}
         T = Transaction
-        rows = (await session.execute(
-            select(T.id, T.holder_id, T.establishment_id, T.occurred_at, T.amount_cents)
-            .where(T.holder_id.in_(holders), T.establishment_id.in_(establishments), T.kind == PURCHASE,
-                   T.reversed_by_id.is_(None))
-            .order_by(T.occurred_at, T.id)
-        )).all()
-        for row_id, holder_id, establishment_id, occurred_at, amount in rows:
-            if (holder_id, establishment_id) in pairs:
+        pairs = sorted(pairs)
+        for start in range(0, len(pairs), 500):  # the exact pairs, through ix_transactions_pair
+            rows = (await session.execute(
+                select(T.id, T.holder_id, T.establishment_id, T.occurred_at, T.amount_cents)
+                .where(tuple_(T.holder_id, T.establishment_id).in_(pairs[start:start + 500]), T.kind == PURCHASE,
+                       T.reversed_by_id.is_(None))
+                .order_by(T.occurred_at, T.id)
+            )).all()
+            for row_id, holder_id, establishment_id, occurred_at, amount in rows:
                 history[(holder_id, establishment_id)].append(engine.Purchase(row_id, occurred_at, amount))
         return history
 
     async def _campaigns(self, session, establishments) -> dict[int, list[engine.Campaign]]:
         """The promotions each establishment has ever been subscribed to, with the intervals of
-        its subscriptions (from the accepted requests, CONTRACT §3.3)."""
+        its subscriptions (from the accepted requests, CONTRACT §3.3). Kept in memory per
+        establishment under its ``campaigns_version`` (bumped by triggers on any change), so a
+        batch reads one small column and loads only what changed."""
+        E, R, P = CommercialEstablishment, SubscriptionRequest, Promotion
+        versions = dict((await session.execute(
+            select(E.id, E.campaigns_version).where(E.id.in_(establishments)))).all())
+        cache = self._campaign_cache
+        stale = [e for e, version in versions.items() if cache.get(e, (None,))[0] != version]
+        if stale:
+            if len(cache) + len(stale) > 200_000:
+                cache.clear()
+            loaded = await self._load_campaigns(session, stale)
+            for e in stale:
+                cache[e] = (versions[e], loaded.get(e, []))
+        return {e: cache[e][1] for e in versions}
+
+    async def _load_campaigns(self, session, establishments) -> dict[int, list[engine.Campaign]]:
         R, P = SubscriptionRequest, Promotion
         events: dict[tuple[int, int], list[tuple[datetime, str]]] = defaultdict(list)
         for establishment_id, promotion_id, action, processed_at in (await session.execute(
@@ -297,20 +323,35 @@ class TransactionService:
             "external_id": n.item.external_id, "reverses_id": None, "reversed_by_id": None,
             "contains_promotions": bool(n.earned), "created_at": now,
         } for n in new]
-        ids = (await session.execute(
-            insert(Transaction).returning(Transaction.id, sort_by_parameter_order=True), rows)).scalars().all()
+        ids = await self._reserve_ids(session, len(rows))
+        for row, row_id in zip(rows, ids):
+            row["id"] = row_id
+        conn = await session.connection()
+        # Core executemany with the ids given: one round trip (RETURNING made SQLAlchemy send
+        # the rows one by one to aiosqlite, ~150 µs each)
+        await conn.execute(insert(Transaction.__table__), rows)
         for n, row_id in zip(new, ids):
-            n.id = row_id
+            n.id, n.stored_at = row_id, now
         rewards = [{"transaction_id": n.id, "promotion_id": e.promotion_id, "campaign_type": e.campaign_type,
                     "premium": e.premium, "reason": e.reason, "earned_at": now}
                    for n in new for e in n.earned]
         if rewards:
-            await session.execute(insert(TransactionReward), rewards)
+            await conn.execute(insert(TransactionReward.__table__), rewards)
         real = {n.key: n.id for n in new}
         for pair, since, earned in recounts:
             earned = {real.get(key, key): value for key, value in earned.items()}
             await self._apply_recount(session, pair, since, earned, now, "recounted after an earlier purchase "
                                                                           "arrived late")
+
+    async def _reserve_ids(self, session, count: int) -> list[int]:
+        """Ids for ``count`` new transactions: on SQLite the next ones after the largest (this
+        transaction holds the single write lock); on PostgreSQL drawn from the sequence."""
+        if self._db.is_sqlite:
+            first = (await session.execute(select(func.coalesce(func.max(Transaction.id), 0)))).scalar_one() + 1
+            return list(range(first, first + count))
+        return list((await session.execute(
+            text("SELECT nextval(pg_get_serial_sequence('transactions', 'id')) FROM generate_series(1, :n)"),
+            {"n": count})).scalars().all())
 
     async def _apply_recount(self, session, pair, since: datetime, earned: dict[int, list[engine.Earned]],
                              now: datetime, because: str) -> None:
@@ -425,9 +466,12 @@ class TransactionService:
             total = (await session.execute(select(func.count()).select_from(T).where(where))).scalar_one()
             if total == 0 or page.offset >= total:
                 return [], total
+            # the page's ids first, from the covering index alone; then only their rows
+            page_ids = (select(T.id).where(where).order_by(T.occurred_at.desc(), T.id.desc())
+                        .offset(page.offset).limit(page.limit).subquery("page"))
             rows = (await session.execute(
-                select(T, E).join(E, E.id == T.establishment_id).where(where)
-                .order_by(T.occurred_at.desc(), T.id.desc()).offset(page.offset).limit(page.limit))).all()
+                select(T, E).join(page_ids, page_ids.c.id == T.id).join(E, E.id == T.establishment_id)
+                .order_by(T.occurred_at.desc(), T.id.desc()))).all()
             reversed_ids = [t.reversed_by_id for t, _ in rows if t.reversed_by_id is not None]
             reversals = {}
             if reversed_ids:
@@ -441,6 +485,21 @@ class TransactionService:
                 body[field] = holder_model(reversal, e)
             items.append(body)
         return items, total
+
+
+def _as_rows(env: Environment, n: _New):
+    """A just-stored purchase and its rewards shaped like their rows, for admin_model."""
+    item = n.item
+    row = SimpleNamespace(
+        id=n.id, environment=env.value, kind=PURCHASE, card_id=n.card_id, holder_id=n.holder_id,
+        establishment_id=item.establishment_id, amount_cents=item.amount, occurred_at=item.occurred_at,
+        product_primary_id=item.primary[0], product_primary_description=item.primary[1],
+        product_secondary_id=item.secondary[0] if item.secondary else None,
+        product_secondary_description=item.secondary[1] if item.secondary else None,
+        external_id=item.external_id, reverses_id=None, reversed_by_id=None, contains_promotions=bool(n.earned))
+    rewards = [SimpleNamespace(promotion_id=e.promotion_id, campaign_type=e.campaign_type, premium=e.premium,
+                               reason=e.reason, earned_at=n.stored_at, withdrawn_at=None) for e in n.earned]
+    return row, rewards
 
 
 def _parse_all(raws, limit: int | None = MAX_BATCH) -> tuple[list[Item | None], list[dict]]:

@@ -1,4 +1,9 @@
-"""card transactions and what they earned
+"""card transactions and what they earned; a version of each establishment's campaigns
+
+The campaign engine keeps each establishment's campaigns (its subscribed promotions and the
+intervals of the subscriptions) in memory, keyed by ``campaigns_version``, which triggers bump
+whenever an accepted subscription or one of its promotions changes — so every process sees a
+change at its next ingestion, and a batch reads one small column instead of every promotion.
 
 Revision ID: 0010
 Revises: 0009
@@ -71,7 +76,59 @@ def upgrade() -> None:
                               sqlite_where=sa.text('withdrawn_at IS NULL'),
                               postgresql_where=sa.text('withdrawn_at IS NULL'))
 
+    with op.batch_alter_table('commercial_establishments', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('campaigns_version', sa.Integer(), nullable=False, server_default='0'))
+    for statement in SQLITE if op.get_bind().dialect.name == "sqlite" else POSTGRES:
+        op.execute(statement)
+
+
+BUMP = "UPDATE commercial_establishments SET campaigns_version = campaigns_version + 1 WHERE id = {row}.establishment_id"
+BUMP_SUBSCRIBED = ("UPDATE commercial_establishments SET campaigns_version = campaigns_version + 1 WHERE id IN "
+                   "(SELECT establishment_id FROM subscription_requests WHERE promotion_id = NEW.id AND status = 1)")
+SQLITE = [
+    f"CREATE TRIGGER campaigns_subscription_insert AFTER INSERT ON subscription_requests WHEN new.status IS NOT NULL "
+    f"BEGIN {BUMP.format(row='new')}; END",
+    f"CREATE TRIGGER campaigns_subscription_update AFTER UPDATE OF status, processed_at, promotion_id, action "
+    f"ON subscription_requests BEGIN {BUMP.format(row='new')}; {BUMP.format(row='old')}; END",
+    f"CREATE TRIGGER campaigns_subscription_delete AFTER DELETE ON subscription_requests WHEN old.status IS NOT NULL "
+    f"BEGIN {BUMP.format(row='old')}; END",
+    f"CREATE TRIGGER campaigns_promotion_update AFTER UPDATE OF active, start_date, end_date, rules, campaign_type, "
+    f"premium ON promotions BEGIN {BUMP_SUBSCRIBED.replace('NEW.', 'new.')}; END",
+]
+POSTGRES = [
+    f"""CREATE FUNCTION campaigns_subscription() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP IN ('UPDATE', 'DELETE') THEN {BUMP.format(row='OLD')}; END IF;
+        IF TG_OP IN ('INSERT', 'UPDATE') THEN {BUMP.format(row='NEW')}; END IF;
+        RETURN NULL;
+    END $$""",
+    "CREATE TRIGGER campaigns_subscription_insert AFTER INSERT ON subscription_requests FOR EACH ROW "
+    "WHEN (NEW.status IS NOT NULL) EXECUTE FUNCTION campaigns_subscription()",
+    "CREATE TRIGGER campaigns_subscription_update AFTER UPDATE OF status, processed_at, promotion_id, action "
+    "ON subscription_requests FOR EACH ROW EXECUTE FUNCTION campaigns_subscription()",
+    "CREATE TRIGGER campaigns_subscription_delete AFTER DELETE ON subscription_requests FOR EACH ROW "
+    "WHEN (OLD.status IS NOT NULL) EXECUTE FUNCTION campaigns_subscription()",
+    f"""CREATE FUNCTION campaigns_promotion() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        {BUMP_SUBSCRIBED};
+        RETURN NULL;
+    END $$""",
+    "CREATE TRIGGER campaigns_promotion_update AFTER UPDATE OF active, start_date, end_date, rules, campaign_type, "
+    "premium ON promotions FOR EACH ROW EXECUTE FUNCTION campaigns_promotion()",
+]
+SQLITE_DROP = ["DROP TRIGGER IF EXISTS campaigns_subscription_insert", "DROP TRIGGER IF EXISTS campaigns_subscription_update",
+               "DROP TRIGGER IF EXISTS campaigns_subscription_delete", "DROP TRIGGER IF EXISTS campaigns_promotion_update"]
+POSTGRES_DROP = ["DROP TRIGGER IF EXISTS campaigns_subscription_insert ON subscription_requests",
+                 "DROP TRIGGER IF EXISTS campaigns_subscription_update ON subscription_requests",
+                 "DROP TRIGGER IF EXISTS campaigns_subscription_delete ON subscription_requests",
+                 "DROP TRIGGER IF EXISTS campaigns_promotion_update ON promotions",
+                 "DROP FUNCTION IF EXISTS campaigns_subscription()", "DROP FUNCTION IF EXISTS campaigns_promotion()"]
+
 
 def downgrade() -> None:
+    for statement in SQLITE_DROP if op.get_bind().dialect.name == "sqlite" else POSTGRES_DROP:
+        op.execute(statement)
+    with op.batch_alter_table('commercial_establishments', schema=None) as batch_op:
+        batch_op.drop_column('campaigns_version')
     op.drop_table('transaction_rewards')
     op.drop_table('transactions')

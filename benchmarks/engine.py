@@ -1,0 +1,337 @@
+"""Transaction ingestion through the campaign engine, and /me/transactions.
+
+    python benchmarks/engine.py [--postgres ADMIN_URL] [--no-sqlite] [--transactions 100000]
+
+For each database, on a fresh one: 10,000 holders with a card each, 1,000 establishments with
+a promotion of each of the nine campaign types (active, subscribed), and 100,000 purchases
+(each holder mostly at three favourite places, so punches, visits and spend accumulate).
+
+- plain insert: the same rows written with executemany and no engine (batches of 1,000; and
+  one row per transaction for the single-call figure) — the baseline, in the same run;
+- engine: TransactionService.ingest, batched (1,000 per call) and single (one per call).
+Figures: transactions/s and p99 per call; the goal is batched ingestion with the engine at
+≥ 50% of the plain insert's rate.
+
+Then GET /me/transactions over HTTP (`cielo serve` on CPU 0, wrk on CPU 1) for a holder with
+10,000 purchases, 20 per page at random offsets over a year: p50/p99 (goal: p99 < 20 ms),
+next to the bare FastAPI endpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+from _load import Result, bare, free_port, start, stop, table, unthrottle, wrk  # noqa: E402
+from sqlalchemy import delete, insert, select  # noqa: E402
+
+from cielo.audit.service import Actor  # noqa: E402
+from cielo.config import normalise_database_url  # noqa: E402
+from cielo.db import Database, utcnow  # noqa: E402
+from cielo.promo.cards.models import Card  # noqa: E402
+from cielo.promo.cards.service import CardService  # noqa: E402
+from cielo.promo.environments import Environment  # noqa: E402
+from cielo.promo.establishments.models import CommercialEstablishment  # noqa: E402
+from cielo.promo.holders.models import Holder  # noqa: E402
+from cielo.promo.localtime import SAO_PAULO  # noqa: E402
+from cielo.promo.promotions.models import Promotion  # noqa: E402
+from cielo.promo.sandbox.seed import EXAMPLE_RULES, PREMIUMS  # noqa: E402
+from cielo.promo.subscriptions.models import SubscriptionRequest  # noqa: E402
+from cielo.promo.transactions.models import Transaction, TransactionReward  # noqa: E402
+from cielo.promo.transactions.service import TransactionService  # noqa: E402
+from cielo.security.signing import signing_keys_from_settings  # noqa: E402
+
+HOLDERS, ESTABLISHMENTS, SINGLE = 10_000, 1_000, 2_000
+ACTOR = Actor(None, "benchmark")
+
+
+def cli_env(data_dir: Path, database_url: str | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CIELO_")}
+    env["CIELO_DATA_DIR"] = str(data_dir)
+    if database_url:
+        env["CIELO_DATABASE_URL"] = database_url
+    return env
+
+
+def p99(samples: list[float]) -> float:
+    return statistics.quantiles(samples, n=100)[98] if len(samples) >= 100 else max(samples)
+
+
+async def populate(db: Database, application_id: int) -> tuple[list[int], list[int]]:
+    """10,000 holders with a card each, 1,000 establishments with the nine campaign types."""
+    now = utcnow()
+    rng = random.Random(5)
+    async with db.write() as session:
+        holder_rows = [{"environment": "sandbox", "cpf_fingerprint": f"bench-{i:058d}", "cpf_encrypted": "-",
+                        "name": f"Titular {i}", "email": f"t{i}@example.com",
+                        "birthdate": date(1960 + i % 45, 1 + i % 12, 1 + i % 28), "gender": "FEMALE",
+                        "phone_area_code": 11, "phone_number": 900000000 + i, "password_hash": "-", "created_at": now}
+                       for i in range(HOLDERS)]
+        holder_ids = (await session.execute(insert(Holder).returning(Holder.id, sort_by_parameter_order=True),
+                                            holder_rows)).scalars().all()
+        card_ids = (await session.execute(insert(Card).returning(Card.id, sort_by_parameter_order=True), [
+            {"environment": "sandbox", "holder_id": h, "brand": "Visa", "last4": f"{i % 10000:04d}", "pan_length": 16,
+             "fingerprint": f"bench{i:059d}", "expiry_month": 12, "expiry_year": 2030, "holder_name": "TITULAR",
+             "type": "CREDIT", "status": "STRONG", "created_at": now} for i, h in enumerate(holder_ids)])).scalars().all()
+        establishment_ids = (await session.execute(
+            insert(CommercialEstablishment).returning(CommercialEstablishment.id, sort_by_parameter_order=True), [
+                {"environment": "sandbox", "document_type": "CNPJ", "document": f"{i:014d}", "cnpj_root": f"{i:08d}",
+                 "fictitious_name": f"Loja {i}", "business_activity_id": 5812,
+                 "latitude": -23.56 + rng.uniform(-0.05, 0.05), "longitude": -46.65 + rng.uniform(-0.05, 0.05),
+                 "address": {}, "active": True, "created_at": now, "updated_at": now} for i in range(ESTABLISHMENTS)])
+        ).scalars().all()
+        promotion_ids = (await session.execute(insert(Promotion).returning(Promotion.id, sort_by_parameter_order=True), [
+            {"environment": "sandbox", "establishment_id": e, "title": PREMIUMS[kind], "description": "",
+             "campaign_type": kind, "premium": PREMIUMS[kind], "start_date": date(2026, 1, 1),
+             "end_date": date(2026, 12, 31), "shareable": False, "active": True,
+             "rules": {"dates": ["2026-03-14", "2026-06-12", "2026-10-12"]} if kind == "E" else EXAMPLE_RULES[kind],
+             "created_at": now, "updated_at": now}
+            for e in establishment_ids for kind in EXAMPLE_RULES])).scalars().all()
+        kinds = len(EXAMPLE_RULES)
+        since = datetime(2025, 12, 1, tzinfo=timezone.utc)
+        await session.execute(insert(SubscriptionRequest), [
+            {"environment": "sandbox", "application_id": application_id,
+             "establishment_id": establishment_ids[i // kinds], "promotion_id": p, "action": "S",
+             "requested_at": since, "processed_at": since, "status": 1} for i, p in enumerate(promotion_ids)])
+    return list(card_ids), list(establishment_ids)
+
+
+def purchases(cards: list[int], establishments: list[int], n: int, seed: int = 11) -> list[dict]:
+    """n purchases in time order over 2026, each holder mostly at three favourite places."""
+    rng = random.Random(seed)
+    favourites = {c: rng.sample(establishments, 3) for c in cards}
+    start = datetime(2026, 1, 5, 8, tzinfo=SAO_PAULO)
+    step = (datetime(2026, 11, 1, tzinfo=SAO_PAULO) - start) / n
+    rows = []
+    for i in range(n):
+        card = rng.choice(cards)
+        place = rng.choice(favourites[card]) if rng.random() < 0.9 else rng.choice(establishments)
+        moment = start + step * i
+        rows.append({"cardId": card, "commercialEstablishmentId": place, "amount": f"{rng.lognormvariate(3.4, 0.7):.2f}",
+                     "occurredAt": moment.isoformat(), "productPrimary": {"id": 1, "description": "Crédito à vista"}})
+    return rows
+
+
+def plain_rows(raws: list[dict], holder_of: dict[int, int]) -> list[dict]:
+    """The same purchases as rows, as an ingestion without the engine would write them."""
+    now = utcnow()
+    return [{"environment": "sandbox", "kind": "P", "card_id": r["cardId"], "holder_id": holder_of[r["cardId"]],
+             "establishment_id": r["commercialEstablishmentId"], "amount_cents": round(float(r["amount"]) * 100),
+             "occurred_at": datetime.fromisoformat(r["occurredAt"]), "product_primary_id": 1,
+             "product_primary_description": "Crédito à vista", "product_secondary_id": None,
+             "product_secondary_description": None, "external_id": None, "reverses_id": None, "reversed_by_id": None,
+             "contains_promotions": False, "created_at": now} for r in raws]
+
+
+async def timed(calls) -> tuple[float, list[float]]:
+    laps = []
+    t0 = time.perf_counter()
+    for call in calls:
+        t = time.perf_counter()
+        await call()
+        laps.append(time.perf_counter() - t)
+    return time.perf_counter() - t0, laps
+
+
+async def clear(db: Database) -> None:
+    async with db.write() as session:
+        await session.execute(delete(TransactionReward))
+        await session.execute(delete(Transaction).where(Transaction.kind == "P"))
+
+
+async def ingestion(url: str, data_dir: Path, application_id: int, n: int) -> tuple[list[dict], dict]:
+    from cielo.config import Settings
+
+    db = Database(url, pool_size=2)
+    settings = Settings(data_dir=data_dir, database_url=None if url.startswith("sqlite") else url)
+    service = TransactionService(db, CardService(db, signing_keys_from_settings(settings)))
+    rows = []
+    try:
+        cards, establishments = await populate(db, application_id)
+        await db.analyze()
+        async with db.read() as session:
+            holder_of = dict((await session.execute(select(Card.id, Card.holder_id))).all())
+        raws = purchases(cards, establishments, n)
+        plain = plain_rows(raws, holder_of)
+
+        async def plain_batch(chunk):
+            async with db.write() as session:
+                await session.execute(insert(Transaction), chunk)
+
+        batches = [plain[i:i + 1000] for i in range(0, n, 1000)]
+        elapsed, laps = await timed([lambda c=c: plain_batch(c) for c in batches])
+        rows.append({"run": "plain insert, batches of 1,000", "tps": n / elapsed, "p99_ms": p99(laps) * 1000})
+        await clear(db)
+        raw_batches = [raws[i:i + 1000] for i in range(0, n, 1000)]
+        elapsed, laps = await timed([lambda c=c: service.ingest(Environment.SANDBOX, c, ACTOR) for c in raw_batches])
+        rows.append({"run": "engine, batches of 1,000", "tps": n / elapsed, "p99_ms": p99(laps) * 1000})
+        async with db.read() as session:
+            earned = (await session.execute(select(TransactionReward.campaign_type))).scalars().all()
+        kinds = {k: earned.count(k) for k in sorted(set(earned))}
+        extra = purchases(cards, establishments, SINGLE, seed=12)
+        for r in extra:  # after the batched ones, in time order
+            r["occurredAt"] = (datetime.fromisoformat(r["occurredAt"]) + timedelta(days=300)).isoformat()
+        plain_extra = plain_rows(extra, holder_of)
+        elapsed, laps = await timed([lambda r=r: plain_batch([r]) for r in plain_extra])
+        rows.append({"run": "plain insert, one per call", "tps": SINGLE / elapsed, "p99_ms": p99(laps) * 1000})
+        async with db.write() as session:
+            await session.execute(delete(Transaction).where(Transaction.occurred_at >= datetime(2026, 11, 1, tzinfo=timezone.utc)))
+        elapsed, laps = await timed([lambda r=r: service.ingest(Environment.SANDBOX, [r], ACTOR) for r in extra])
+        rows.append({"run": "engine, one per call", "tps": SINGLE / elapsed, "p99_ms": p99(laps) * 1000})
+        return rows, {"rewards_by_type": kinds, "establishments": establishments}
+    finally:
+        await db.dispose()
+
+
+async def heavy_holder(url: str, holder_card: int, establishments: list[int], count: int = 10_000) -> None:
+    """Give one holder ``count`` purchases over the last year (plain rows: only reading is measured)."""
+    db = Database(url, pool_size=1)
+    try:
+        async with db.read() as session:
+            holder_id = (await session.execute(select(Card.holder_id).where(Card.id == holder_card))).scalar_one()
+        rng = random.Random(3)
+        end = datetime.now(timezone.utc)
+        raws = [{"cardId": holder_card, "commercialEstablishmentId": rng.choice(establishments), "amount": "12.34",
+                 "occurredAt": (end - timedelta(minutes=52 * i + 1)).isoformat()} for i in range(count)]
+        rows = plain_rows(raws, {holder_card: holder_id})
+        async with db.write() as session:
+            for i in range(0, count, 1000):
+                await session.execute(insert(Transaction), rows[i:i + 1000])
+        await db.analyze()
+    finally:
+        await db.dispose()
+
+
+def holder_token(base_url: str, document: dict, holder: dict) -> str:
+    from tests.panel_helpers import Credentials
+    from tests.promo_helpers import tokens_for
+
+    creds = Credentials(0, document["client"]["client_id"], document["client"]["client_secret"])
+    with httpx.Client(base_url=base_url, timeout=30) as http:
+        return tokens_for(http, creds, redirect_url=document["client"]["redirect_url"], cpf=holder["cpf"],
+                          name=holder["name"], email=holder["email"], birthdate=holder["birthdate"],
+                          password=holder["password"])["access_token"]
+
+
+def lua_me(start: str, end: str) -> str:
+    offsets = ",".join(str(o) for o in random.Random(9).sample(range(0, 9980, 20), 400))
+    return (f"local offsets = {{{offsets}}}\nlocal requests = {{}}\nlocal k = 0\n"
+            "init = function(args)\n  for i, o in ipairs(offsets) do\n"
+            f"    requests[i] = wrk.format(\"GET\", \"/sandbox/promotions/v1/me/transactions?_offset=\" .. o .. "
+            f"\"&_limit=20&start_date={start}&end_date={end}\")\n  end\nend\n"
+            "request = function()\n  k = k % #requests + 1\n  return requests[k]\nend\n")
+
+
+def me_transactions(label: str, data_dir: Path, url: str | None, document: dict, args, work: Path) -> list[Result]:
+    port = free_port()
+    env = {**cli_env(data_dir, url), "CIELO_QUEUE_CONSUMER": "false"}
+    proc = start([sys.executable, "-m", "cielo", "serve", "--port", str(port)], env,
+                 f"http://127.0.0.1:{port}/healthz", work / f"serve-{label}.log")
+    try:
+        token = holder_token(f"http://127.0.0.1:{port}", document, document["holders"][0])
+        headers = [f"Client-Id: {document['client']['client_id']}", f"Access-Token: {token}"]
+        today = date.today()
+        script = lua_me((today - timedelta(days=365)).isoformat(), today.isoformat())
+        check = httpx.get(f"http://127.0.0.1:{port}/sandbox/promotions/v1/me/transactions",
+                          params={"_offset": 0, "_limit": 20, "start_date": (today - timedelta(days=365)).isoformat(),
+                                  "end_date": today.isoformat()},
+                          headers=dict(h.split(": ", 1) for h in headers))
+        assert check.status_code == 200 and int(check.headers["X-Total-Count"]) >= 10_000, check.text[:300]
+        return [wrk(f"{label} /me/transactions -c{c}", f"http://127.0.0.1:{port}", seconds=args.seconds,
+                    connections=c, script=script, headers=headers) for c in (args.latency_connections, args.connections)]
+    finally:
+        stop(proc)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--postgres", help="admin URL of a PostgreSQL server")
+    parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--transactions", type=int, default=100_000)
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--latency-connections", type=int, default=4)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="cielo-bench-engine-"))
+    backends = []
+    if not args.no_sqlite:
+        backends.append(("SQLite", work / "sqlite", None))
+    if args.postgres:
+        import asyncpg
+
+        async def fresh() -> None:
+            conn = await asyncpg.connect(args.postgres.replace("+asyncpg", ""))
+            try:
+                await conn.execute('DROP DATABASE IF EXISTS "cielo_bench_engine"')
+                await conn.execute('CREATE DATABASE "cielo_bench_engine"')
+            finally:
+                await conn.close()
+
+        asyncio.run(fresh())
+        backends.append(("PostgreSQL", work / "pg",
+                         normalise_database_url(args.postgres).rsplit("/", 1)[0] + "/cielo_bench_engine"))
+    http_results = [bare(args.seconds, args.connections, work, "bare FastAPI (before)")]
+    report = {}
+    for label, data_dir, url in backends:
+        data_dir.mkdir(parents=True)
+        print(f"{label}:", file=sys.stderr)
+        document = json.loads(subprocess.run([sys.executable, "-m", "cielo", "sandbox", "seed", "--json"],
+                                             env=cli_env(data_dir, url), capture_output=True, text=True,
+                                             check=True).stdout)
+        db_url = url or f"sqlite+aiosqlite:///{data_dir / 'cielo.db'}"
+
+        async def app_id() -> int:
+            db = Database(db_url, pool_size=1)
+            try:
+                async with db.read() as session:
+                    from cielo.developer.models import Application
+                    return (await session.execute(select(Application.id).where(
+                        Application.client_id == document["client"]["client_id"]))).scalar_one()
+            finally:
+                await db.dispose()
+
+        rows, facts = asyncio.run(ingestion(db_url, data_dir, asyncio.run(app_id()), args.transactions))
+        report[label] = {"ingestion": rows, "rewards_by_type": facts["rewards_by_type"]}
+        asyncio.run(heavy_holder(db_url, document["holders"][0]["cards"][0]["id"], facts["establishments"]))
+        unthrottle(db_url, document["client"]["client_id"])
+        http_results += me_transactions(label, data_dir, url, document, args, work)
+    http_results.append(bare(args.seconds, args.connections, work, "bare FastAPI (after)"))
+    baseline = Result("bare FastAPI (mean)", (http_results[0].rps + http_results[-1].rps) / 2,
+                      (http_results[0].p50_ms + http_results[-1].p50_ms) / 2,
+                      (http_results[0].p99_ms + http_results[-1].p99_ms) / 2, 0, 0)
+    print(f"\nIngestion of {args.transactions:,} purchases over {HOLDERS:,} holders and {ESTABLISHMENTS:,} "
+          f"establishments, all nine campaign types active (single: {SINGLE:,} calls):")
+    for label, data in report.items():
+        plain = {r["run"]: r["tps"] for r in data["ingestion"]}
+        for r in data["ingestion"]:
+            print(f"  {label:<10} {r['run']:<34} {r['tps']:>9,.0f} tx/s   p99 {r['p99_ms']:8.2f} ms per call")
+        print(f"  {label:<10} engine batched / plain batched: "
+              f"{plain['engine, batches of 1,000'] / plain['plain insert, batches of 1,000']:.2f}   "
+              f"engine single / plain single: {plain['engine, one per call'] / plain['plain insert, one per call']:.2f}")
+        print(f"  {label:<10} rewards by campaign type: {data['rewards_by_type']}")
+    print(f"\nGET /me/transactions, a holder with 10,000 purchases; wrk -t1 -d{args.seconds}s, "
+          "server on CPU 0, wrk on CPU 1\n")
+    print(table([*http_results, baseline], baseline))
+    out = ROOT / "benchmarks" / "results"
+    out.mkdir(exist_ok=True)
+    (out / f"engine-{time.strftime('%Y%m%dT%H%M%S')}.json").write_text(json.dumps(
+        {"ingestion": report, "http": [r.__dict__ for r in http_results]}, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
