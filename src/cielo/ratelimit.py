@@ -11,7 +11,10 @@ import time
 from dataclasses import dataclass
 
 from limits import RateLimitItemPerMinute, RateLimitItemPerSecond, storage
-from limits.aio.strategies import MovingWindowRateLimiter, SlidingWindowCounterRateLimiter
+from limits.aio.strategies import (
+    MovingWindowRateLimiter,
+    SlidingWindowCounterRateLimiter,
+)
 
 log = logging.getLogger("cielo.ratelimit")
 

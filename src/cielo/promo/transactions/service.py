@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
 
-from sqlalchemy import and_, func, insert, select, text, tuple_, update
+from sqlalchemy import and_, func, insert, select, text, true, tuple_, update
 
 from cielo.audit import service as audit
 from cielo.audit.service import Actor
 from cielo.db import Database, utcnow
+from cielo.db.lists import among, pairs_table
 from cielo.promo.cards.models import Card
 from cielo.promo.cards.service import CardService
 from cielo.promo.environments import Environment
@@ -138,7 +139,7 @@ class TransactionService:
         errors = errors + card_errors
         known = set((await session.scalars(select(CommercialEstablishment.id).where(
             CommercialEstablishment.environment == env.value,
-            CommercialEstablishment.id.in_({i.establishment_id for i in items if i})))).all())
+            self._among(CommercialEstablishment.id, {i.establishment_id for i in items if i})))).all())
         for index, item in enumerate(items):
             if item is not None and item.establishment_id not in known:
                 errors.append({"index": index, "reason": f"There is no commercial establishment "
@@ -191,7 +192,8 @@ class TransactionService:
         id_rows = {}
         if by_id:
             id_rows = {row.id: row.holder_id for row in (await session.execute(
-                select(Card.id, Card.holder_id).where(Card.environment == env.value, Card.id.in_(by_id)))).all()}
+                select(Card.id, Card.holder_id).where(Card.environment == env.value,
+                                                      self._among(Card.id, by_id)))).all()}
         fingerprints = {index: self._cards.fingerprint(env, i.card_number)
                         for index, i in enumerate(items) if i and i.card_number is not None}
         by_print: dict[str, list[tuple[int, int]]] = defaultdict(list)
@@ -220,6 +222,9 @@ class TransactionService:
                                                          "name the card by 'cardId'."})
         return cards, errors
 
+    def _among(self, col, values):
+        return among(col, values, sqlite=self._db.is_sqlite)
+
     async def _lock_pairs(self, session, pairs) -> None:
         if self._db.is_sqlite:
             return  # the single writer already serialises every write transaction
@@ -235,15 +240,24 @@ class TransactionService:
         history: dict[tuple[int, int], list[engine.Purchase]] = defaultdict(list)
         T = Transaction
         pairs = sorted(pairs)
-        for start in range(0, len(pairs), 500):  # the exact pairs, through ix_transactions_pair
-            rows = (await session.execute(
-                select(T.id, T.holder_id, T.establishment_id, T.occurred_at, T.amount_cents)
-                .where(tuple_(T.holder_id, T.establishment_id).in_(pairs[start:start + 500]), T.kind == PURCHASE,
-                       T.reversed_by_id.is_(None))
-                .order_by(T.occurred_at, T.id)
-            )).all()
-            for row_id, holder_id, establishment_id, occurred_at, amount in rows:
+        columns = (T.id, T.holder_id, T.establishment_id, T.occurred_at, T.amount_cents)
+        counted = and_(T.kind == PURCHASE, T.reversed_by_id.is_(None))
+        if self._db.is_sqlite:
+            # row values IN a list: SQLite probes ix_transactions_pair once per pair
+            statements = [select(*columns).where(tuple_(T.holder_id, T.establishment_id).in_(pairs[i:i + 500]), counted)
+                          for i in range(0, len(pairs), 500)]
+        else:
+            # the pairs as one array parameter, each probing ix_transactions_pair (LATERAL keeps
+            # the planner from merge-joining the whole index)
+            wanted = pairs_table(pairs, sqlite=False)
+            each = (select(*columns).where(T.holder_id == wanted.c.a, T.establishment_id == wanted.c.b, counted)
+                    .lateral("history"))
+            statements = [select(each).select_from(wanted).join(each, true())]
+        for stmt in statements:
+            for row_id, holder_id, establishment_id, occurred_at, amount in (await session.execute(stmt)).all():
                 history[(holder_id, establishment_id)].append(engine.Purchase(row_id, occurred_at, amount))
+        for purchases in history.values():
+            purchases.sort(key=_order)
         return history
 
     async def _campaigns(self, session, establishments) -> dict[int, list[engine.Campaign]]:
@@ -253,7 +267,7 @@ class TransactionService:
         batch reads one small column and loads only what changed."""
         E, R, P = CommercialEstablishment, SubscriptionRequest, Promotion
         versions = dict((await session.execute(
-            select(E.id, E.campaigns_version).where(E.id.in_(establishments)))).all())
+            select(E.id, E.campaigns_version).where(self._among(E.id, establishments)))).all())
         cache = self._campaign_cache
         stale = [e for e, version in versions.items() if cache.get(e, (None,))[0] != version]
         if stale:
@@ -290,7 +304,8 @@ class TransactionService:
         return campaigns
 
     async def _birthdates(self, session, holders) -> dict[int, object]:
-        return dict((await session.execute(select(Holder.id, Holder.birthdate).where(Holder.id.in_(holders)))).all())
+        return dict((await session.execute(
+            select(Holder.id, Holder.birthdate).where(self._among(Holder.id, holders)))).all())
 
     async def _judge_and_store(self, session, env: Environment, new: list[_New]) -> None:
         pairs = {(n.holder_id, n.item.establishment_id) for n in new}
