@@ -96,3 +96,36 @@ def _cities():
     from cielo.promo.sandbox.seed import CITIES
 
     return CITIES
+
+
+def test_seed_resumes_after_a_failure_in_its_purchases(settings, monkeypatch):
+    """The small seed's rows commit with its record; if the purchases then fail, running the
+    seed again ingests them (externalIds make that safe) instead of failing on duplicates."""
+    from cielo.db import Database
+    from cielo.promo.sandbox.seed import Seeder
+    from cielo.security.secrets import secret_box_from_settings
+    from cielo.security.signing import signing_keys_from_settings
+
+    async def go():
+        db = Database(settings.resolved_database_url, pool_size=1)
+        seeder = Seeder(db, secret_box_from_settings(settings), signing_keys_from_settings(settings))
+        real = Seeder._purchases
+
+        async def broken(self, *args):
+            raise RuntimeError("the database went away")
+
+        try:
+            monkeypatch.setattr(Seeder, "_purchases", broken)
+            with pytest.raises(RuntimeError):
+                await seeder.seed()
+            monkeypatch.setattr(Seeder, "_purchases", real)
+            document, created = await seeder.seed()
+            again, created_again = await seeder.seed()
+            return document, created, again, created_again
+        finally:
+            await db.dispose()
+
+    document, created, again, created_again = run(go())
+    assert created and not created_again and again == document and document["purchases"] > 0
+    assert db_sql(settings, "SELECT COUNT(*) FROM holders")[0][0] == 5
+    assert db_sql(settings, "SELECT COUNT(*) FROM transactions")[0][0] == document["purchases"]

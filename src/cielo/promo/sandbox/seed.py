@@ -106,20 +106,33 @@ class Seeder:
         return orjson.loads(self._box.decrypt(row.document_encrypted)) if row else None
 
     async def seed(self, size: str = "small", progress=None) -> tuple[dict, bool]:
-        """The document of the seed of this size, and whether it was created just now."""
+        """The document of the seed of this size, and whether it was created just now.
+
+        Each step can be run again after a failure: the small seed's rows and its record
+        commit together, its purchases carry externalIds (ingesting them again changes
+        nothing), and the large seed's record is written last."""
         found = await self.existing(size)
-        if found is not None:
+        if found is not None and "purchases" in found:
             return found, False
-        base = await self.existing("small")
-        document = base if base is not None else await self._small()
+        document = await self.existing("small") or await self._small()
+        if "purchases" not in document:
+            document["purchases"] = await self._purchases(document, random.Random(20261125), date.today())
+            await self._record("small", document)
         if size == "large":
-            await self._large(progress)
+            if found is None:
+                await self._large(progress)
+            await self._record("large", document)
         await self._db.analyze()
+        return document, True  # made, or completed after a failure
+
+    async def _record(self, size: str, document: dict) -> None:
+        sealed = self._box.encrypt(orjson.dumps(document).decode())
         async with self._db.write() as session:
             existing = await session.scalar(select(SandboxSeed).where(SandboxSeed.size == size))
             if existing is None:
-                session.add(SandboxSeed(size=size, document_encrypted=self._box.encrypt(orjson.dumps(document).decode())))
-        return document, True
+                session.add(SandboxSeed(size=size, document_encrypted=sealed))
+            else:
+                existing.document_encrypted = sealed
 
     async def _small(self) -> dict:
         fake = Faker("pt_BR")
@@ -246,7 +259,7 @@ class Seeder:
                 holders.append({"id": holder.id, "cpf": cpf, "password": password, "name": holder.name,
                                 "email": holder.email, "birthdate": born.isoformat(), "cards": cards})
             document["holders"] = holders
-        document["purchases"] = await self._purchases(document, rng, today)
+            session.add(SandboxSeed(size="small", document_encrypted=self._box.encrypt(orjson.dumps(document).decode())))
         return document
 
     async def _purchases(self, document: dict, rng: random.Random, today: date) -> int:
