@@ -11,6 +11,9 @@ from datetime import datetime, timezone
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as settings_
+from hypothesis import strategies as st
 
 from tests.conftest import db_sql, make_token, run
 from tests.promo_helpers import SANDBOX, add_card, check, partner_app, tokens_for
@@ -371,3 +374,33 @@ def test_concurrent_purchases_never_share_a_punch(server_factory):
     assert [t["containsPromotions"] for t in ordered] == [n % 2 == 0 for n in range(1, 41)]
     assert all(len([r for r in t["rewards"] if "withdrawnAt" not in r]) == (1 if t["containsPromotions"] else 0)
                for t in ordered)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**63, 2**63) | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=30),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    max_leaves=12)
+FIELDS = ["cardId", "cardNumber", "commercialEstablishmentId", "amount", "occurredAt", "productPrimary",
+          "productSecondary", "externalId"]
+
+
+def test_no_body_makes_the_back_office_fail(client, admin, settings, world):
+    """Any JSON at the ingestion, batch and reversal endpoints: a 4xx with a sentence, never a
+    5xx, and nothing stored unless the body was a valid transaction."""
+    good = {"cardId": world["card"], "commercialEstablishmentId": world["shop"], "amount": "1.00",
+            "occurredAt": "2026-03-02T12:00:00-03:00", "productPrimary": {"id": 1, "description": "x"}}
+    first = client.post(TX, json=good, headers=admin).json()["id"]
+
+    @settings_(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.dictionaries(st.sampled_from(FIELDS), json_values, max_size=8) | json_values,
+           st.sampled_from(["", "/batch", f"/{first}/cancellation", f"/{first}/undo"]))
+    def probe(body, path):
+        if path == "/batch" and isinstance(body, dict):
+            body = {"transactions": [body]}
+        response = client.post(TX + path, json={**good, **body} if isinstance(body, dict) and not path else body,
+                               headers=admin)
+        assert response.status_code < 500, response.text
+        if response.status_code >= 400:
+            assert response.json()["detail"]
+
+    probe()

@@ -74,10 +74,9 @@ async def list_(env: Environment, request: Request, holderId: int | None = Query
     for column, value in ((T.holder_id, holderId), (T.card_id, cardId), (T.establishment_id, commercialEstablishmentId)):
         if value is not None:
             stmt = stmt.where(column == value)
-    service = request.app.state.transactions
     async with request.app.state.db.read() as session:
         ids = (await session.scalars(stmt.order_by(T.id).offset(offset).limit(limit))).all()
-    return [await service.one(env, i) for i in ids]
+    return await request.app.state.transactions.many(ids)
 
 
 @router.get("/{env}/transactions/{transaction_id}")

@@ -458,10 +458,10 @@ class TransactionService:
 
     async def _models(self, session, results: list[tuple[int, bool]]) -> list[tuple[dict, bool]]:
         ids = {row_id for row_id, _ in results}
-        rows = {t.id: t for t in (await session.scalars(select(Transaction).where(Transaction.id.in_(ids)))).all()}
+        rows = {t.id: t for t in (await session.scalars(select(Transaction).where(self._among(Transaction.id, ids)))).all()}
         rewards = defaultdict(list)
         for r in (await session.scalars(select(TransactionReward).where(
-                TransactionReward.transaction_id.in_(ids)).order_by(TransactionReward.id))).all():
+                self._among(TransactionReward.transaction_id, ids)).order_by(TransactionReward.id))).all():
             rewards[r.transaction_id].append(r)
         return [(admin_model(rows[row_id], rewards[row_id]), created) for row_id, created in results]
 
@@ -471,6 +471,13 @@ class TransactionService:
             if row is None or row.environment != env.value:
                 raise IngestError(404, f"There is no transaction {transaction_id} in {env.value}.")
             return (await self._models(session, [(row.id, False)]))[0][0]
+
+    async def many(self, ids: list[int]) -> list[dict]:
+        """Transactions by id, in that order, each with what it earned."""
+        if not ids:
+            return []
+        async with self._db.read() as session:
+            return [model for model, _ in await self._models(session, [(i, False) for i in ids])]
 
     async def for_holder(self, holder_id: int, page: Page, start: datetime, end: datetime) -> tuple[list[dict], int]:
         """The holder's purchases in [start, end), newest first, each with its cancellation or
