@@ -62,7 +62,11 @@ def _ms(text: str) -> float:
     return float(m.group(1)) * _UNITS[m.group(2)]
 
 
-def wrk(name: str, url: str, *, seconds: int, connections: int, script: str | None = None, headers=()) -> Result:
+def wrk(name: str, url: str, *, seconds: int, connections: int, script: str | None = None, headers=(),
+        settle: float = 2.0) -> Result:
+    # Let the server finish what the previous run left queued (a -c64 run of slow requests
+    # leaves up to 64 in flight), or their tail lands in this run's p99.
+    time.sleep(settle)
     cmd = [*taskset(LOAD_CPU), "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
     for h in headers:
         cmd += ["-H", h]

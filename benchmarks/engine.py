@@ -180,6 +180,7 @@ async def ingestion(url: str, data_dir: Path, application_id: int, n: int) -> tu
         raw_batches = [raws[i:i + 1000] for i in range(0, n, 1000)]
         elapsed, laps = await timed([lambda c=c: service.ingest(Environment.SANDBOX, c, ACTOR) for c in raw_batches])
         rows.append({"run": "engine, batches of 1,000", "tps": n / elapsed, "p99_ms": p99(laps) * 1000})
+        await db.analyze()  # as autovacuum would after a bulk load: stale statistics mislead the planner
         async with db.read() as session:
             earned = (await session.execute(select(TransactionReward.campaign_type))).scalars().all()
         kinds = {k: earned.count(k) for k in sorted(set(earned))}
@@ -253,7 +254,7 @@ def me_transactions(label: str, data_dir: Path, url: str | None, document: dict,
                           headers=dict(h.split(": ", 1) for h in headers))
         assert check.status_code == 200 and int(check.headers["X-Total-Count"]) >= 10_000, check.text[:300]
         return [wrk(f"{label} /me/transactions -c{c}", f"http://127.0.0.1:{port}", seconds=args.seconds,
-                    connections=c, script=script, headers=headers) for c in (args.latency_connections, args.connections)]
+                    connections=c, script=script, headers=headers) for c in (1, args.latency_connections, args.connections)]
     finally:
         stop(proc)
 

@@ -132,9 +132,9 @@ def http_suite(label: str, data_dir: Path, database_url: str | None, client: dic
                                connections=args.connections, script=lua(radius), headers=headers))
         # Latency as a client sees it when the server is not saturated (at -c64 a single
         # process queues 64 requests, and p99 measures the queue, not the request).
-        results.append(wrk(f"{label} r=2000 m -c{args.latency_connections}", f"http://127.0.0.1:{port}",
-                           seconds=args.seconds, connections=args.latency_connections, script=lua(2000),
-                           headers=headers))
+        for connections in (1, args.latency_connections):
+            results.append(wrk(f"{label} r=2000 m -c{connections}", f"http://127.0.0.1:{port}",
+                               seconds=args.seconds, connections=connections, script=lua(2000), headers=headers))
     finally:
         stop(proc)
     return results
