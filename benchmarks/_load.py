@@ -63,7 +63,7 @@ def _ms(text: str) -> float:
 
 
 def wrk(name: str, url: str, *, seconds: int, connections: int, script: str | None = None, headers=(),
-        settle: float = 2.0) -> Result:
+        settle: float = 5.0) -> Result:
     # Let the server finish what the previous run left queued (a -c64 run of slow requests
     # leaves up to 64 in flight), or their tail lands in this run's p99.
     time.sleep(settle)
