@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
+from cielo.cache import CacheRegistry
 from cielo.db import Database, utcnow
 from cielo.developer.models import AppAccessToken, Application
 from cielo.promo.environments import Environment
@@ -64,13 +65,35 @@ class Caller:
 
 
 class Access:
-    def __init__(self, db: Database, limiter: RateLimiter) -> None:
+    def __init__(self, db: Database, limiter: RateLimiter, caches: CacheRegistry | None = None) -> None:
         self._db = db
         self._limiter = limiter
+        # Exact read caches (emptied by any commit anywhere, see cielo.cache): applications by
+        # Client-Id and Access-Token rows by public id. The secret, revocation, expiry and
+        # profile are still checked on every request against what was read.
+        self._caches = caches
+        self._apps = caches.cache("promo-applications", 10_000) if caches else None
+        self._app_tokens = caches.cache("promo-app-tokens", 100_000) if caches else None
+        self._holder_tokens = caches.cache("promo-holder-tokens", 100_000) if caches else None
+
+    async def _cached(self, cache, key, load):
+        if cache is None:
+            return await load()
+        await self._caches.refresh()
+        found = cache.get(key)
+        if found is None:
+            generation = cache.generation()
+            found = await load()
+            if found is not None:
+                cache.put(key, found, generation)
+        return found
 
     async def application(self, env: Environment, client_id: str) -> Application:
-        async with self._db.read() as session:
-            app = await session.scalar(select(Application).where(Application.client_id == client_id))
+        async def load():
+            async with self._db.read() as session:
+                return await session.scalar(select(Application).where(Application.client_id == client_id))
+
+        app = await self._cached(self._apps, client_id, load)
         if app is None:
             raise PromoError(401, "The Client-Id is not known.")
         if app.environment != env.value:
@@ -107,8 +130,11 @@ class Access:
         parts = tokens.parse(presented, APP_TOKEN_PREFIX)
         if parts is None:
             raise PromoError(401, "The Access-Token is not valid.")
-        async with self._db.read() as session:
-            row = await session.scalar(select(AppAccessToken).where(AppAccessToken.public_id == parts[0]))
+        async def load():
+            async with self._db.read() as session:
+                return await session.scalar(select(AppAccessToken).where(AppAccessToken.public_id == parts[0]))
+
+        row = await self._cached(self._app_tokens, parts[0], load)
         if row is None or not tokens.matches(parts[1], row.secret_digest) or row.revoked_at is not None:
             raise PromoError(401, "The Access-Token is not valid, or it was revoked.")
         if row.application_id != app.id:
@@ -143,14 +169,14 @@ class Access:
         parts = tokens.parse(presented, HOLDER_TOKEN_PREFIX)
         if parts is None:
             raise PromoError(401, "The Access-Token is not valid.")
-        async with self._db.read() as session:
-            row = (
-                await session.execute(
-                    select(HolderToken, Grant)
-                    .join(Grant, Grant.id == HolderToken.grant_id)
-                    .where(HolderToken.public_id == parts[0])
-                )
-            ).first()
+        async def load():
+            async with self._db.read() as session:
+                found = (await session.execute(
+                    select(HolderToken, Grant).join(Grant, Grant.id == HolderToken.grant_id)
+                    .where(HolderToken.public_id == parts[0]))).first()
+            return tuple(found) if found is not None else None
+
+        row = await self._cached(self._holder_tokens, parts[0], load)
         if row is None or not tokens.matches(parts[1], row[0].secret_digest):
             raise PromoError(401, "The Access-Token is not valid.")
         token, grant = row

@@ -17,6 +17,7 @@ from sqlalchemy import and_, func, insert, select, text, true, tuple_, update
 
 from cielo.audit import service as audit
 from cielo.audit.service import Actor
+from cielo.cache import CacheRegistry
 from cielo.db import Database, utcnow
 from cielo.db.lists import among, pairs_table
 from cielo.promo.cards.models import Card
@@ -107,9 +108,13 @@ def holder_model(row: Transaction, establishment: CommercialEstablishment) -> di
 
 
 class TransactionService:
-    def __init__(self, db: Database, cards: CardService) -> None:
+    def __init__(self, db: Database, cards: CardService, caches: CacheRegistry | None = None) -> None:
         self._db = db
         self._cards = cards
+        self._caches = caches
+        # the X-Total-Count of a holder's period: a client paging through it asks again and
+        # again; exact, like every read cache (emptied by any commit, see cielo.cache)
+        self._totals = caches.cache("holder-transaction-totals", 100_000) if caches else None
         self._campaign_cache: dict[int, tuple[int, list[engine.Campaign]]] = {}
 
     # ---- ingestion -------------------------------------------------------------------------
@@ -484,8 +489,16 @@ class TransactionService:
         undoing when there is one."""
         T, E = Transaction, CommercialEstablishment
         where = and_(T.holder_id == holder_id, T.kind == PURCHASE, T.occurred_at >= start, T.occurred_at < end)
+        total = None
+        if self._totals is not None:
+            await self._caches.refresh()
+            total = self._totals.get((holder_id, start, end))
+            generation = self._totals.generation()
         async with self._db.read() as session:
-            total = (await session.execute(select(func.count()).select_from(T).where(where))).scalar_one()
+            if total is None:
+                total = (await session.execute(select(func.count()).select_from(T).where(where))).scalar_one()
+                if self._totals is not None:
+                    self._totals.put((holder_id, start, end), total, generation)
             if total == 0 or page.offset >= total:
                 return [], total
             # the page's ids first, from the covering index alone; then only their rows
