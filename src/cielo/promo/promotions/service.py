@@ -89,50 +89,34 @@ def _again(page, P, key: str, descending: bool, is_sqlite: bool):
     return column.desc() if descending else column
 
 
-def _model_of_row(row) -> dict:
+def promotion_model(p, establishment: dict, distance: float | None = None) -> dict:
+    """The seed's promotion: ``p`` is a Promotion or a row with the same names."""
     body = {
-        "id": row.id,
-        "commercialEstablishment": {"id": row.establishment_id, "fictitiousName": row.fictitious_name,
-                                    "businessActivity": {"id": row.business_activity_id}},
-        "active": row.active,
-        "startDate": row.start_date.isoformat(),
-        "endDate": row.end_date.isoformat(),
-        "title": row.title,
-        "description": row.description,
-        "premium": row.premium,
-        "campaignType": row.campaign_type,
-        "shareable": row.shareable,
+        "id": p.id,
+        "commercialEstablishment": establishment,
+        "active": p.active,
+        "startDate": p.start_date.isoformat(),
+        "endDate": p.end_date.isoformat(),
+        "title": p.title,
+        "description": p.description,
+        "premium": p.premium,
+        "campaignType": p.campaign_type,
+        "shareable": p.shareable,
     }
-    for key, value in (("campaignModel", row.campaign_model), ("transactionDays", row.transaction_days)):
+    for key, value in (("campaignModel", p.campaign_model), ("transactionDays", p.transaction_days)):
         if value:
             body[key] = value
-    if row.validity_redemption is not None:
-        body["validityRedemption"] = row.validity_redemption.isoformat()
-    body["distance"] = round(row.distance, 1)
-    return body
-
-
-def promotion_model(promotion: Promotion, establishment: CommercialEstablishment, distance: float | None = None) -> dict:
-    body = {
-        "id": promotion.id,
-        "commercialEstablishment": establishment_model(establishment),
-        "active": promotion.active,
-        "startDate": promotion.start_date.isoformat(),
-        "endDate": promotion.end_date.isoformat(),
-        "title": promotion.title,
-        "description": promotion.description,
-        "premium": promotion.premium,
-        "campaignType": promotion.campaign_type,
-        "shareable": promotion.shareable,
-    }
-    for key, value in (("campaignModel", promotion.campaign_model), ("transactionDays", promotion.transaction_days)):
-        if value:
-            body[key] = value
-    if promotion.validity_redemption is not None:
-        body["validityRedemption"] = promotion.validity_redemption.isoformat()
+    if p.validity_redemption is not None:
+        body["validityRedemption"] = p.validity_redemption.isoformat()
     if distance is not None:
         body["distance"] = round(distance, 1)
     return body
+
+
+def _searched(row) -> dict:
+    establishment = {"id": row.establishment_id, "fictitiousName": row.fictitious_name,
+                     "businessActivity": {"id": row.business_activity_id}}
+    return promotion_model(row, establishment, row.distance)
 
 
 class PromotionService:
@@ -156,7 +140,7 @@ class PromotionService:
         async with self._db.read() as session:
             rows = (await session.execute(stmt, values)).all()
             if rows:
-                return [_model_of_row(row) for row in rows], rows[0].total
+                return [_searched(row) for row in rows], rows[0].total
             # an offset past the end: the page is empty, the total still counts
             total = (await session.execute(count, values)).scalar_one()
         return [], total
@@ -257,4 +241,5 @@ class PromotionService:
             )).first()
         if row is None:
             raise PromoError(404, f"There is no promotion {promotion_id}.")
-        return promotion_model(*row)
+        promotion, establishment = row
+        return promotion_model(promotion, establishment_model(establishment))
