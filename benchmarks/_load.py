@@ -20,6 +20,15 @@ SERVER_CPU = "0"
 LOAD_CPU = "1" if CPUS > 1 else "0"
 
 
+def cli_env(data_dir: Path, database_url: str | None) -> dict[str, str]:
+    """The environment of a `cielo` command on this data directory (and database, if given)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CIELO_")}
+    env["CIELO_DATA_DIR"] = str(data_dir)
+    if database_url:
+        env["CIELO_DATABASE_URL"] = database_url
+    return env
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import statistics
 import subprocess
@@ -37,7 +36,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
-from _load import Result, bare, free_port, start, stop, table, unthrottle, wrk  # noqa: E402
+from _load import Result, bare, cli_env, free_port, start, stop, table, unthrottle, wrk  # noqa: E402
 from sqlalchemy import delete, insert, select  # noqa: E402
 
 from cielo.audit.service import Actor  # noqa: E402
@@ -53,19 +52,12 @@ from cielo.promo.promotions.models import Promotion  # noqa: E402
 from cielo.promo.sandbox.seed import EXAMPLE_RULES, PREMIUMS  # noqa: E402
 from cielo.promo.subscriptions.models import SubscriptionRequest  # noqa: E402
 from cielo.promo.transactions.models import Transaction, TransactionReward  # noqa: E402
+from cielo.promo.transactions.parsing import amount_cents  # noqa: E402
 from cielo.promo.transactions.service import TransactionService  # noqa: E402
 from cielo.security.signing import signing_keys_from_settings  # noqa: E402
 
 HOLDERS, ESTABLISHMENTS, SINGLE = 10_000, 1_000, 2_000
 ACTOR = Actor(None, "benchmark")
-
-
-def cli_env(data_dir: Path, database_url: str | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CIELO_")}
-    env["CIELO_DATA_DIR"] = str(data_dir)
-    if database_url:
-        env["CIELO_DATABASE_URL"] = database_url
-    return env
 
 
 def p99(samples: list[float]) -> float:
@@ -131,7 +123,7 @@ def plain_rows(raws: list[dict], holder_of: dict[int, int]) -> list[dict]:
     """The same purchases as rows, as an ingestion without the engine would write them."""
     now = utcnow()
     return [{"environment": "sandbox", "kind": "P", "card_id": r["cardId"], "holder_id": holder_of[r["cardId"]],
-             "establishment_id": r["commercialEstablishmentId"], "amount_cents": round(float(r["amount"]) * 100),
+             "establishment_id": r["commercialEstablishmentId"], "amount_cents": amount_cents(r["amount"]),
              "occurred_at": datetime.fromisoformat(r["occurredAt"]), "product_primary_id": 1,
              "product_primary_description": "Crédito à vista", "product_secondary_id": None,
              "product_secondary_description": None, "external_id": None, "reverses_id": None, "reversed_by_id": None,

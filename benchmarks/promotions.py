@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _load import Result, bare, free_port, start, stop, table, unthrottle, wrk  # noqa: E402
+from _load import Result, bare, cli_env, free_port, start, stop, table, unthrottle, wrk  # noqa: E402
 
 from cielo.config import normalise_database_url  # noqa: E402
 from cielo.db import Database  # noqa: E402
@@ -42,14 +42,6 @@ DATA = ROOT / "benchmarks" / ".data"
 PAULISTA = (-23.5614, -46.6559)
 RADII = (500, 2000, 10_000)
 PATH = "/sandbox/promotions/v1/promotions"
-
-
-def cli_env(data_dir: Path, database_url: str | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CIELO_")}
-    env["CIELO_DATA_DIR"] = str(data_dir)
-    if database_url:
-        env["CIELO_DATABASE_URL"] = database_url
-    return env
 
 
 def seed(data_dir: Path, database_url: str | None) -> dict:

@@ -132,11 +132,12 @@ class PromotionService:
         promotions whose points fall inside the boxes, the promotions' own spatial index
         driving the query (the R*Tree on SQLite, the covering (environment, latitude,
         longitude) B-tree on PostgreSQL; migration 0009)."""
-        return self._candidates(*self._shape_of(search)[:3]).params(self._values(env, search, None))
+        shape, values = self._bound(env, search, None)
+        return self._candidates(*shape[:3]).params(values)
 
     async def search(self, env: Environment, search: Search, page: Page) -> tuple[list[dict], int]:
-        stmt, count = self._page(*self._shape_of(search))
-        values = self._values(env, search, page)
+        shape, values = self._bound(env, search, page)
+        stmt, count = self._page(*shape)
         async with self._db.read() as session:
             rows = (await session.execute(stmt, values)).all()
             if rows:
@@ -145,19 +146,13 @@ class PromotionService:
             total = (await session.execute(count, values)).scalar_one()
         return [], total
 
-    def page_statement(self, env: Environment, search: Search, page: Page):
-        return self._page(*self._shape_of(search))[0].params(self._values(env, search, page))
-
     @staticmethod
-    def _shape_of(search: Search) -> tuple:
-        n_boxes = len(boxes(search.latitude, search.longitude, search.radius))
-        return n_boxes, search.active is not None, bool(search.types), search.sort
-
-    @staticmethod
-    def _values(env: Environment, search: Search, page: Page | None) -> dict:
+    def _bound(env: Environment, search: Search, page: Page | None) -> tuple[tuple, dict]:
+        """The statement's shape (number of boxes, filters given, sort) and its bound values."""
+        box_list = boxes(search.latitude, search.longitude, search.radius)
         values = {"env": env.value, "lat": search.latitude, "lon": search.longitude, "radius": float(search.radius),
                   "cos_lat": math.cos(math.radians(search.latitude))}
-        for i, box in enumerate(boxes(search.latitude, search.longitude, search.radius)):
+        for i, box in enumerate(box_list):
             values.update({f"b{i}_{k}": v for k, v in zip(("lat0", "lat1", "lon0", "lon1"), box)})
         if search.active is not None:
             values["active"] = search.active
@@ -165,7 +160,7 @@ class PromotionService:
             values["types"] = list(search.types)
         if page is not None:
             values.update(offset=page.offset, limit=page.limit)
-        return values
+        return (len(box_list), search.active is not None, bool(search.types), search.sort), values
 
     @functools.lru_cache(maxsize=256)  # noqa: B019 - one service per database, shapes are few
     def _candidates(self, n_boxes: int, has_active: bool, has_types: bool):
