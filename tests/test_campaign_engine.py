@@ -155,3 +155,25 @@ def test_subscription_intervals_from_accepted_requests():
     t = lambda d: datetime(2026, 1, d, tzinfo=UTC)  # noqa: E731
     assert engine.subscription_intervals([(t(1), "S"), (t(5), "U"), (t(9), "S")]) == ((t(1), t(5)), (t(9), None))
     assert engine.subscription_intervals([(t(1), "U"), (t(2), "S"), (t(3), "S")]) == ((t(2), None),)
+
+
+KINDS_AND_RULES = [("A", {"amount": "150.00", "windowDays": 30}), ("B", {"daysBefore": 3, "daysAfter": 7}),
+                   ("E", {"dates": ["2026-03-14", "2026-06-12"]}), ("F", {"visits": 3, "windowDays": 20}),
+                   ("G", {"minAmount": "10.00"}), ("P", {"every": 3}),
+                   ("R", {"weekdays": [1, 3, 5], "startTime": "11:00", "endTime": "14:00"}),
+                   ("X", {"daysAway": 10}), ("W", {})]
+
+
+@given(st.lists(st.tuples(st.integers(0, 200 * 24), st.integers(100, 20_000)), max_size=30), st.integers(0, 30))
+@settings(max_examples=200)
+def test_judging_from_an_instant_is_the_full_replay_from_that_instant(hours_and_amounts, cut):
+    """Ingestion judges only the new purchases (``since``); what they earn, and why, must be
+    what judging the whole history says about them."""
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    history = purchases([start + timedelta(hours=h) for h, _ in hours_and_amounts], [a for _, a in hours_and_amounts])
+    campaigns = [Campaign(i, kind, rules, "prize", date(2026, 1, 1), date(2026, 12, 31), True, ALWAYS)
+                 for i, (kind, rules) in enumerate(KINDS_AND_RULES)]
+    since = history[cut].occurred_at if cut < len(history) else start + timedelta(days=400)
+    everything = replay(history, campaigns, date(1990, 2, 10))
+    judged = replay(history, campaigns, date(1990, 2, 10), since=since)
+    assert judged == {p.key: everything[p.key] for p in history if p.occurred_at >= since and p.key in everything}

@@ -19,15 +19,18 @@ Definitions the rules share:
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from functools import lru_cache
 
 from cielo.promo.localtime import SAO_PAULO
 
 
+@lru_cache(maxsize=4096)  # the rules' amounts, read again on every replay
 def cents(amount: str | Decimal) -> int:
     return int((Decimal(amount) * 100).to_integral_value())
 
@@ -36,19 +39,21 @@ def brl(amount_cents: int) -> str:
     return f"{amount_cents // 100}.{amount_cents % 100:02d}"
 
 
-@dataclass(frozen=True, slots=True)
 class Purchase:
-    key: int  # the transaction id (or a provisional key before it has one)
-    occurred_at: datetime  # aware
-    amount: int  # cents
-    local_at: datetime = field(init=False, compare=False)
+    """A counted purchase: its key (the transaction id, or a provisional key before it has
+    one), when it happened (aware), its amount in cents, and its São Paulo local time, date and
+    day number (the windows count days as integers). A plain slotted class: a batch builds one
+    per purchase of every history it replays (a dataclass's __post_init__ doubled the cost)."""
+    __slots__ = ("key", "occurred_at", "amount", "local_at", "local_date", "day")
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "local_at", self.occurred_at.astimezone(SAO_PAULO))
+    def __init__(self, key: int, occurred_at: datetime, amount: int) -> None:
+        self.key, self.occurred_at, self.amount = key, occurred_at, amount
+        self.local_at = local_at = occurred_at.astimezone(SAO_PAULO)
+        self.local_date = local_date = local_at.date()
+        self.day = local_date.toordinal()
 
-    @property
-    def local_date(self) -> date:
-        return self.local_at.date()
+    def __repr__(self) -> str:
+        return f"Purchase({self.key}, {self.occurred_at.isoformat()}, {self.amount})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,32 +90,36 @@ def _ordinal(n: int) -> str:
 
 
 # ---- the nine rules ------------------------------------------------------------------------
-# Each takes the rules and the promotion's counted purchases (oldest first) and yields
-# (purchase, why) for every purchase on which the rule fires.
+# Each takes the rules, the promotion's counted purchases (oldest first) and the index of the
+# first one being judged, and yields (purchase, why) for every judged purchase on which the
+# rule fires. The purchases before `start` still count (punches, visits, spend), but a batch
+# that replays a holder's whole history to judge its newest purchase writes no sentence for
+# the others, and the rules that look at one purchase alone skip them.
 
 
-def _amount(rules: dict, purchases: Sequence[Purchase]):
+def _amount(rules: dict, purchases: Sequence[Purchase], start: int):
     target, days = cents(rules["amount"]), rules["windowDays"]
     window: deque[Purchase] = deque()  # purchases since the last firing, within the window
     total = 0
-    for p in purchases:
+    for n, p in enumerate(purchases):
         window.append(p)
         total += p.amount
-        oldest = p.local_date - timedelta(days=days - 1)
-        while window[0].local_date < oldest:
+        oldest = p.day - days + 1
+        while window[0].day < oldest:
             total -= window.popleft().amount
         if total >= target:
-            yield p, (f"spend at the establishment reached R$ {brl(total)} over {len(window)} purchase(s) within "
-                      f"{days} day(s) (target R$ {brl(target)})")
+            if n >= start:
+                yield p, (f"spend at the establishment reached R$ {brl(total)} over {len(window)} purchase(s) "
+                          f"within {days} day(s) (target R$ {brl(target)})")
             window.clear()
             total = 0
 
 
-def _birthday(rules: dict, purchases: Sequence[Purchase], birthdate: date | None):
+def _birthday(rules: dict, purchases: Sequence[Purchase], start: int, birthdate: date | None):
     if birthdate is None:
         return
     before, after = timedelta(days=rules["daysBefore"]), timedelta(days=rules["daysAfter"])
-    for p in purchases:
+    for p in purchases[start:]:
         day = p.local_date
         for year in (day.year - 1, day.year, day.year + 1):
             try:
@@ -122,59 +131,61 @@ def _birthday(rules: dict, purchases: Sequence[Purchase], birthdate: date | None
                 break
 
 
-def _event_day(rules: dict, purchases: Sequence[Purchase]):
+def _event_day(rules: dict, purchases: Sequence[Purchase], start: int):
     dates = set(rules["dates"])
-    for p in purchases:
+    for p in purchases[start:]:
         if p.local_date.isoformat() in dates:
             yield p, f"purchase on the event day {p.local_date.isoformat()}"
 
 
-def _frequency(rules: dict, purchases: Sequence[Purchase]):
+def _frequency(rules: dict, purchases: Sequence[Purchase], start: int):
     visits, days = rules["visits"], rules["windowDays"]
     window: deque[Purchase] = deque()
-    for p in purchases:
+    for n, p in enumerate(purchases):
         window.append(p)
-        oldest = p.local_date - timedelta(days=days - 1)
-        while window[0].local_date < oldest:
+        oldest = p.day - days + 1
+        while window[0].day < oldest:
             window.popleft()
         if len(window) >= visits:
-            yield p, f"{_ordinal(len(window))} visit within {days} day(s) (target {visits})"
+            if n >= start:
+                yield p, f"{_ordinal(len(window))} visit within {days} day(s) (target {visits})"
             window.clear()
 
 
-def _generic(rules: dict, purchases: Sequence[Purchase]):
-    for p in purchases:
+def _generic(rules: dict, purchases: Sequence[Purchase], start: int):
+    for p in purchases[start:]:
         yield p, "every purchase earns"
 
 
-def _punch(rules: dict, purchases: Sequence[Purchase]):
+def _punch(rules: dict, purchases: Sequence[Purchase], start: int):
     every = rules["every"]
-    for n, p in enumerate(purchases, 1):
+    for n in range(start + 1, len(purchases) + 1):
         if n % every == 0:
-            yield p, f"{_ordinal(n)} purchase at the establishment (every {every})"
+            yield purchases[n - 1], f"{_ordinal(n)} purchase at the establishment (every {every})"
 
 
-def _recurring(rules: dict, purchases: Sequence[Purchase]):
+def _recurring(rules: dict, purchases: Sequence[Purchase], start: int):
     weekdays = set(rules["weekdays"])
-    start, end = time.fromisoformat(rules["startTime"]), time.fromisoformat(rules["endTime"])
-    for p in purchases:
+    opens, closes = time.fromisoformat(rules["startTime"]), time.fromisoformat(rules["endTime"])
+    for p in purchases[start:]:
         moment = p.local_at
         clock = moment.time().replace(tzinfo=None)
-        if moment.isoweekday() in weekdays and start <= clock < end:
-            yield p, (f"purchase on ISO weekday {moment.isoweekday()} at {clock.strftime('%H:%M')} local time, within "
-                      f"{rules['startTime']}–{rules['endTime']}")
+        if moment.isoweekday() in weekdays and opens <= clock < closes:
+            yield p, (f"purchase on ISO weekday {moment.isoweekday()} at {clock.strftime('%H:%M')} local time, "
+                      f"within {rules['startTime']}–{rules['endTime']}")
 
 
-def _recency(rules: dict, purchases: Sequence[Purchase]):
+def _recency(rules: dict, purchases: Sequence[Purchase], start: int):
     days = rules["daysAway"]
-    for previous, p in zip(purchases, purchases[1:]):
-        away = (p.local_date - previous.local_date).days
+    for n in range(max(start, 1), len(purchases)):
+        previous, p = purchases[n - 1], purchases[n]
+        away = p.day - previous.day
         if away >= days:
             yield p, f"first purchase in {away} day(s) (at least {days})"
 
 
-def _welcome(rules: dict, purchases: Sequence[Purchase]):
-    if purchases:
+def _welcome(rules: dict, purchases: Sequence[Purchase], start: int):
+    if purchases and start == 0:
         yield purchases[0], "the holder's first purchase at the establishment"
 
 
@@ -182,23 +193,31 @@ RULES = {"A": _amount, "E": _event_day, "F": _frequency, "G": _generic, "P": _pu
          "X": _recency, "W": _welcome}
 
 
-def fired(campaign: Campaign, history: Sequence[Purchase], birthdate: date | None = None):
+def fired(campaign: Campaign, history: Sequence[Purchase], birthdate: date | None = None,
+          since: datetime | None = None):
     """(purchase, why) for every purchase of the history (oldest first, counted ones only) on
-    which the campaign's rule fires, rewarded or not."""
+    which the campaign's rule fires, rewarded or not; with ``since``, only for the purchases
+    from that instant on."""
     floor = cents(campaign.rules["minAmount"]) if "minAmount" in campaign.rules else 0
     counted = [p for p in history if p.amount >= floor] if floor else history
+    start = 0 if since is None else bisect_left(counted, since, key=_moment)
     if campaign.campaign_type == "B":
-        return _birthday(campaign.rules, counted, birthdate)
-    return RULES[campaign.campaign_type](campaign.rules, counted)
+        return _birthday(campaign.rules, counted, start, birthdate)
+    return RULES[campaign.campaign_type](campaign.rules, counted, start)
 
 
-def replay(history: Sequence[Purchase], campaigns: Iterable[Campaign], birthdate: date | None = None
-           ) -> dict[int, list[Earned]]:
+def _moment(p: Purchase) -> datetime:
+    return p.occurred_at
+
+
+def replay(history: Sequence[Purchase], campaigns: Iterable[Campaign], birthdate: date | None = None,
+           since: datetime | None = None) -> dict[int, list[Earned]]:
     """What each purchase of the history earns: {purchase key: [Earned, …]} (purchases that
-    earn nothing are absent). ``history`` must be ordered oldest first."""
+    earn nothing are absent). ``history`` must be ordered oldest first. With ``since``, only
+    the purchases from that instant on are judged; the earlier ones still count."""
     earned: dict[int, list[Earned]] = {}
     for campaign in campaigns:
-        for purchase, why in fired(campaign, history, birthdate):
+        for purchase, why in fired(campaign, history, birthdate, since):
             if campaign.rewards_at(purchase):
                 earned.setdefault(purchase.key, []).append(
                     Earned(campaign.promotion_id, campaign.campaign_type, campaign.premium, why))

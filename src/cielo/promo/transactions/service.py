@@ -19,7 +19,7 @@ from cielo.audit import service as audit
 from cielo.audit.service import Actor
 from cielo.cache import CacheRegistry
 from cielo.db import Database, utcnow
-from cielo.db.lists import among, pairs_table
+from cielo.db.lists import among, insert_rows, pairs_table
 from cielo.promo.cards.models import Card
 from cielo.promo.cards.service import CardService
 from cielo.promo.environments import Environment
@@ -270,7 +270,7 @@ class TransactionService:
         its subscriptions (from the accepted requests, CONTRACT §3.3). Kept in memory per
         establishment under its ``campaigns_version`` (bumped by triggers on any change), so a
         batch reads one small column and loads only what changed."""
-        E, R, P = CommercialEstablishment, SubscriptionRequest, Promotion
+        E = CommercialEstablishment
         versions = dict((await session.execute(
             select(E.id, E.campaigns_version).where(self._among(E.id, establishments)))).all())
         cache = self._campaign_cache
@@ -326,15 +326,16 @@ class TransactionService:
             past = history.get(pair, [])
             mine = [engine.Purchase(n.key, n.item.occurred_at, n.item.amount) for n in entries]
             merged = sorted([*past, *mine], key=_order)
-            earned = engine.replay(merged, campaigns.get(pair[1], ()), birthdates.get(pair[0]))
+            earliest = min(p.occurred_at for p in mine)
+            # only the new purchases and any stored after them are judged
+            earned = engine.replay(merged, campaigns.get(pair[1], ()), birthdates.get(pair[0]), since=earliest)
             for n in entries:
                 n.earned = earned.get(n.key, [])
-            earliest = min(p.occurred_at for p in mine)
             if past and earliest < past[-1].occurred_at:  # a late arrival: later purchases are recounted
                 recounts.append((pair, earliest, earned))
-        now = utcnow()
+        now, environment = utcnow(), env.value
         rows = [{
-            "environment": env.value, "kind": PURCHASE, "card_id": n.card_id, "holder_id": n.holder_id,
+            "environment": environment, "kind": PURCHASE, "card_id": n.card_id, "holder_id": n.holder_id,
             "establishment_id": n.item.establishment_id, "amount_cents": n.item.amount,
             "occurred_at": n.item.occurred_at, "product_primary_id": n.item.primary[0],
             "product_primary_description": n.item.primary[1],
@@ -355,8 +356,7 @@ class TransactionService:
         rewards = [{"transaction_id": n.id, "promotion_id": e.promotion_id, "campaign_type": e.campaign_type,
                     "premium": e.premium, "reason": e.reason, "earned_at": now}
                    for n in new for e in n.earned]
-        if rewards:
-            await conn.execute(insert(TransactionReward.__table__), rewards)
+        await insert_rows(conn, TransactionReward.__table__, rewards, sqlite=self._db.is_sqlite)
         real = {n.key: n.id for n in new}
         for pair, since, earned in recounts:
             earned = {real.get(key, key): value for key, value in earned.items()}
@@ -454,7 +454,8 @@ class TransactionService:
             history = (await self._history(session, {pair})).get(pair, [])
             campaigns = await self._campaigns(session, {pair[1]})
             birthdates = await self._birthdates(session, {pair[0]})
-            earned = engine.replay(history, campaigns.get(pair[1], ()), birthdates.get(pair[0]))
+            earned = engine.replay(history, campaigns.get(pair[1], ()), birthdates.get(pair[0]),
+                                   since=original.occurred_at)
             await self._apply_recount(session, pair, original.occurred_at, earned, now,
                                       f"recounted after transaction {original.id} was {word}")
             return (await self._models(session, [(reversal.id, True)]))[0][0]
