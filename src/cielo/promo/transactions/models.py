@@ -75,7 +75,8 @@ class TransactionReward(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     transaction_id: Mapped[int] = mapped_column(ForeignKey("transactions.id", ondelete="CASCADE"), nullable=False)
-    promotion_id: Mapped[int] = mapped_column(ForeignKey("promotions.id", ondelete="CASCADE"), nullable=False)
+    # no foreign key: the reward is a record of what was earned and outlives its promotion
+    promotion_id: Mapped[int] = mapped_column(Integer, nullable=False)
     campaign_type: Mapped[str] = mapped_column(String(1), nullable=False)
     premium: Mapped[str] = mapped_column(String(200), nullable=False)
     reason: Mapped[str] = mapped_column(Text, nullable=False)
