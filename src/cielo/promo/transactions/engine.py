@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import deque
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from functools import lru_cache
@@ -59,7 +59,9 @@ class Purchase:
 @dataclass(frozen=True, slots=True)
 class Campaign:
     """A promotion as the engine needs it, with the intervals [from, to) during which the
-    establishment was subscribed to it (to = None: still subscribed)."""
+    establishment was subscribed to it (to = None: still subscribed). Its rule is prepared
+    once (amounts in cents, times and dates parsed): campaigns are kept in memory and judge
+    every batch."""
     promotion_id: int
     campaign_type: str
     rules: dict
@@ -68,12 +70,21 @@ class Campaign:
     end_date: date
     active: bool
     subscribed: tuple[tuple[datetime, datetime | None], ...]
+    floor: int = field(init=False, repr=False, compare=False)  # minAmount in cents (0: none)
+    rule: Callable = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "floor", cents(self.rules["minAmount"]) if "minAmount" in self.rules else 0)
+        object.__setattr__(self, "rule", RULES[self.campaign_type](self.rules))
 
     def rewards_at(self, purchase: Purchase) -> bool:
         if not self.active or not self.start_date <= purchase.local_date <= self.end_date:
             return False
         moment = purchase.occurred_at
-        return any(start <= moment and (end is None or moment < end) for start, end in self.subscribed)
+        for start, end in self.subscribed:
+            if start <= moment and (end is None or moment < end):
+                return True
+        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,107 +101,132 @@ def _ordinal(n: int) -> str:
 
 
 # ---- the nine rules ------------------------------------------------------------------------
-# Each takes the rules, the promotion's counted purchases (oldest first) and the index of the
-# first one being judged, and yields (purchase, why) for every judged purchase on which the
+# Each takes a promotion's rules (CONTRACT §3.5) and returns its judge. A judge takes the
+# promotion's counted purchases (oldest first), the index of the first one being judged and
+# the holder's birthdate, and yields (purchase, why) for every judged purchase on which the
 # rule fires. The purchases before `start` still count (punches, visits, spend), but a batch
 # that replays a holder's whole history to judge its newest purchase writes no sentence for
 # the others, and the rules that look at one purchase alone skip them.
 
 
-def _amount(rules: dict, purchases: Sequence[Purchase], start: int):
+def _amount(rules: dict):
     target, days = cents(rules["amount"]), rules["windowDays"]
-    window: deque[Purchase] = deque()  # purchases since the last firing, within the window
-    total = 0
-    for n, p in enumerate(purchases):
-        window.append(p)
-        total += p.amount
-        oldest = p.day - days + 1
-        while window[0].day < oldest:
-            total -= window.popleft().amount
-        if total >= target:
-            if n >= start:
-                yield p, (f"spend at the establishment reached R$ {brl(total)} over {len(window)} purchase(s) "
-                          f"within {days} day(s) (target R$ {brl(target)})")
-            window.clear()
-            total = 0
+
+    def judge(purchases: Sequence[Purchase], start: int, birthdate: date | None):
+        window: deque[Purchase] = deque()  # purchases since the last firing, within the window
+        total = 0
+        for n, p in enumerate(purchases):
+            window.append(p)
+            total += p.amount
+            oldest = p.day - days + 1
+            while window[0].day < oldest:
+                total -= window.popleft().amount
+            if total >= target:
+                if n >= start:
+                    yield p, (f"spend at the establishment reached R$ {brl(total)} over {len(window)} purchase(s) "
+                              f"within {days} day(s) (target R$ {brl(target)})")
+                window.clear()
+                total = 0
+    return judge
 
 
-def _birthday(rules: dict, purchases: Sequence[Purchase], start: int, birthdate: date | None):
-    if birthdate is None:
-        return
+def _birthday(rules: dict):
     before, after = timedelta(days=rules["daysBefore"]), timedelta(days=rules["daysAfter"])
-    for p in purchases[start:]:
-        day = p.local_date
-        for year in (day.year - 1, day.year, day.year + 1):
-            try:
-                birthday = birthdate.replace(year=year)
-            except ValueError:  # 29 February in a common year: the 28th
-                birthday = date(year, 2, 28)
-            if birthday - before <= day <= birthday + after:
-                yield p, f"purchase on {day.isoformat()}, within the birthday period around {birthday.isoformat()}"
-                break
+
+    def judge(purchases: Sequence[Purchase], start: int, birthdate: date | None):
+        if birthdate is None:
+            return
+        for p in purchases[start:]:
+            day = p.local_date
+            for year in (day.year - 1, day.year, day.year + 1):
+                try:
+                    birthday = birthdate.replace(year=year)
+                except ValueError:  # 29 February in a common year: the 28th
+                    birthday = date(year, 2, 28)
+                if birthday - before <= day <= birthday + after:
+                    yield p, f"purchase on {day.isoformat()}, within the birthday period around {birthday.isoformat()}"
+                    break
+    return judge
 
 
-def _event_day(rules: dict, purchases: Sequence[Purchase], start: int):
-    dates = set(rules["dates"])
-    for p in purchases[start:]:
-        if p.local_date.isoformat() in dates:
-            yield p, f"purchase on the event day {p.local_date.isoformat()}"
+def _event_day(rules: dict):
+    days = {date.fromisoformat(d).toordinal() for d in rules["dates"]}
+
+    def judge(purchases: Sequence[Purchase], start: int, birthdate: date | None):
+        for p in purchases[start:]:
+            if p.day in days:
+                yield p, f"purchase on the event day {p.local_date.isoformat()}"
+    return judge
 
 
-def _frequency(rules: dict, purchases: Sequence[Purchase], start: int):
+def _frequency(rules: dict):
     visits, days = rules["visits"], rules["windowDays"]
-    window: deque[Purchase] = deque()
-    for n, p in enumerate(purchases):
-        window.append(p)
-        oldest = p.day - days + 1
-        while window[0].day < oldest:
-            window.popleft()
-        if len(window) >= visits:
-            if n >= start:
-                yield p, f"{_ordinal(len(window))} visit within {days} day(s) (target {visits})"
-            window.clear()
+
+    def judge(purchases: Sequence[Purchase], start: int, birthdate: date | None):
+        window: deque[Purchase] = deque()
+        for n, p in enumerate(purchases):
+            window.append(p)
+            oldest = p.day - days + 1
+            while window[0].day < oldest:
+                window.popleft()
+            if len(window) >= visits:
+                if n >= start:
+                    yield p, f"{_ordinal(len(window))} visit within {days} day(s) (target {visits})"
+                window.clear()
+    return judge
 
 
-def _generic(rules: dict, purchases: Sequence[Purchase], start: int):
-    for p in purchases[start:]:
-        yield p, "every purchase earns"
+def _generic(rules: dict):
+    def judge(purchases: Sequence[Purchase], start: int, birthdate: date | None):
+        for p in purchases[start:]:
+            yield p, "every purchase earns"
+    return judge
 
 
-def _punch(rules: dict, purchases: Sequence[Purchase], start: int):
+def _punch(rules: dict):
     every = rules["every"]
-    for n in range(start + 1, len(purchases) + 1):
-        if n % every == 0:
-            yield purchases[n - 1], f"{_ordinal(n)} purchase at the establishment (every {every})"
+
+    def judge(purchases: Sequence[Purchase], start: int, birthdate: date | None):
+        for n in range(start + 1, len(purchases) + 1):
+            if n % every == 0:
+                yield purchases[n - 1], f"{_ordinal(n)} purchase at the establishment (every {every})"
+    return judge
 
 
-def _recurring(rules: dict, purchases: Sequence[Purchase], start: int):
+def _recurring(rules: dict):
     weekdays = set(rules["weekdays"])
     opens, closes = time.fromisoformat(rules["startTime"]), time.fromisoformat(rules["endTime"])
-    for p in purchases[start:]:
-        moment = p.local_at
-        clock = moment.time().replace(tzinfo=None)
-        if moment.isoweekday() in weekdays and opens <= clock < closes:
-            yield p, (f"purchase on ISO weekday {moment.isoweekday()} at {clock.strftime('%H:%M')} local time, "
-                      f"within {rules['startTime']}–{rules['endTime']}")
+
+    def judge(purchases: Sequence[Purchase], start: int, birthdate: date | None):
+        for p in purchases[start:]:
+            moment = p.local_at
+            clock = moment.time().replace(tzinfo=None)
+            if moment.isoweekday() in weekdays and opens <= clock < closes:
+                yield p, (f"purchase on ISO weekday {moment.isoweekday()} at {clock.strftime('%H:%M')} local time, "
+                          f"within {rules['startTime']}–{rules['endTime']}")
+    return judge
 
 
-def _recency(rules: dict, purchases: Sequence[Purchase], start: int):
+def _recency(rules: dict):
     days = rules["daysAway"]
-    for n in range(max(start, 1), len(purchases)):
-        previous, p = purchases[n - 1], purchases[n]
-        away = p.day - previous.day
-        if away >= days:
-            yield p, f"first purchase in {away} day(s) (at least {days})"
+
+    def judge(purchases: Sequence[Purchase], start: int, birthdate: date | None):
+        for n in range(max(start, 1), len(purchases)):
+            away = purchases[n].day - purchases[n - 1].day
+            if away >= days:
+                yield purchases[n], f"first purchase in {away} day(s) (at least {days})"
+    return judge
 
 
-def _welcome(rules: dict, purchases: Sequence[Purchase], start: int):
-    if purchases and start == 0:
-        yield purchases[0], "the holder's first purchase at the establishment"
+def _welcome(rules: dict):
+    def judge(purchases: Sequence[Purchase], start: int, birthdate: date | None):
+        if purchases and start == 0:
+            yield purchases[0], "the holder's first purchase at the establishment"
+    return judge
 
 
-RULES = {"A": _amount, "E": _event_day, "F": _frequency, "G": _generic, "P": _punch, "R": _recurring,
-         "X": _recency, "W": _welcome}
+RULES = {"A": _amount, "B": _birthday, "E": _event_day, "F": _frequency, "G": _generic, "P": _punch,
+         "R": _recurring, "X": _recency, "W": _welcome}
 
 
 def fired(campaign: Campaign, history: Sequence[Purchase], birthdate: date | None = None,
@@ -198,12 +234,10 @@ def fired(campaign: Campaign, history: Sequence[Purchase], birthdate: date | Non
     """(purchase, why) for every purchase of the history (oldest first, counted ones only) on
     which the campaign's rule fires, rewarded or not; with ``since``, only for the purchases
     from that instant on."""
-    floor = cents(campaign.rules["minAmount"]) if "minAmount" in campaign.rules else 0
+    floor = campaign.floor
     counted = [p for p in history if p.amount >= floor] if floor else history
     start = 0 if since is None else bisect_left(counted, since, key=_moment)
-    if campaign.campaign_type == "B":
-        return _birthday(campaign.rules, counted, start, birthdate)
-    return RULES[campaign.campaign_type](campaign.rules, counted, start)
+    return campaign.rule(counted, start, birthdate)
 
 
 def _moment(p: Purchase) -> datetime:
@@ -216,7 +250,16 @@ def replay(history: Sequence[Purchase], campaigns: Iterable[Campaign], birthdate
     earn nothing are absent). ``history`` must be ordered oldest first. With ``since``, only
     the purchases from that instant on are judged; the earlier ones still count."""
     earned: dict[int, list[Earned]] = {}
+    if not history:
+        return earned
+    first = 0 if since is None else bisect_left(history, since, key=_moment)
+    if first == len(history):
+        return earned
+    judged_from, judged_to = history[first].local_date, history[-1].local_date
     for campaign in campaigns:
+        # a promotion that can reward none of the judged purchases needs no replay
+        if not campaign.active or campaign.end_date < judged_from or campaign.start_date > judged_to:
+            continue
         for purchase, why in fired(campaign, history, birthdate, since):
             if campaign.rewards_at(purchase):
                 earned.setdefault(purchase.key, []).append(
