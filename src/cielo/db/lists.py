@@ -49,17 +49,34 @@ def pairs_table(pairs: list[tuple[int, int]], *, sqlite: bool):
 async def insert_rows(conn, table: Table, rows: list[dict], *, sqlite: bool) -> None:
     """Write many rows (all with the same keys) in one round trip. On PostgreSQL one
     ``INSERT … SELECT FROM unnest(one array per column)``: asyncpg's executemany binds and
-    executes the statement once per row (measured: ~80 ms for 2,000 narrow rows, against
-    ~10 ms as one statement). On SQLite executemany, the driver's own loop in C."""
+    executes the statement once per row (measured on a batch's ~1,900 rewards: ~80 ms as
+    executemany, ~55 ms as one statement). On SQLite the driver's executemany of plain
+    tuples, each column's bind processing applied once per value (SQLAlchemy's own
+    executemany spends ~10 µs a row building parameters: half the cost of writing them)."""
     if not rows:
         return
-    if sqlite:
-        await conn.execute(insert(table), rows)
-        return
     names = list(rows[0])
+    if sqlite:
+        sql, processors = _sqlite_insert(conn.dialect, table, tuple(names))
+        await conn.exec_driver_sql(sql, [tuple(row[name] if process is None else process(row[name])
+                                               for name, process in zip(names, processors)) for row in rows])
+        return
     columns = _unnest_columns(table, tuple(names))
     await conn.execute(insert(table).from_select(names, select(*columns)),
                        {f"many_{name}": [row[name] for row in rows] for name in names})
+
+
+_SQLITE_INSERTS: dict[tuple, tuple[str, list]] = {}
+
+
+def _sqlite_insert(dialect, table: Table, names: tuple[str, ...]):
+    key = (table.name, names)
+    if key not in _SQLITE_INSERTS:
+        quote = dialect.identifier_preparer.quote
+        sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "
+               f"VALUES ({', '.join('?' for _ in names)})")
+        _SQLITE_INSERTS[key] = sql, [table.c[name].type.bind_processor(dialect) for name in names]
+    return _SQLITE_INSERTS[key]
 
 
 _UNNESTS: dict[tuple, list] = {}

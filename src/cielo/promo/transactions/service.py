@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
 
-from sqlalchemy import and_, func, insert, select, text, true, tuple_, update
+from sqlalchemy import and_, func, insert, select, text, true, update
 
 from cielo.audit import service as audit
 from cielo.audit.service import Actor
@@ -247,20 +247,20 @@ class TransactionService:
         pairs = sorted(pairs)
         columns = (T.id, T.holder_id, T.establishment_id, T.occurred_at, T.amount_cents)
         counted = and_(T.kind == PURCHASE, T.reversed_by_id.is_(None))
+        wanted = pairs_table(pairs, sqlite=self._db.is_sqlite)
         if self._db.is_sqlite:
-            # row values IN a list: SQLite probes ix_transactions_pair once per pair
-            statements = [select(*columns).where(tuple_(T.holder_id, T.establishment_id).in_(pairs[i:i + 500]), counted)
-                          for i in range(0, len(pairs), 500)]
+            # the pairs (one JSON parameter) drive the join, each probing ix_transactions_pair
+            # (a row-value IN list made SQLite scan the whole table)
+            stmt = (select(*columns).select_from(wanted)
+                    .join(T, and_(T.holder_id == wanted.c.a, T.establishment_id == wanted.c.b)).where(counted))
         else:
             # the pairs as one array parameter, each probing ix_transactions_pair (LATERAL keeps
             # the planner from merge-joining the whole index)
-            wanted = pairs_table(pairs, sqlite=False)
             each = (select(*columns).where(T.holder_id == wanted.c.a, T.establishment_id == wanted.c.b, counted)
                     .lateral("history"))
-            statements = [select(each).select_from(wanted).join(each, true())]
-        for stmt in statements:
-            for row_id, holder_id, establishment_id, occurred_at, amount in (await session.execute(stmt)).all():
-                history[(holder_id, establishment_id)].append(engine.Purchase(row_id, occurred_at, amount))
+            stmt = select(each).select_from(wanted).join(each, true())
+        for row_id, holder_id, establishment_id, occurred_at, amount in (await session.execute(stmt)).all():
+            history[(holder_id, establishment_id)].append(engine.Purchase(row_id, occurred_at, amount))
         for purchases in history.values():
             purchases.sort(key=_order)
         return history
