@@ -54,3 +54,24 @@ STATUS_SENTENCES = {
     405: "The {method} method is not allowed on this endpoint.",
     413: "The request body is larger than the {limit} bytes allowed.",
 }
+
+
+_EMPTY = object()
+
+
+async def json_body(request, error: Callable[[int, str], Exception], *, empty: Any = _EMPTY) -> Any:
+    """The request's JSON body, or the API's own error: 415 for another content type, 400 for
+    text that is not JSON. An empty body answers ``empty`` when one is given, else raises
+    ``error(422, …)`` (the caller decides whether a missing body is absent or invalid)."""
+    content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    if content_type not in ("application/json", ""):
+        raise error(415, "The request body must be JSON (Content-Type: application/json).")
+    raw = await request.body()
+    if not raw.strip():
+        if empty is _EMPTY:
+            raise error(422, "The request body is mandatory.")
+        return empty
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise error(400, "The request body is not valid JSON.") from None

@@ -4,13 +4,12 @@ cielo.promo.transactions; these routes only carry JSON in and out."""
 
 from __future__ import annotations
 
-import orjson
 from fastapi import APIRouter, Body, Depends, Query, Request
 from sqlalchemy import select
 
 from cielo.admin.router import admin_actor
 from cielo.audit.service import Actor
-from cielo.http import JSONResponse
+from cielo.http import JSONResponse, json_body
 from cielo.ids import MAX_ID, PathId
 from cielo.promo.environments import Environment
 from cielo.promo.transactions.models import CANCELLATION, UNDO, Transaction
@@ -25,16 +24,7 @@ TRANSACTION_EXAMPLE = {"cardId": 1, "commercialEstablishmentId": 1, "amount": "2
 
 
 async def _json(request: Request):
-    content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
-    if content_type not in ("application/json", ""):
-        raise IngestError(415, "The request body must be JSON (Content-Type: application/json).")
-    raw = await request.body()
-    if not raw.strip():
-        return None
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise IngestError(400, "The request body is not valid JSON.") from None
+    return await json_body(request, IngestError, empty=None)
 
 
 @router.post("/{env}/transactions", status_code=201,

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 from urllib.parse import urlencode, urlsplit
 
-import orjson
 from fastapi import APIRouter, Request
 from fastapi.routing import APIRoute
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from cielo.http import JSONResponse
+from cielo.http import JSONResponse, json_body
 from cielo.ids import MAX_ID
 from cielo.pages import PAGE_HEADERS, csrf_ok, error_page, render
 from cielo.promo import validation
@@ -33,19 +32,14 @@ def _client_ip(request: Request) -> str:
 
 
 async def _json_body(request: Request) -> dict:
-    content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
-    if content_type not in ("application/json", ""):
-        raise PromoError(415, "The request body must be JSON (Content-Type: application/json).")
-    raw = await request.body()
-    if not raw.strip():
-        raise PromoError(422, "The request body is mandatory.", code="MISSING_BODY")
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise PromoError(400, "The request body is not valid JSON.") from None
+    body = await json_body(request, _body_error)
     if not isinstance(body, dict):
         raise PromoError(400, "The request body must be a JSON object.")
     return body
+
+
+def _body_error(status_code: int, message: str) -> PromoError:
+    return PromoError(status_code, message, code="MISSING_BODY") if status_code == 422 else PromoError(status_code, message)
 
 
 def _grant_type(body: dict, expected: str) -> None:
