@@ -11,9 +11,20 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from types import SimpleNamespace
 
-from sqlalchemy import and_, func, insert, select, text, true, update
+from sqlalchemy import (
+    Integer,
+    and_,
+    bindparam,
+    func,
+    insert,
+    select,
+    text,
+    true,
+    update,
+)
 
 from cielo.audit import service as audit
 from cielo.audit.service import Actor
@@ -487,40 +498,62 @@ class TransactionService:
 
     async def for_holder(self, holder_id: int, page: Page, start: datetime, end: datetime) -> tuple[list[dict], int]:
         """The holder's purchases in [start, end), newest first, each with its cancellation or
-        undoing when there is one."""
-        T, E = Transaction, CommercialEstablishment
-        where = and_(T.holder_id == holder_id, T.kind == PURCHASE, T.occurred_at >= start, T.occurred_at < end)
+        undoing when there is one. Two single-statement reads (Core rows, no ORM objects; on
+        SQLite on the loop's own thread): the period's total, kept until the next commit, and
+        the page with its establishments and reversals."""
+        values = {"holder": holder_id, "start": start, "end": end}
         total = None
         if self._totals is not None:
             await self._caches.refresh()
             total = self._totals.get((holder_id, start, end))
             generation = self._totals.generation()
-        async with self._db.read() as session:
-            if total is None:
-                total = (await session.execute(select(func.count()).select_from(T).where(where))).scalar_one()
-                if self._totals is not None:
-                    self._totals.put((holder_id, start, end), total, generation)
-            if total == 0 or page.offset >= total:
-                return [], total
-            # the page's ids first, from the covering index alone; then only their rows
-            page_ids = (select(T.id).where(where).order_by(T.occurred_at.desc(), T.id.desc())
-                        .offset(page.offset).limit(page.limit).subquery("page"))
-            rows = (await session.execute(
-                select(T, E).join(page_ids, page_ids.c.id == T.id).join(E, E.id == T.establishment_id)
-                .order_by(T.occurred_at.desc(), T.id.desc()))).all()
-            reversed_ids = [t.reversed_by_id for t, _ in rows if t.reversed_by_id is not None]
-            reversals = {}
-            if reversed_ids:
-                reversals = {r.id: r for r in (await session.scalars(select(T).where(T.id.in_(reversed_ids)))).all()}
+        if total is None:
+            total = (await self._db.first(_holder_statements()[0].params(values)))[0]
+            if self._totals is not None:
+                self._totals.put((holder_id, start, end), total, generation)
+        if total == 0 or page.offset >= total:
+            return [], total
+        rows = await self._db.all(_holder_statements()[1].params(values, offset=page.offset, limit=page.limit))
         items = []
-        for t, e in rows:
-            body = holder_model(t, e)
-            if t.reversed_by_id is not None and t.reversed_by_id in reversals:
-                reversal = reversals[t.reversed_by_id]
-                field = "transactionCancelled" if reversal.kind == CANCELLATION else "transactionUndone"
-                body[field] = holder_model(reversal, e)
+        for row in rows:
+            shop = SimpleNamespace(id=row.establishment_id, fictitious_name=row.fictitious_name,
+                                   business_activity_id=row.business_activity_id)
+            body = holder_model(SimpleNamespace(**_columns(row, "")), shop)
+            if row.r_id is not None:
+                field = "transactionCancelled" if row.r_kind == CANCELLATION else "transactionUndone"
+                body[field] = holder_model(SimpleNamespace(**_columns(row, "r_")), shop)
             items.append(body)
         return items, total
+
+
+_HOLDER_COLUMNS = ("id", "product_primary_id", "product_primary_description", "product_secondary_id",
+                   "product_secondary_description", "contains_promotions")
+
+
+def _columns(row, prefix: str) -> dict:
+    return {name: getattr(row, prefix + name) for name in _HOLDER_COLUMNS}
+
+
+@lru_cache(maxsize=1)
+def _holder_statements():
+    """(the period's count, the page) of /me/transactions, built once with bound parameters:
+    the page's ids come from the covering ix_transactions_holder alone, then only their rows,
+    establishments and reversals are read."""
+    t, e = Transaction.__table__, CommercialEstablishment.__table__
+    r = t.alias("reversal")
+    where = and_(t.c.holder_id == bindparam("holder"), t.c.kind == PURCHASE,
+                 t.c.occurred_at >= bindparam("start"), t.c.occurred_at < bindparam("end"))
+    count = select(func.count()).select_from(t).where(where)
+    newest_first = (t.c.occurred_at.desc(), t.c.id.desc())
+    page_ids = (select(t.c.id).where(where).order_by(*newest_first)
+                .offset(bindparam("offset", type_=Integer)).limit(bindparam("limit", type_=Integer)).subquery("page"))
+    rows = (select(*(t.c[name] for name in _HOLDER_COLUMNS), t.c.establishment_id, e.c.fictitious_name,
+                   e.c.business_activity_id, r.c.kind.label("r_kind"),
+                   *(r.c[name].label(f"r_{name}") for name in _HOLDER_COLUMNS))
+            .select_from(page_ids.join(t, t.c.id == page_ids.c.id).join(e, e.c.id == t.c.establishment_id)
+                         .outerjoin(r, r.c.id == t.c.reversed_by_id))
+            .order_by(*newest_first))
+    return count, rows
 
 
 def _as_rows(env: Environment, n: _New):
