@@ -75,6 +75,9 @@ class Database:
                 _install_sqlite_hooks(self._loop_reader)
         else:
             self._write_engine = self.engine
+        # Single statements need no transaction around them: in autocommit a read is one
+        # round trip, without asyncpg's BEGIN before it and the pool's ROLLBACK after it.
+        self._single = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._reader = async_sessionmaker(self.engine, expire_on_commit=False)
         self._writer = async_sessionmaker(self._write_engine, expire_on_commit=False)
         self.watcher: ChangeWatcher = watcher_for(url)
@@ -88,14 +91,14 @@ class Database:
         """The first row of one Core SELECT, or None."""
         if self._loop_reader is not None:
             return self._on_loop_thread(lambda conn: conn.execute(statement).first())
-        async with self.engine.connect() as conn:
+        async with self._single.connect() as conn:
             return (await conn.execute(statement)).first()
 
     async def all(self, statement) -> list[Row]:
         """Every row of one Core SELECT."""
         if self._loop_reader is not None:
             return self._on_loop_thread(lambda conn: conn.execute(statement).all())
-        async with self.engine.connect() as conn:
+        async with self._single.connect() as conn:
             return list((await conn.execute(statement)).all())
 
     def _on_loop_thread(self, work):
