@@ -87,19 +87,21 @@ class Database:
         async with self._reader() as session:
             yield session
 
-    async def first(self, statement) -> Row | None:
-        """The first row of one Core SELECT, or None."""
+    async def first(self, statement, values: dict | None = None) -> Row | None:
+        """The first row of one Core SELECT (with its bound values), or None."""
         if self._loop_reader is not None:
-            return self._on_loop_thread(lambda conn: conn.execute(statement).first())
+            return self._on_loop_thread(lambda conn: conn.execute(statement, values).first())
         async with self._single.connect() as conn:
-            return (await conn.execute(statement)).first()
+            return (await conn.execute(statement, values)).first()
 
-    async def all(self, statement) -> list[Row]:
-        """Every row of one Core SELECT."""
-        if self._loop_reader is not None:
-            return self._on_loop_thread(lambda conn: conn.execute(statement).all())
+    async def all(self, statement, values: dict | None = None, *, heavy: bool = False) -> list[Row]:
+        """Every row of one Core SELECT (with its bound values). A ``heavy`` one (milliseconds
+        of work, such as a search over a wide radius) stays off the event loop's thread on
+        SQLite: through aiosqlite the loop goes on serving other requests meanwhile."""
+        if self._loop_reader is not None and not heavy:
+            return self._on_loop_thread(lambda conn: conn.execute(statement, values).all())
         async with self._single.connect() as conn:
-            return list((await conn.execute(statement)).all())
+            return list((await conn.execute(statement, values)).all())
 
     def _on_loop_thread(self, work):
         try:

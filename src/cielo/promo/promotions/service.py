@@ -138,13 +138,11 @@ class PromotionService:
     async def search(self, env: Environment, search: Search, page: Page) -> tuple[list[dict], int]:
         shape, values = self._bound(env, search, page)
         stmt, count = self._page(*shape)
-        async with self._db.read() as session:
-            rows = (await session.execute(stmt, values)).all()
-            if rows:
-                return [_searched(row) for row in rows], rows[0].total
-            # an offset past the end: the page is empty, the total still counts
-            total = (await session.execute(count, values)).scalar_one()
-        return [], total
+        rows = await self._db.all(stmt, values, heavy=True)
+        if rows:
+            return [_searched(row) for row in rows], rows[0].total
+        # an offset past the end: the page is empty, the total still counts
+        return [], (await self._db.first(count, values))[0]
 
     @staticmethod
     def _bound(env: Environment, search: Search, page: Page | None) -> tuple[tuple, dict]:

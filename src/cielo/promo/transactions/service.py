@@ -508,12 +508,12 @@ class TransactionService:
             total = self._totals.get((holder_id, start, end))
             generation = self._totals.generation()
         if total is None:
-            total = (await self._db.first(_holder_statements()[0].params(values)))[0]
+            total = (await self._db.first(_holder_statements()[0], values))[0]
             if self._totals is not None:
                 self._totals.put((holder_id, start, end), total, generation)
         if total == 0 or page.offset >= total:
             return [], total
-        rows = await self._db.all(_holder_statements()[1].params(values, offset=page.offset, limit=page.limit))
+        rows = await self._db.all(_holder_statements()[1], {**values, "offset": page.offset, "limit": page.limit})
         items = []
         for row in rows:
             shop = SimpleNamespace(id=row.establishment_id, fictitious_name=row.fictitious_name,
