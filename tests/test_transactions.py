@@ -334,6 +334,31 @@ def test_me_transactions_paging_dates_and_privacy(client, admin, settings, world
     assert partner.status_code in (401, 403)
 
 
+def test_me_transactions_pages_are_the_same_kept_or_walked(client, admin, world, monkeypatch):
+    """A period's ids are kept between pages (up to PERIOD_IDS); past that, each page walks the
+    index. Both give the same pages, and a purchase ingested meanwhile shows at once."""
+    from cielo.promo.transactions import service
+
+    ts = [buy(client, admin, world, f"2026-02-{d:02d}T10:00:00-03:00") for d in range(1, 13)]
+    newest_first = [t["id"] for t in reversed(ts)]
+
+    def pages(end="2026-02-28"):
+        seen, total = [], set()
+        for offset in range(0, 14, 5):
+            response = client.get(SANDBOX + "/me/transactions", headers=world["holder"], params={
+                "_offset": offset, "_limit": 5, "start_date": "2026-02-01", "end_date": end})
+            assert response.status_code == 200, response.text
+            seen += [i["id"] for i in response.json()]
+            total.add(response.headers["X-Total-Count"])
+        return seen, total
+
+    assert pages() == (newest_first, {"12"})  # kept
+    late = buy(client, admin, world, "2026-02-20T10:00:00-03:00")  # a commit: the kept ids are stale
+    assert pages() == ([late["id"], *newest_first], {"13"})
+    monkeypatch.setattr(service, "PERIOD_IDS", 5)  # too long to keep: counted, then walked
+    assert pages(end="2026-02-27") == ([late["id"], *newest_first], {"13"})
+
+
 def test_concurrent_purchases_never_share_a_punch(server_factory):
     """Parallel purchases of one holder at one establishment through a real server (seeded
     sandbox): with P every 2, exactly half of them earn — on PostgreSQL through the

@@ -8,14 +8,17 @@ purchases therefore never both take the same punch."""
 
 from __future__ import annotations
 
+from array import array
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from types import SimpleNamespace
+from typing import NamedTuple
 
 from sqlalchemy import (
     Integer,
+    Select,
     and_,
     bindparam,
     func,
@@ -123,9 +126,10 @@ class TransactionService:
         self._db = db
         self._cards = cards
         self._caches = caches
-        # the X-Total-Count of a holder's period: a client paging through it asks again and
-        # again; exact, like every read cache (emptied by any commit, see cielo.cache)
-        self._totals = caches.cache("holder-transaction-totals", 100_000) if caches else None
+        # a holder's period as a client pages through it: its purchases' ids newest first (or,
+        # for a period of more than PERIOD_IDS purchases, only their count); exact, like every
+        # read cache (emptied by any commit, see cielo.cache). At most ~40 MB of ids.
+        self._periods = caches.cache("holder-transaction-periods", 256) if caches else None
         self._campaign_cache: dict[int, tuple[int, list[engine.Campaign]]] = {}
 
     # ---- ingestion -------------------------------------------------------------------------
@@ -498,22 +502,35 @@ class TransactionService:
 
     async def for_holder(self, holder_id: int, page: Page, start: datetime, end: datetime) -> tuple[list[dict], int]:
         """The holder's purchases in [start, end), newest first, each with its cancellation or
-        undoing when there is one. Two single-statement reads (Core rows, no ORM objects; on
-        SQLite on the loop's own thread): the period's total, kept until the next commit, and
-        the page with its establishments and reversals."""
-        values = {"holder": holder_id, "start": start, "end": end}
-        total = None
-        if self._totals is not None:
+        undoing when there is one. The period's ids (newest first) are read once from the
+        covering ix_transactions_holder and kept until the next commit, so a page deep in the
+        period costs what the first one does (an OFFSET walks the index up to the page); then
+        one statement reads the page's rows with their establishments and reversals. Core
+        rows, single statements (on SQLite on the loop's own thread)."""
+        key = (holder_id, start, end)
+        period = None
+        if self._periods is not None:
             await self._caches.refresh()
-            total = self._totals.get((holder_id, start, end))
-            generation = self._totals.generation()
-        if total is None:
-            total = (await self._db.first(_holder_statements()[0], values))[0]
-            if self._totals is not None:
-                self._totals.put((holder_id, start, end), total, generation)
-        if total == 0 or page.offset >= total:
-            return [], total
-        rows = await self._db.all(_holder_statements()[1], {**values, "offset": page.offset, "limit": page.limit})
+            period = self._periods.get(key)
+            generation = self._periods.generation()
+        if period is None:
+            period = await self._period(holder_id, start, end)
+            if self._periods is not None:
+                self._periods.put(key, period, generation)
+        statements = _holder_statements()
+        if isinstance(period, int):  # a period too long to keep: count, and walk to the page
+            total = period
+            if page.offset >= total:
+                return [], total
+            rows = await self._db.all(statements.page, {"holder": holder_id, "start": start, "end": end,
+                                                        "offset": page.offset, "limit": page.limit})
+        else:
+            total = len(period)
+            ids = list(period[page.offset:page.offset + page.limit])
+            if not ids:
+                return [], total
+            position = {row_id: n for n, row_id in enumerate(ids)}
+            rows = sorted(await self._db.all(statements.by_ids, {"ids": ids}), key=lambda row: position[row.id])
         items = []
         for row in rows:
             shop = SimpleNamespace(id=row.establishment_id, fictitious_name=row.fictitious_name,
@@ -525,6 +542,17 @@ class TransactionService:
             items.append(body)
         return items, total
 
+    async def _period(self, holder_id: int, start: datetime, end: datetime) -> array | int:
+        """The period's purchase ids, newest first; or only their count past PERIOD_IDS."""
+        values = {"holder": holder_id, "start": start, "end": end, "limit": PERIOD_IDS + 1}
+        ids = array("q", (row[0] for row in await self._db.all(_holder_statements().ids, values)))
+        if len(ids) <= PERIOD_IDS:
+            return ids
+        return (await self._db.first(_holder_statements().count, values))[0]
+
+
+PERIOD_IDS = 20_000  # 160 KB of ids
+
 
 _HOLDER_COLUMNS = ("id", "product_primary_id", "product_primary_description", "product_secondary_id",
                    "product_secondary_description", "contains_promotions")
@@ -534,26 +562,34 @@ def _columns(row, prefix: str) -> dict:
     return {name: getattr(row, prefix + name) for name in _HOLDER_COLUMNS}
 
 
+class _HolderStatements(NamedTuple):
+    count: Select
+    ids: Select
+    page: Select
+    by_ids: Select
+
+
 @lru_cache(maxsize=1)
-def _holder_statements():
-    """(the period's count, the page) of /me/transactions, built once with bound parameters:
-    the page's ids come from the covering ix_transactions_holder alone, then only their rows,
-    establishments and reversals are read."""
+def _holder_statements() -> _HolderStatements:
+    """The statements of /me/transactions, built once with bound parameters: the period's
+    count and ids come from the covering ix_transactions_holder alone; a page's rows, with
+    their establishments and reversals, by ids or by offset."""
     t, e = Transaction.__table__, CommercialEstablishment.__table__
     r = t.alias("reversal")
     where = and_(t.c.holder_id == bindparam("holder"), t.c.kind == PURCHASE,
                  t.c.occurred_at >= bindparam("start"), t.c.occurred_at < bindparam("end"))
-    count = select(func.count()).select_from(t).where(where)
     newest_first = (t.c.occurred_at.desc(), t.c.id.desc())
+    count = select(func.count()).select_from(t).where(where)
+    ids = select(t.c.id).where(where).order_by(*newest_first).limit(bindparam("limit", type_=Integer))
     page_ids = (select(t.c.id).where(where).order_by(*newest_first)
                 .offset(bindparam("offset", type_=Integer)).limit(bindparam("limit", type_=Integer)).subquery("page"))
-    rows = (select(*(t.c[name] for name in _HOLDER_COLUMNS), t.c.establishment_id, e.c.fictitious_name,
-                   e.c.business_activity_id, r.c.kind.label("r_kind"),
-                   *(r.c[name].label(f"r_{name}") for name in _HOLDER_COLUMNS))
-            .select_from(page_ids.join(t, t.c.id == page_ids.c.id).join(e, e.c.id == t.c.establishment_id)
-                         .outerjoin(r, r.c.id == t.c.reversed_by_id))
+    columns = (*(t.c[name] for name in _HOLDER_COLUMNS), t.c.establishment_id, e.c.fictitious_name,
+               e.c.business_activity_id, r.c.kind.label("r_kind"), *(r.c[name].label(f"r_{name}") for name in _HOLDER_COLUMNS))
+    with_places = t.join(e, e.c.id == t.c.establishment_id).outerjoin(r, r.c.id == t.c.reversed_by_id)
+    page = (select(*columns).select_from(page_ids.join(with_places, t.c.id == page_ids.c.id))
             .order_by(*newest_first))
-    return count, rows
+    by_ids = select(*columns).select_from(with_places).where(t.c.id.in_(bindparam("ids", expanding=True)))
+    return _HolderStatements(count, ids, page, by_ids)
 
 
 def _as_rows(env: Environment, n: _New):
