@@ -129,7 +129,7 @@ class TransactionService:
         # a holder's period as a client pages through it: its purchases' ids newest first (or,
         # for a period of more than PERIOD_IDS purchases, only their count); exact, like every
         # read cache (emptied by any commit, see cielo.cache). At most ~40 MB of ids.
-        self._periods = caches.cache("holder-transaction-periods", 256) if caches else None
+        self._periods = caches.cache("holder-transaction-periods", 256) if caches and caches.enabled else None
         self._campaign_cache: dict[int, tuple[int, list[engine.Campaign]]] = {}
 
     # ---- ingestion -------------------------------------------------------------------------
@@ -513,10 +513,12 @@ class TransactionService:
             await self._caches.refresh()
             period = self._periods.get(key)
             generation = self._periods.generation()
-        if period is None:
+        if self._periods is None:  # nothing is kept (caches off): count, and walk to the page
+            period = (await self._db.first(_holder_statements().count,
+                                           {"holder": holder_id, "start": start, "end": end}))[0]
+        elif period is None:
             period = await self._period(holder_id, start, end)
-            if self._periods is not None:
-                self._periods.put(key, period, generation)
+            self._periods.put(key, period, generation)
         statements = _holder_statements()
         if isinstance(period, int):  # a period too long to keep: count, and walk to the page
             total = period
