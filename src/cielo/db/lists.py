@@ -3,7 +3,8 @@
 ``column IN (...)`` with a thousand values makes SQLAlchemy render and name a thousand
 parameters on every execution (measured: ~20 ms per batch of 1,000 transactions). A list is
 sent instead as one value — a PostgreSQL array, or a JSON array that SQLite's json_each
-turns into rows — and the statement's text stays the same whatever the length."""
+turns into rows — and the statement's text stays the same whatever the length. Many rows
+are written the same way: one array per column (``insert_rows``)."""
 
 from __future__ import annotations
 
@@ -43,7 +44,6 @@ def pairs_table(pairs: list[tuple[int, int]], *, sqlite: bool):
     unnest = func.unnest(bindparam(None, [a for a, _ in pairs], type_=ARRAY(Integer)),
                          bindparam(None, [b for _, b in pairs], type_=ARRAY(Integer))).table_valued("a", "b").render_derived()
     return select(unnest.c.a, unnest.c.b).subquery("pairs")
-
 
 
 async def insert_rows(conn, table: Table, rows: list[dict], *, sqlite: bool) -> None:

@@ -25,12 +25,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from functools import lru_cache
 
 from cielo.promo.localtime import SAO_PAULO
 
 
-@lru_cache(maxsize=4096)  # the rules' amounts, read again on every replay
 def cents(amount: str | Decimal) -> int:
     return int((Decimal(amount) * 100).to_integral_value())
 
