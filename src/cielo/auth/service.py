@@ -74,19 +74,15 @@ class Authenticator:
 
     async def _lookup(self, public_id: str) -> _Entry | None:
         await self._caches.refresh()
-        entry = self._cache.get(public_id)
-        if entry is not None:
-            return entry or None  # False marks a cached "no such token"
-        generation = self._cache.generation()
-        table = ApiToken.__table__
-        row = await self._db.first(select(table).where(table.c.public_id == public_id))
-        found = (
-            _Entry(row.id, row.name, row.scope, row.secret_digest, row.revoked_at is not None)
-            if row is not None
-            else None
-        )
-        self._cache.put(public_id, found or False, generation)
-        return found
+
+        async def load():
+            table = ApiToken.__table__
+            row = await self._db.first(select(table).where(table.c.public_id == public_id))
+            if row is None:
+                return False  # a cached "no such token"
+            return _Entry(row.id, row.name, row.scope, row.secret_digest, row.revoked_at is not None)
+
+        return await self._cache.get_or_load(public_id, load) or None
 
     async def authenticate(self, authorization: str | None, scope: str) -> Actor | None:
         """The acting token, or None for a missing, malformed, unknown, revoked or out-of-scope one."""

@@ -80,13 +80,7 @@ class Access:
         if cache is None:
             return await load()
         await self._caches.refresh()
-        found = cache.get(key)
-        if found is None:
-            generation = cache.generation()
-            found = await load()
-            if found is not None:
-                cache.put(key, found, generation)
-        return found
+        return await cache.get_or_load(key, load)
 
     async def application(self, env: Environment, client_id: str) -> Application:
         async def load():

@@ -66,13 +66,11 @@ async def list_accounts(request: Request) -> Response:
     call = await caller(request)
     # Serialising every account is the cost of this route; the bytes are kept until the
     # next commit anywhere (the same exact invalidation as every read cache).
-    body = call.service.rendered.get("all")
-    if body is None:
-        generation = call.service.rendered.generation()
+    async def render() -> bytes:
         envelope = schemas.CustomersEnvelope(customers=await call.service.list_all())
-        body = envelope.__pydantic_serializer__.to_json(envelope)
-        call.service.rendered.put("all", body, generation)
-    return Response(body, media_type="application/json")
+        return envelope.__pydantic_serializer__.to_json(envelope)
+
+    return Response(await call.service.rendered.get_or_load("all", render), media_type="application/json")
 
 
 @router.get(

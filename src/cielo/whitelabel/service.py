@@ -45,24 +45,22 @@ class WhiteLabelService:
 
     async def list_all(self) -> list[Customer]:
         await self._caches.refresh()
-        cached = self._cache.get(_ALL_ALL)
-        if cached is not None:
-            return cached
-        generation = self._cache.generation()
-        rows = await self._db.all(select(_TABLE))
-        # Ordered by code point in Python, so both databases give one order whatever their collation.
-        customers = sorted((self._customer(r) for r in rows), key=lambda c: c.canvas_space_name)
-        self._cache.put(_ALL_ALL, customers, generation)
-        return customers
+
+        async def load():
+            rows = await self._db.all(select(_TABLE))
+            # Ordered by code point in Python, so both databases give one order whatever their collation.
+            return sorted((self._customer(r) for r in rows), key=lambda c: c.canvas_space_name)
+
+        return await self._cache.get_or_load(_ALL_ALL, load)
 
     async def get_one(self, name: str) -> Customer:
         await self._caches.refresh()
-        cached = self._cache.get(("one", name))
-        if cached is None:
-            generation = self._cache.generation()
+
+        async def load():
             row = await self._db.first(select(_TABLE).where(_TABLE.c.canvas_space_name == name))
-            cached = self._customer(row) if row is not None else False
-            self._cache.put(("one", name), cached, generation)
+            return self._customer(row) if row is not None else False
+
+        cached = await self._cache.get_or_load(("one", name), load)
         if cached is False:
             raise WhiteLabelError(errors.not_integrated(name))
         return cached

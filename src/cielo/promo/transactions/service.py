@@ -507,18 +507,13 @@ class TransactionService:
         period costs what the first one does (an OFFSET walks the index up to the page); then
         one statement reads the page's rows with their establishments and reversals. Core
         rows, single statements (on SQLite on the loop's own thread)."""
-        key = (holder_id, start, end)
-        period = None
-        if self._periods is not None:
-            await self._caches.refresh()
-            period = self._periods.get(key)
-            generation = self._periods.generation()
         if self._periods is None:  # nothing is kept (caches off): count, and walk to the page
             period = (await self._db.first(_holder_statements().count,
                                            {"holder": holder_id, "start": start, "end": end}))[0]
-        elif period is None:
-            period = await self._period(holder_id, start, end)
-            self._periods.put(key, period, generation)
+        else:
+            await self._caches.refresh()
+            period = await self._periods.get_or_load((holder_id, start, end),
+                                                     lambda: self._period(holder_id, start, end))
         statements = _holder_statements()
         if isinstance(period, int):  # a period too long to keep: count, and walk to the page
             total = period
