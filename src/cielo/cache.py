@@ -1,9 +1,9 @@
 """In-process read caches that are dropped the moment anything is committed anywhere.
 
 One :class:`CacheRegistry` per process owns the database's change watcher and every cache.
-A request calls :meth:`CacheRegistry.refresh` before its first lookup: the watcher says
-whether any commit happened since the last look (db/changes.py), and if so every cache is
-emptied and the generation moves on. A value read from the database is stored only if no
+A request's first lookup refreshes the registry (:meth:`CacheRegistry.refresh`, done by
+:meth:`ReadCache.get_or_load`): the watcher says whether any commit happened since the last
+look (db/changes.py), and if so every cache is emptied and the generation moves on. A value read from the database is stored only if no
 clear happened since the read began (``put(..., generation)``), so a slow reader cannot put
 back what a commit made stale. A lookup in a request that has not refreshed misses: a
 forgotten call costs speed, never correctness. With caching off, every lookup misses.
@@ -62,7 +62,8 @@ class ReadCache(Generic[V]):
     async def get_or_load(self, key: Hashable, load: Callable[[], Awaitable[V | None]]) -> V | None:
         """The cached value, or what ``load()`` reads (kept unless None). Concurrent misses
         of ``key`` share one load, but only within a generation: a request that saw a commit
-        never joins a load that began before it."""
+        never joins a load that began before it. Refreshes the registry first (once per request)."""
+        await self._registry.refresh()
         if not self._registry.current():
             return await load()
         found = self._data.get(key)

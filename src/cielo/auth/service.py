@@ -69,12 +69,9 @@ class Authenticator:
 
     def __init__(self, db: Database, caches: CacheRegistry) -> None:
         self._db = db
-        self._caches = caches
         self._cache = caches.cache("api_tokens", max_entries=10_000)
 
     async def _lookup(self, public_id: str) -> _Entry | None:
-        await self._caches.refresh()
-
         async def load():
             table = ApiToken.__table__
             row = await self._db.first(select(table).where(table.c.public_id == public_id))

@@ -65,29 +65,22 @@ class Caller:
 
 
 class Access:
-    def __init__(self, db: Database, limiter: RateLimiter, caches: CacheRegistry | None = None) -> None:
+    def __init__(self, db: Database, limiter: RateLimiter, caches: CacheRegistry) -> None:
         self._db = db
         self._limiter = limiter
         # Exact read caches (emptied by any commit anywhere, see cielo.cache): applications by
         # Client-Id and Access-Token rows by public id. The secret, revocation, expiry and
         # profile are still checked on every request against what was read.
-        self._caches = caches
-        self._apps = caches.cache("promo-applications", 10_000) if caches else None
-        self._app_tokens = caches.cache("promo-app-tokens", 100_000) if caches else None
-        self._holder_tokens = caches.cache("promo-holder-tokens", 100_000) if caches else None
-
-    async def _cached(self, cache, key, load):
-        if cache is None:
-            return await load()
-        await self._caches.refresh()
-        return await cache.get_or_load(key, load)
+        self._apps = caches.cache("promo-applications", 10_000)
+        self._app_tokens = caches.cache("promo-app-tokens", 100_000)
+        self._holder_tokens = caches.cache("promo-holder-tokens", 100_000)
 
     async def application(self, env: Environment, client_id: str) -> Application:
         async def load():
             async with self._db.read() as session:
                 return await session.scalar(select(Application).where(Application.client_id == client_id))
 
-        app = await self._cached(self._apps, client_id, load)
+        app = await self._apps.get_or_load(client_id, load)
         if app is None:
             raise PromoError(401, "The Client-Id is not known.")
         if app.environment != env.value:
@@ -128,7 +121,7 @@ class Access:
             async with self._db.read() as session:
                 return await session.scalar(select(AppAccessToken).where(AppAccessToken.public_id == parts[0]))
 
-        row = await self._cached(self._app_tokens, parts[0], load)
+        row = await self._app_tokens.get_or_load(parts[0], load)
         if row is None or not tokens.matches(parts[1], row.secret_digest) or row.revoked_at is not None:
             raise PromoError(401, "The Access-Token is not valid, or it was revoked.")
         if row.application_id != app.id:
@@ -170,7 +163,7 @@ class Access:
                     .where(HolderToken.public_id == parts[0]))).first()
             return tuple(found) if found is not None else None
 
-        row = await self._cached(self._holder_tokens, parts[0], load)
+        row = await self._holder_tokens.get_or_load(parts[0], load)
         if row is None or not tokens.matches(parts[1], row[0].secret_digest):
             raise PromoError(401, "The Access-Token is not valid.")
         token, grant = row

@@ -27,7 +27,6 @@ _TABLE = WhiteLabelAccount.__table__
 class WhiteLabelService:
     def __init__(self, db: Database, box: SecretBox, caches: CacheRegistry) -> None:
         self._db = db
-        self._caches = caches
         self._box = box
         self._cache = caches.cache("whitelabel_accounts")
         # Rendered answers (the whole list is ~130 bytes an account): see the router.
@@ -44,8 +43,6 @@ class WhiteLabelService:
         )
 
     async def list_all(self) -> list[Customer]:
-        await self._caches.refresh()
-
         async def load():
             rows = await self._db.all(select(_TABLE))
             # Ordered by code point in Python, so both databases give one order whatever their collation.
@@ -54,8 +51,6 @@ class WhiteLabelService:
         return await self._cache.get_or_load(_ALL_ALL, load)
 
     async def get_one(self, name: str) -> Customer:
-        await self._caches.refresh()
-
         async def load():
             row = await self._db.first(select(_TABLE).where(_TABLE.c.canvas_space_name == name))
             return self._customer(row) if row is not None else False

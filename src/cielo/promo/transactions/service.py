@@ -125,7 +125,6 @@ class TransactionService:
     def __init__(self, db: Database, cards: CardService, caches: CacheRegistry | None = None) -> None:
         self._db = db
         self._cards = cards
-        self._caches = caches
         # a holder's period as a client pages through it: its purchases' ids newest first (or,
         # for a period of more than PERIOD_IDS purchases, only their count); exact, like every
         # read cache (emptied by any commit, see cielo.cache). At most ~40 MB of ids.
@@ -511,7 +510,6 @@ class TransactionService:
             period = (await self._db.first(_holder_statements().count,
                                            {"holder": holder_id, "start": start, "end": end}))[0]
         else:
-            await self._caches.refresh()
             period = await self._periods.get_or_load((holder_id, start, end),
                                                      lambda: self._period(holder_id, start, end))
         statements = _holder_statements()
