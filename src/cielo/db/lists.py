@@ -9,6 +9,7 @@ are written the same way: one array per column (``insert_rows``)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 import orjson
 from sqlalchemy import (
@@ -66,27 +67,17 @@ async def insert_rows(conn, table: Table, rows: list[dict], *, sqlite: bool) -> 
                        {f"many_{name}": [row[name] for row in rows] for name in names})
 
 
-_SQLITE_INSERTS: dict[tuple, tuple[str, list]] = {}
+@lru_cache(maxsize=64)  # one statement per table and set of columns
+def _sqlite_insert(dialect, table: Table, names: tuple[str, ...]) -> tuple[str, list]:
+    quote = dialect.identifier_preparer.quote
+    sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "
+           f"VALUES ({', '.join('?' for _ in names)})")
+    return sql, [table.c[name].type.bind_processor(dialect) for name in names]
 
 
-def _sqlite_insert(dialect, table: Table, names: tuple[str, ...]):
-    key = (table.name, names)
-    if key not in _SQLITE_INSERTS:
-        quote = dialect.identifier_preparer.quote
-        sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "
-               f"VALUES ({', '.join('?' for _ in names)})")
-        _SQLITE_INSERTS[key] = sql, [table.c[name].type.bind_processor(dialect) for name in names]
-    return _SQLITE_INSERTS[key]
-
-
-_UNNESTS: dict[tuple, list] = {}
-
-
-def _unnest_columns(table: Table, names: tuple[str, ...]):
-    key = (table.name, names)
-    if key not in _UNNESTS:  # one statement per table and set of columns (asyncpg prepares it once)
-        arrays = [cast(bindparam(f"many_{name}", type_=ARRAY(table.c[name].type)), ARRAY(table.c[name].type))
-                  for name in names]
-        each = func.unnest(*arrays).table_valued(*names).render_derived(name="many")
-        _UNNESTS[key] = [each.c[name] for name in names]
-    return _UNNESTS[key]
+@lru_cache(maxsize=64)  # one statement per table and set of columns (asyncpg prepares it once)
+def _unnest_columns(table: Table, names: tuple[str, ...]) -> list:
+    arrays = [cast(bindparam(f"many_{name}", type_=ARRAY(table.c[name].type)), ARRAY(table.c[name].type))
+              for name in names]
+    each = func.unnest(*arrays).table_valued(*names).render_derived(name="many")
+    return [each.c[name] for name in names]

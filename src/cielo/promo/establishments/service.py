@@ -30,7 +30,12 @@ def visible_to(app: Application, env: Environment):
 
 
 def model(row: CommercialEstablishment) -> dict:
-    return {"id": row.id, "fictitiousName": row.fictitious_name, "businessActivity": {"id": row.business_activity_id}}
+    return model_of(row.id, row.fictitious_name, row.business_activity_id)
+
+
+def model_of(establishment_id: int, fictitious_name: str, business_activity_id: int) -> dict:
+    """The seed's CommercialEstablishment, from columns read beside another row's."""
+    return {"id": establishment_id, "fictitiousName": fictitious_name, "businessActivity": {"id": business_activity_id}}
 
 
 class EstablishmentService:

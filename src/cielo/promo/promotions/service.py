@@ -13,6 +13,7 @@ from cielo.promo.environments import Environment
 from cielo.promo.errors import PromoError, invalid, missing
 from cielo.promo.establishments.models import CommercialEstablishment
 from cielo.promo.establishments.service import model as establishment_model
+from cielo.promo.establishments.service import model_of as establishment_model_of
 from cielo.promo.pagination import Page
 from cielo.promo.promotions.geo import EARTH_RADIUS_M, boxes
 from cielo.promo.promotions.models import CAMPAIGN_TYPES, Promotion
@@ -114,8 +115,7 @@ def promotion_model(p, establishment: dict, distance: float | None = None) -> di
 
 
 def _searched(row) -> dict:
-    establishment = {"id": row.establishment_id, "fictitiousName": row.fictitious_name,
-                     "businessActivity": {"id": row.business_activity_id}}
+    establishment = establishment_model_of(row.establishment_id, row.fictitious_name, row.business_activity_id)
     return promotion_model(row, establishment, row.distance)
 
 

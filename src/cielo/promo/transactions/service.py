@@ -38,7 +38,7 @@ from cielo.promo.cards.models import Card
 from cielo.promo.cards.service import CardService
 from cielo.promo.environments import Environment
 from cielo.promo.establishments.models import CommercialEstablishment
-from cielo.promo.establishments.service import model as establishment_model
+from cielo.promo.establishments.service import model_of as establishment_model_of
 from cielo.promo.holders.models import Holder
 from cielo.promo.pagination import Page
 from cielo.promo.promotions.models import Promotion
@@ -110,9 +110,9 @@ def admin_model(row: Transaction, rewards: list[TransactionReward] | None = None
     return body
 
 
-def holder_model(row: Transaction, establishment: CommercialEstablishment) -> dict:
-    """The seed's TransactionData."""
-    body = {"id": row.id, "commercialEstablishment": establishment_model(establishment),
+def holder_model(row: Transaction, establishment: dict) -> dict:
+    """The seed's TransactionData (``establishment``: its CommercialEstablishment model)."""
+    body = {"id": row.id, "commercialEstablishment": establishment,
             "productPrimary": _product(row, "primary")}
     secondary = _product(row, "secondary")
     if secondary:
@@ -528,8 +528,7 @@ class TransactionService:
             rows = sorted(await self._db.all(statements.by_ids, {"ids": ids}), key=lambda row: position[row.id])
         items = []
         for row in rows:
-            shop = SimpleNamespace(id=row.establishment_id, fictitious_name=row.fictitious_name,
-                                   business_activity_id=row.business_activity_id)
+            shop = establishment_model_of(row.establishment_id, row.fictitious_name, row.business_activity_id)
             body = holder_model(SimpleNamespace(**_columns(row, "")), shop)
             if row.r_id is not None:
                 field = "transactionCancelled" if row.r_kind == CANCELLATION else "transactionUndone"
