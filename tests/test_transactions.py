@@ -291,6 +291,9 @@ def test_batches_are_all_or_nothing(client, admin, settings, world):
     body = ok.json()
     assert body["created"] == 10 and body["transactions"][10]["id"] == body["transactions"][0]["id"]
     assert [t["containsPromotions"] for t in body["transactions"][:10]] == [d % 2 == 0 for d in range(1, 11)]
+    # the batch is answered from memory: exactly what reading each transaction back says
+    for t in body["transactions"]:
+        assert client.get(f"{TX}/{t['id']}", headers=admin).json() == t
     assert db_sql(settings, "SELECT COUNT(*) FROM transactions")[0][0] == 10
 
 

@@ -33,7 +33,7 @@ from cielo.audit import service as audit
 from cielo.audit.service import Actor
 from cielo.cache import CacheRegistry
 from cielo.db import Database, utcnow
-from cielo.db.lists import among, insert_rows, pairs_table
+from cielo.db.lists import among, insert_columns, pairs_table
 from cielo.promo.cards.models import Card
 from cielo.promo.cards.service import CardService
 from cielo.promo.environments import Environment
@@ -87,27 +87,55 @@ def _product(row, which: str) -> dict | None:
 
 
 def admin_model(row: Transaction, rewards: list[TransactionReward] | None = None) -> dict:
-    body = {"id": row.id, "environment": row.environment, "kind": KINDS[row.kind], "cardId": row.card_id,
-            "holderId": row.holder_id, "commercialEstablishmentId": row.establishment_id,
-            "amount": engine.brl(row.amount_cents), "occurredAt": row.occurred_at.isoformat(),
-            "productPrimary": _product(row, "primary"), "containsPromotions": row.contains_promotions}
-    secondary = _product(row, "secondary")
+    return _admin_body(
+        row.id, row.environment, row.kind, row.card_id, row.holder_id, row.establishment_id, row.amount_cents,
+        row.occurred_at, _product(row, "primary"), _product(row, "secondary"), row.external_id, row.reverses_id,
+        row.reversed_by_id, row.contains_promotions,
+        None if rewards is None else [_reward_body(
+            r.promotion_id, r.campaign_type, r.premium, r.reason, r.earned_at.isoformat(), r.withdrawn_at,
+            r.withdrawn_reason) for r in rewards])
+
+
+def _admin_body(row_id, environment, kind, card_id, holder_id, establishment_id, amount_cents, occurred_at,
+                primary, secondary, external_id, reverses_id, reversed_by_id, contains_promotions,
+                rewards: list[dict] | None) -> dict:
+    """The back office's transaction: from a stored row (admin_model) or, for a batch just
+    ingested, from the values in memory (_fresh_model) — one shape for both."""
+    body = {"id": row_id, "environment": environment, "kind": KINDS[kind], "cardId": card_id,
+            "holderId": holder_id, "commercialEstablishmentId": establishment_id,
+            "amount": engine.brl(amount_cents), "occurredAt": occurred_at.isoformat(),
+            "productPrimary": primary, "containsPromotions": contains_promotions}
     if secondary:
         body["productSecondary"] = secondary
-    if row.external_id is not None:
-        body["externalId"] = row.external_id
-    if row.reverses_id is not None:
-        body["reverses"] = row.reverses_id
-    if row.reversed_by_id is not None:
-        body["reversedBy"] = row.reversed_by_id
+    if external_id is not None:
+        body["externalId"] = external_id
+    if reverses_id is not None:
+        body["reverses"] = reverses_id
+    if reversed_by_id is not None:
+        body["reversedBy"] = reversed_by_id
     if rewards is not None:
-        body["rewards"] = [{
-            "promotionId": r.promotion_id, "campaignType": r.campaign_type, "premium": r.premium, "why": r.reason,
-            "earnedAt": r.earned_at.isoformat(),
-            **({"withdrawnAt": r.withdrawn_at.isoformat(), "withdrawnBecause": r.withdrawn_reason}
-               if r.withdrawn_at is not None else {}),
-        } for r in rewards]
+        body["rewards"] = rewards
     return body
+
+
+def _reward_body(promotion_id, campaign_type, premium, why, earned_at: str, withdrawn_at, withdrawn_reason) -> dict:
+    body = {"promotionId": promotion_id, "campaignType": campaign_type, "premium": premium, "why": why,
+            "earnedAt": earned_at}
+    if withdrawn_at is not None:
+        body.update(withdrawnAt=withdrawn_at.isoformat(), withdrawnBecause=withdrawn_reason)
+    return body
+
+
+def _fresh_model(environment: str, n: _New, earned_at: str) -> dict:
+    """A purchase just ingested, answered from memory (only repeated externalIds are read back)."""
+    item = n.item
+    return _admin_body(
+        n.id, environment, PURCHASE, n.card_id, n.holder_id, item.establishment_id, item.amount, item.occurred_at,
+        {"id": item.primary[0], "description": item.primary[1]},
+        {"id": item.secondary[0], "description": item.secondary[1]} if item.secondary else None,
+        item.external_id, None, None, bool(n.earned),
+        [_reward_body(e.promotion_id, e.campaign_type, e.premium, e.reason, earned_at, None, None)
+         for e in n.earned])
 
 
 def holder_model(row: Transaction, establishment: dict) -> dict:
@@ -196,7 +224,8 @@ class TransactionService:
                          {"count": len(new), "ids": [n.id for n in new][:1000]})
         ids = {n.key: n.id for n in new}
         # the new rows are answered from memory; only repeated externalIds are read back
-        fresh = {n.id: admin_model(*_as_rows(env, n)) for n in new}
+        earned_at = new[0].stored_at.isoformat() if new else ""
+        fresh = {n.id: _fresh_model(env.value, n, earned_at) for n in new}
         earlier = {row_id for row_id, _ in results if row_id is not None and row_id > 0}
         if earlier:
             fresh.update({m["id"]: m for m, _ in await self._models(session, [(i, False) for i in earlier])})
@@ -367,10 +396,11 @@ class TransactionService:
         await conn.execute(insert(Transaction.__table__), rows)
         for n, row_id in zip(new, ids):
             n.id, n.stored_at = row_id, now
-        rewards = [{"transaction_id": n.id, "promotion_id": e.promotion_id, "campaign_type": e.campaign_type,
-                    "premium": e.premium, "reason": e.reason, "earned_at": now}
-                   for n in new for e in n.earned]
-        await insert_rows(conn, TransactionReward.__table__, rewards, sqlite=self._db.is_sqlite)
+        won = [(n.id, e) for n in new for e in n.earned]
+        await insert_columns(conn, TransactionReward.__table__, {
+            "transaction_id": [row_id for row_id, _ in won], "promotion_id": [e.promotion_id for _, e in won],
+            "campaign_type": [e.campaign_type for _, e in won], "premium": [e.premium for _, e in won],
+            "reason": [e.reason for _, e in won], "earned_at": [now] * len(won)}, sqlite=self._db.is_sqlite)
         real = {n.key: n.id for n in new}
         for pair, since, earned in recounts:
             earned = {real.get(key, key): value for key, value in earned.items()}
@@ -584,21 +614,6 @@ def _holder_statements() -> _HolderStatements:
             .order_by(*newest_first))
     by_ids = select(*columns).select_from(with_places).where(t.c.id.in_(bindparam("ids", expanding=True)))
     return _HolderStatements(count, ids, page, by_ids)
-
-
-def _as_rows(env: Environment, n: _New):
-    """A just-stored purchase and its rewards shaped like their rows, for admin_model."""
-    item = n.item
-    row = SimpleNamespace(
-        id=n.id, environment=env.value, kind=PURCHASE, card_id=n.card_id, holder_id=n.holder_id,
-        establishment_id=item.establishment_id, amount_cents=item.amount, occurred_at=item.occurred_at,
-        product_primary_id=item.primary[0], product_primary_description=item.primary[1],
-        product_secondary_id=item.secondary[0] if item.secondary else None,
-        product_secondary_description=item.secondary[1] if item.secondary else None,
-        external_id=item.external_id, reverses_id=None, reversed_by_id=None, contains_promotions=bool(n.earned))
-    rewards = [SimpleNamespace(promotion_id=e.promotion_id, campaign_type=e.campaign_type, premium=e.premium,
-                               reason=e.reason, earned_at=n.stored_at, withdrawn_at=None) for e in n.earned]
-    return row, rewards
 
 
 def _parse_all(raws, limit: int | None = MAX_BATCH) -> tuple[list[Item | None], list[dict]]:
