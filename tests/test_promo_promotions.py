@@ -95,6 +95,7 @@ def test_every_campaign_type_with_its_rules(client, admin):
         ("R", {"weekdays": [1], "startTime": "25:00", "endTime": "26:00"}, "HH:MM"),
         ("X", {"daysAway": True}, "integer"),
         ("W", {"minAmount": "-1"}, "decimal string"),
+        ("G", {"{x}": 1, "}": 2}, "unknown: "),  # the sentence quotes the keys, braces and all
     ],
 )
 def test_rules_refusals_change_nothing(client, admin, settings, campaign, rules, fragment):
@@ -120,6 +121,11 @@ def test_promotion_patch_and_other_refusals(client, admin):
     body = {"commercialEstablishmentId": other_env_shop, "title": "T", "campaignType": "G", "startDate": "2026-01-01",
             "endDate": "2026-12-31", "premium": "p", "rules": {}}
     assert client.post("/admin/v1/sandbox/promotions", json=body, headers=admin).status_code == 400
+    # the back office's lists take offsets a table can have, not integers of any size
+    for path in ("promotions", "commercial-establishments", "transactions"):
+        huge = client.get(f"/admin/v1/sandbox/{path}", params={"offset": 10**25}, headers=admin)
+        assert huge.status_code == 400 and "offset" in huge.json()["detail"], huge.text
+        assert client.get(f"/admin/v1/sandbox/{path}", params={"offset": 10_000_000}, headers=admin).json() == []
 
 
 # ---- GET /promotions -------------------------------------------------------------------

@@ -106,8 +106,9 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException):
-        sentence = STATUS_SENTENCES.get(exc.status_code, str(exc.detail))
-        sentence = sentence.format(method=request.method, limit="")
+        template = STATUS_SENTENCES.get(exc.status_code)
+        # only our own templates are formatted: a detail may quote the caller's input, braces and all
+        sentence = template.format(method=request.method, limit="") if template else str(exc.detail)
         response = error_style_for(request.url.path)(exc.status_code, sentence)
         if exc.headers:
             response.headers.update(exc.headers)

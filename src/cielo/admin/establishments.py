@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from sqlalchemy import select
 
 from cielo.admin.router import admin_actor, in_environment
@@ -12,6 +12,8 @@ from cielo.admin.schemas import (
     EstablishmentPatch,
     GrantIn,
     GrantOut,
+    Limit,
+    Offset,
 )
 from cielo.audit import service as audit
 from cielo.audit.service import Actor
@@ -70,7 +72,7 @@ async def create(env: Environment, body: EstablishmentIn, request: Request, acto
 
 
 @router.get("/{env}/commercial-establishments", response_model=list[EstablishmentOut])
-async def list_(env: Environment, request: Request, offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)):
+async def list_(env: Environment, request: Request, offset: Offset = 0, limit: Limit = 100):
     async with request.app.state.db.read() as session:
         rows = (await session.scalars(
             select(CommercialEstablishment).where(CommercialEstablishment.environment == env.value)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from sqlalchemy import select
 
 from cielo.admin.router import admin_actor, in_environment
-from cielo.admin.schemas import PromotionIn, PromotionPatch
+from cielo.admin.schemas import Limit, Offset, PromotionIn, PromotionPatch
 from cielo.audit import service as audit
 from cielo.audit.service import Actor
 from cielo.ids import PathId
@@ -72,7 +72,7 @@ async def create(env: Environment, body: PromotionIn, request: Request, actor: A
 
 
 @router.get("/{env}/promotions")
-async def list_(env: Environment, request: Request, offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)):
+async def list_(env: Environment, request: Request, offset: Offset = 0, limit: Limit = 100):
     async with request.app.state.db.read() as session:
         rows = (await session.scalars(
             select(Promotion).where(Promotion.environment == env.value).order_by(Promotion.id).offset(offset).limit(limit)

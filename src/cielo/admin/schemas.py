@@ -3,9 +3,16 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
+from fastapi import Query
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints
 
 from cielo.ids import BodyId
+from cielo.promo.pagination import MAX_OFFSET
+
+# offset/limit of the back office's lists (bounded: an offset past any table is refused, not
+# handed to the database, which cannot take an integer of any size)
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
+Limit = Annotated[int, Query(ge=1, le=1000)]
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[^\x00-\x1f]*$")]
 Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000, pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$")]

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from sqlalchemy import select
 
 from cielo.admin.router import admin_actor
+from cielo.admin.schemas import Limit, Offset
 from cielo.audit.service import Actor
 from cielo.http import JSONResponse, json_body
 from cielo.ids import MAX_ID, PathId
@@ -58,7 +59,7 @@ async def ingest_batch(env: Environment, request: Request, actor: Actor = Depend
 async def list_(env: Environment, request: Request, holderId: int | None = Query(None, ge=1, le=MAX_ID),
                 cardId: int | None = Query(None, ge=1, le=MAX_ID),
                 commercialEstablishmentId: int | None = Query(None, ge=1, le=MAX_ID),
-                offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)):
+                offset: Offset = 0, limit: Limit = 100):
     T = Transaction
     stmt = select(T.id).where(T.environment == env.value)
     for column, value in ((T.holder_id, holderId), (T.card_id, cardId), (T.establishment_id, commercialEstablishmentId)):
