@@ -31,7 +31,7 @@ class Reference:
             # The last path parameter may hold slashes (a space name can), so it takes ".+".
             pattern = re.sub(r"\{[^}]+\}$", ".+", template)
             pattern = re.sub(r"\{[^}]+\}", "[^/]+", pattern)
-            self._paths.append((re.compile(f"^{pattern}$"), template))
+            self._paths.append((re.compile(f"^{pattern}$", re.DOTALL), template))
         self._paths.sort(key=lambda item: item[1].count("{"))
 
     def _resolve(self, node: dict, pointer: str) -> tuple[dict, str]:

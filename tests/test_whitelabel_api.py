@@ -124,6 +124,10 @@ def test_get_one_with_reserved_characters_in_the_name(client, auth):
     response = client.get(URL + "/%C3%A9cole%2Fma%C3%B1ana%202", headers=auth)
     assert response.status_code == 200
     assert response.json()["customers"][0]["canvas_space_name"] == "école/mañana 2"
+    # line breaks too: an unknown name is the contract's 400, never a 404 from routing
+    response = client.get(URL + "/a%0Ab%0D%0Ac%E2%80%A8", headers=auth)
+    assert response.status_code == 400
+    assert response.json() == {"error": "The 'a\nb\r\nc\u2028' space name is not integrated."}
 
 
 # ---- POST ------------------------------------------------------------------------------

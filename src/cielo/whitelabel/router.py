@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from fastapi import APIRouter, Request
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -16,6 +17,23 @@ from cielo.whitelabel.errors import WhiteLabelUnauthorized
 from cielo.whitelabel.service import WhiteLabelService
 
 PREFIX = "/api/integrations/canvas/v1/white_label_account"
+
+
+class _SpaceName(Convertor):
+    """A space name as the caller wrote it: any characters, slashes and line breaks included
+    (Starlette's ``path`` convertor stops at a line break, which made such a name a 404
+    instead of the contract's 400)."""
+
+    regex = "(?s:.+)"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("space_name", _SpaceName())
 
 
 @dataclass(frozen=True)
@@ -74,7 +92,7 @@ async def list_accounts(request: Request) -> Response:
 
 
 @router.get(
-    "/{canvas_space_name:path}",
+    "/{canvas_space_name:space_name}",
     response_model=schemas.CustomersEnvelope,
     responses=_ERRORS,
     summary="Get one integrated customer",
