@@ -5,6 +5,7 @@ Paulo."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -177,3 +178,21 @@ def test_judging_from_an_instant_is_the_full_replay_from_that_instant(hours_and_
     everything = replay(history, campaigns, date(1990, 2, 10))
     judged = replay(history, campaigns, date(1990, 2, 10), since=since)
     assert judged == {p.key: everything[p.key] for p in history if p.occurred_at >= since and p.key in everything}
+
+
+@given(st.from_regex(r"[0-9]{1,10}(\.[0-9]{1,2})?", fullmatch=True))
+def test_amount_strings_are_their_decimal_value_in_cents(text):
+    import pytest
+
+    from cielo.promo.transactions.parsing import (
+        MAX_AMOUNT_CENTS,
+        ItemError,
+        amount_cents,
+    )
+
+    expected = int(Decimal(text) * 100)
+    if 0 < expected <= MAX_AMOUNT_CENTS:
+        assert amount_cents(text) == expected
+    else:
+        with pytest.raises(ItemError):
+            amount_cents(text)

@@ -227,17 +227,6 @@ RULES = {"A": _amount, "B": _birthday, "E": _event_day, "F": _frequency, "G": _g
          "R": _recurring, "X": _recency, "W": _welcome}
 
 
-def fired(campaign: Campaign, history: Sequence[Purchase], birthdate: date | None = None,
-          since: datetime | None = None):
-    """(purchase, why) for every purchase of the history (oldest first, counted ones only) on
-    which the campaign's rule fires, rewarded or not; with ``since``, only for the purchases
-    from that instant on."""
-    floor = campaign.floor
-    counted = [p for p in history if p.amount >= floor] if floor else history
-    start = 0 if since is None else bisect_left(counted, since, key=_moment)
-    return campaign.rule(counted, start, birthdate)
-
-
 def _moment(p: Purchase) -> datetime:
     return p.occurred_at
 
@@ -258,7 +247,14 @@ def replay(history: Sequence[Purchase], campaigns: Iterable[Campaign], birthdate
         # a promotion that can reward none of the judged purchases needs no replay
         if not campaign.active or campaign.end_date < judged_from or campaign.start_date > judged_to:
             continue
-        for purchase, why in fired(campaign, history, birthdate, since):
+        # the purchases the campaign counts, and where judging starts (found once above for
+        # the campaigns that count every purchase)
+        if campaign.floor:
+            counted = [p for p in history if p.amount >= campaign.floor]
+            start = 0 if since is None else bisect_left(counted, since, key=_moment)
+        else:
+            counted, start = history, first
+        for purchase, why in campaign.rule(counted, start, birthdate):
             if campaign.rewards_at(purchase):
                 earned.setdefault(purchase.key, []).append(
                     Earned(campaign.promotion_id, campaign.campaign_type, campaign.premium, why))

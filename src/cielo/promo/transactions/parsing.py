@@ -54,7 +54,9 @@ def amount_cents(value) -> int:
         if not _AMOUNT.match(value):
             raise ItemError("'amount' must be a decimal string in BRL such as \"20.00\": digits, and at most two "
                             "after the point.")
-        number = Decimal(value)
+        whole, _, fraction = value.partition(".")  # digits only (the pattern): no Decimal needed
+        amount = int(whole) * 100 + (int(fraction.ljust(2, "0")) if fraction else 0)
+        return _bounded(amount)
     else:
         try:
             number = Decimal(str(value))
@@ -62,7 +64,10 @@ def amount_cents(value) -> int:
             raise ItemError("'amount' is not a number.") from None
         if not number.is_finite() or number != number.quantize(Decimal("0.01")):
             raise ItemError("'amount' must have at most two decimal places.")
-    amount = int(number * 100)
+    return _bounded(int(number * 100))
+
+
+def _bounded(amount: int) -> int:
     if amount <= 0:
         raise ItemError("'amount' must be greater than zero.")
     if amount > MAX_AMOUNT_CENTS:
