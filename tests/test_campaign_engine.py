@@ -7,11 +7,21 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
-from hypothesis import given, settings
+import jsonschema
+import pytest
+from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 
 from cielo.promo.transactions import engine
 from cielo.promo.transactions.engine import Campaign, Purchase, replay
+from cielo.promo.transactions.parsing import (
+    FIELDS,
+    MAX_AMOUNT_CENTS,
+    SCHEMA,
+    ItemError,
+    amount_cents,
+    parse,
+)
 
 UTC = timezone.utc
 ALWAYS = ((datetime(2000, 1, 1, tzinfo=UTC), None),)
@@ -182,12 +192,9 @@ def test_judging_from_an_instant_is_the_full_replay_from_that_instant(hours_and_
 
 @given(st.from_regex(r"[0-9]{1,10}(\.[0-9]{1,2})?", fullmatch=True))
 def test_amount_strings_are_their_decimal_value_in_cents(text):
-    import pytest
 
     from cielo.promo.transactions.parsing import (
-        MAX_AMOUNT_CENTS,
         ItemError,
-        amount_cents,
     )
 
     expected = int(Decimal(text) * 100)
@@ -196,3 +203,59 @@ def test_amount_strings_are_their_decimal_value_in_cents(text):
     else:
         with pytest.raises(ItemError):
             amount_cents(text)
+
+
+@given(st.integers() | st.floats(allow_nan=False, allow_infinity=False))
+def test_amount_numbers_of_any_size_are_cents_or_a_refusal(value):
+    try:
+        cents = amount_cents(value)
+    except ItemError:
+        return
+    assert 0 < cents <= MAX_AMOUNT_CENTS and Decimal(str(value)) * 100 == cents
+
+
+_products = st.fixed_dictionaries({"id": st.integers(-2, 2**31) | st.sampled_from([0, 2**31 - 1, 2**31]),
+                                   "description": st.text(max_size=102) | st.integers(98, 101).map("é".__mul__)})
+_valid = st.fixed_dictionaries({
+    "cardId": st.integers(1, 2**31 - 1), "commercialEstablishmentId": st.integers(1, 2**31 - 1),
+    "amount": st.from_regex(r"[0-9]{1,10}(\.[0-9]{1,2})?", fullmatch=True) | st.integers(1, 10**9),
+    "occurredAt": st.datetimes(datetime(2000, 1, 2), datetime(2099, 12, 30), timezones=st.timezones())
+                    .map(lambda d: d.isoformat()),
+    "productPrimary": st.fixed_dictionaries({"id": st.integers(0, 2**31 - 1),
+                                             "description": st.text(min_size=1, max_size=100)})})
+_changes = st.fixed_dictionaries({}, optional={
+    "cardId": st.integers(-1, 2**31) | st.booleans() | st.none(),
+    "cardNumber": st.sampled_from(["4111111111111111", "4111 1111 1111 1111", "4111", "x"]),
+    "commercialEstablishmentId": st.integers(-1, 2**31) | st.text(max_size=3),
+    "amount": st.from_regex(r"-?[0-9]{1,11}(\.[0-9]{0,3})?", fullmatch=True) | st.floats(-1, 1e12) | st.integers(-5, 10**12)
+              | st.sampled_from(["999999999.99", "1000000000.00", "0.01", 999999999.99, 0.001]),
+    "occurredAt": st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat()) | st.text(max_size=5),
+    "productPrimary": _products | st.none(), "productSecondary": _products | st.none(),
+    "externalId": st.text(max_size=66) | st.integers(62, 65).map("x".__mul__) | st.none(), "other": st.just(1)})
+
+
+_EDGE = {"cardId": 2**31 - 1, "commercialEstablishmentId": 2**31 - 1, "amount": "999999999.99",
+         "occurredAt": "2099-12-31T23:59:59.999999+00:00", "productPrimary": {"id": 2**31 - 1, "description": "é" * 100}}
+
+
+@settings(max_examples=300, deadline=None)
+@given(_valid, _changes)
+@example(_EDGE, {})  # every limit the parser allows, at once
+@example(_EDGE, {"amount": 999999999.99, "occurredAt": "2000-01-01T00:00:00Z", "externalId": "x" * 64,
+                 "productSecondary": {"id": 0, "description": " x "}})
+@example(_EDGE, {"amount": "0.01", "cardId": None, "cardNumber": "4111 1111 1111 1111"})
+def test_what_the_parser_accepts_the_documented_schema_accepts(valid, changes):
+    """The back office's OpenAPI description of a transaction (parsing.SCHEMA) is never
+    stricter than the parser: the parser also checks what a schema cannot (Luhn, ranges of
+    years and amounts), so the converse need not hold."""
+    assert set(SCHEMA["properties"]) == FIELDS
+    raw = {**valid, **changes}
+    if "cardNumber" in changes and changes.get("cardId", 0) is not None:
+        raw.pop("cardId")
+    try:
+        parse(raw)
+    except ItemError:
+        event("refused by the parser")
+        return
+    event("accepted by the parser")
+    jsonschema.validate(raw, SCHEMA, format_checker=jsonschema.FormatChecker())

@@ -14,8 +14,8 @@ from cielo.http import JSONResponse, json_body
 from cielo.ids import MAX_ID, PathId
 from cielo.promo.environments import Environment
 from cielo.promo.transactions.models import CANCELLATION, UNDO, Transaction
-from cielo.promo.transactions.parsing import ItemError, moment
-from cielo.promo.transactions.service import IngestError
+from cielo.promo.transactions.parsing import SCHEMA, ItemError, moment
+from cielo.promo.transactions.service import MAX_BATCH, IngestError
 
 router = APIRouter(prefix="/admin/v1", tags=["Back office"], dependencies=[Depends(admin_actor)])
 
@@ -29,7 +29,8 @@ async def _json(request: Request):
 
 
 @router.post("/{env}/transactions", status_code=201,
-             openapi_extra={"requestBody": {"content": {"application/json": {"example": TRANSACTION_EXAMPLE}}}})
+             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+                 "schema": SCHEMA, "example": TRANSACTION_EXAMPLE}}}})
 async def ingest_one(env: Environment, request: Request, actor: Actor = Depends(admin_actor)):
     """One transaction; a repeated externalId answers 200 with the first one."""
     service = request.app.state.transactions
@@ -41,7 +42,10 @@ async def ingest_one(env: Environment, request: Request, actor: Actor = Depends(
 
 
 @router.post("/{env}/transactions/batch", status_code=201,
-             openapi_extra={"requestBody": {"content": {"application/json": {
+             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+                 "schema": {"type": "object", "additionalProperties": False, "required": ["transactions"],
+                            "properties": {"transactions": {"type": "array", "items": SCHEMA, "minItems": 1,
+                                                            "maxItems": MAX_BATCH}}},
                  "example": {"transactions": [TRANSACTION_EXAMPLE]}}}}})
 async def ingest_batch(env: Environment, request: Request, actor: Actor = Depends(admin_actor)):
     """Up to 1,000 transactions, all or nothing: a bad item refuses the whole batch, and the

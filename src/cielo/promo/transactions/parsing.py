@@ -21,6 +21,35 @@ FIELDS = {"cardId", "cardNumber", "commercialEstablishmentId", "amount", "occurr
           "productSecondary", "externalId"}
 
 
+_PRODUCT_SCHEMA = {"type": "object", "additionalProperties": False, "required": ["id", "description"],
+                   "properties": {"id": {"type": "integer", "minimum": 0, "maximum": MAX_ID},
+                                  "description": {"type": "string", "minLength": 1, "maxLength": 100}}}
+# What `parse` accepts, as JSON Schema, for the back office's OpenAPI description (the parser
+# itself stays the validator: a batch's refusal names each bad item with its index). A test
+# holds the two together.
+SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["commercialEstablishmentId", "amount", "occurredAt", "productPrimary"],
+    # the card by exactly one of cardId and cardNumber (null counts as absent)
+    "oneOf": [{"required": ["cardId"], "properties": {"cardId": {"type": "integer"}}},
+              {"required": ["cardNumber"], "properties": {"cardNumber": {"type": "string"}}}],
+    "properties": {
+        "cardId": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_ID},
+        "cardNumber": {"type": ["string", "null"], "description": "12 to 19 digits (spaces and dashes allowed), "
+                                                                  "Luhn-valid; matched by fingerprint, never stored"},
+        "commercialEstablishmentId": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+        "amount": {"oneOf": [{"type": "string", "pattern": _AMOUNT.pattern}, {"type": "number", "exclusiveMinimum": 0}],
+                   "description": "BRL, at most 999999999.99"},
+        "occurredAt": {"type": "string", "format": "date-time", "description": "with its UTC offset, years 2000-2099"},
+        "productPrimary": _PRODUCT_SCHEMA,
+        "productSecondary": {"anyOf": [_PRODUCT_SCHEMA, {"type": "null"}]},
+        "externalId": {"type": ["string", "null"], "minLength": 1, "maxLength": 64,
+                       "description": "idempotency key: a repeated one answers with the first transaction"},
+    },
+}
+
+
 class ItemError(ValueError):
     """A sentence saying what is wrong with one transaction."""
 
@@ -62,7 +91,11 @@ def amount_cents(value) -> int:
             number = Decimal(str(value))
         except InvalidOperation:  # pragma: no cover - JSON numbers are finite
             raise ItemError("'amount' is not a number.") from None
-        if not number.is_finite() or number != number.quantize(Decimal("0.01")):
+        if not number.is_finite():  # pragma: no cover - JSON numbers are finite
+            raise ItemError("'amount' is not a number.")
+        # (a number far past the largest amount is refused for its size: quantizing it would
+        # overflow the decimal context, 28 digits)
+        if abs(number) < MAX_AMOUNT_CENTS and number != number.quantize(Decimal("0.01")):
             raise ItemError("'amount' must have at most two decimal places.")
     return _bounded(int(number * 100))
 
