@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
 
 from cielo.promo.promotions.geo import EARTH_RADIUS_M, distance_m
 from tests.conftest import db_sql, make_token
@@ -295,3 +297,49 @@ def test_promotions_follow_their_establishment(client, admin, creds):
         assert client.patch(f"/admin/v1/sandbox/commercial-establishments/{back}", headers=admin,
                             json={"active": active}).status_code == 200
         assert [i["id"] for i in search(client, creds).json()] == expected
+
+
+_rule_values = (st.integers(-2, 3652) | st.sampled_from([0, 1, 7, 31, 32, 1000, 1001, 3650, 3651]) | st.booleans()
+                | st.sampled_from(["150.00", "0.00", "0", "1.5", "1.555", "-1", "abc", "11:00", "14:30", "24:00",
+                                   "2026-03-14", "20260314", "2026-W11-6"])
+                | st.lists(st.integers(0, 8) | st.sampled_from(["2026-03-14", "2026-02-30", "20260314"]), min_size=1,
+                           max_size=3))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.data())
+def test_rules_the_back_office_takes_fit_their_documented_schema(data):
+    """What rules.validate accepts, the OpenAPI description (rules.json_schema) accepts too."""
+    import jsonschema
+
+    from cielo.promo.promotions import rules as campaign_rules
+
+    kind = data.draw(st.sampled_from(list(campaign_rules.PARAMS)))
+    names = list(campaign_rules.PARAMS[kind])
+    rules = data.draw(st.fixed_dictionaries({name: _rule_values for name in names},
+                                            optional={"minAmount": _rule_values, "other": st.just(1)}))
+    try:
+        campaign_rules.validate(kind, rules)
+    except campaign_rules.RulesError:
+        event("refused")
+        return
+    event("accepted")
+    jsonschema.validate(rules, campaign_rules.json_schema(kind), format_checker=jsonschema.FormatChecker())
+
+
+_LIMITS = [("A", {"amount": "9999999999.99", "windowDays": 3650, "minAmount": "0.00"}),
+           ("B", {"daysBefore": 0, "daysAfter": 31}),
+           ("E", {"dates": [f"2028-{1 + d // 31:02d}-{1 + d % 28:02d}" for d in range(366)]}),
+           ("F", {"visits": 1000, "windowDays": 1}), ("P", {"every": 1000}), ("X", {"daysAway": 3650}),
+           ("R", {"weekdays": [7, 1, 2, 3, 4, 5, 6, 1], "startTime": "00:00", "endTime": "23:59"}),
+           ("W", {"minAmount": "9999999999.99"}), ("G", {})]
+
+
+@pytest.mark.parametrize(("kind", "rules"), _LIMITS + list(RULES.items()))
+def test_rules_at_their_limits_fit_the_documented_schema(kind, rules):
+    import jsonschema
+
+    from cielo.promo.promotions import rules as campaign_rules
+
+    campaign_rules.validate(kind, rules)
+    jsonschema.validate(rules, campaign_rules.json_schema(kind), format_checker=jsonschema.FormatChecker())

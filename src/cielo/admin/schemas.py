@@ -8,6 +8,7 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints
 
 from cielo.ids import BodyId
 from cielo.promo.pagination import MAX_OFFSET
+from cielo.promo.promotions import rules as campaign_rules
 
 # offset/limit of the back office's lists (bounded: an offset past any table is refused, not
 # handed to the database, which cannot take an integer of any size)
@@ -131,8 +132,14 @@ class GrantOut(BaseModel):
     cnpjRoot: str | None = None
 
 
+def _rules_by_campaign_type(schema: dict) -> None:
+    """The OpenAPI description of a promotion's rules: each campaign type's own parameters."""
+    schema["oneOf"] = [{"properties": {"campaignType": {"const": kind}, "rules": campaign_rules.json_schema(kind)}}
+                       for kind in campaign_rules.PARAMS]
+
+
 class PromotionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_rules_by_campaign_type)
 
     commercialEstablishmentId: BodyId
     title: Name

@@ -4,90 +4,121 @@ object must hold exactly its type's keys (plus the optional ``minAmount``)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
+from typing import NamedTuple
 
 _AMOUNT = re.compile(r"^[0-9]{1,10}(\.[0-9]{1,2})?$")
 _TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")  # fromisoformat alone also takes 20260314, 2026-W11-6…
 
 
 class RulesError(ValueError):
     pass
 
 
-def _amount(value, name: str, *, positive: bool) -> str:
-    if not isinstance(value, str) or not _AMOUNT.match(value):
-        raise RulesError(f"rules.{name} must be a decimal string in BRL such as \"150.00\".")
-    try:
-        number = Decimal(value)
-    except InvalidOperation:  # pragma: no cover - the pattern already rules it out
-        raise RulesError(f"rules.{name} is not a number.") from None
-    if positive and number <= 0:
-        raise RulesError(f"rules.{name} must be greater than zero.")
-    return f"{number:.2f}"
+class _Param(NamedTuple):
+    """One parameter of a campaign type: its check (value → normalised value, or RulesError)
+    and its JSON Schema (the back office's OpenAPI description), made from one spec."""
+    check: Callable
+    schema: dict
 
 
-def _integer(value, name: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise RulesError(f"rules.{name} must be an integer from {low} to {high}.")
-    return value
+def _amount(name: str, *, positive: bool) -> _Param:
+    def check(value) -> str:
+        if not isinstance(value, str) or not _AMOUNT.match(value):
+            raise RulesError(f"rules.{name} must be a decimal string in BRL such as \"150.00\".")
+        number = Decimal(value)  # the pattern makes it a valid decimal
+        if positive and number <= 0:
+            raise RulesError(f"rules.{name} must be greater than zero.")
+        return f"{number:.2f}"
+    return _Param(check, {"type": "string", "pattern": _AMOUNT.pattern,
+                          "description": "BRL" + (", greater than zero" if positive else "")})
 
 
-def _dates(value) -> list[str]:
+def _integer(name: str, low: int, high: int) -> _Param:
+    def check(value) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise RulesError(f"rules.{name} must be an integer from {low} to {high}.")
+        return value
+    return _Param(check, {"type": "integer", "minimum": low, "maximum": high})
+
+
+def _dates_check(value) -> list[str]:
     if not isinstance(value, list) or not 1 <= len(value) <= 366:
         raise RulesError("rules.dates must be a list of 1 to 366 ISO 8601 dates.")
     result = []
     for item in value:
         try:
+            if not isinstance(item, str) or not _DATE.match(item):
+                raise ValueError
             result.append(date.fromisoformat(item).isoformat())
-        except (TypeError, ValueError):
+        except ValueError:
             raise RulesError(f"rules.dates holds {item!r}, which is not an ISO 8601 date (YYYY-MM-DD).") from None
     return sorted(set(result))
 
 
-def _weekdays(value) -> list[int]:
+_WEEKDAY = _integer("weekdays[]", 1, 7)
+
+
+def _weekdays_check(value) -> list[int]:
     if not isinstance(value, list) or not value:
         raise RulesError("rules.weekdays must be a non-empty list of ISO weekdays (1 = Monday … 7 = Sunday).")
-    days = [_integer(v, "weekdays[]", 1, 7) for v in value]
-    return sorted(set(days))
+    return sorted({_WEEKDAY.check(v) for v in value})
 
 
-def _time(value, name: str) -> str:
-    if not isinstance(value, str) or not _TIME.match(value):
-        raise RulesError(f"rules.{name} must be a local time HH:MM (America/Sao_Paulo).")
-    return value
+def _time(name: str) -> _Param:
+    def check(value) -> str:
+        if not isinstance(value, str) or not _TIME.match(value):
+            raise RulesError(f"rules.{name} must be a local time HH:MM (America/Sao_Paulo).")
+        return value
+    return _Param(check, {"type": "string", "pattern": _TIME.pattern, "description": "HH:MM, America/Sao_Paulo"})
 
 
-SCHEMAS = {
-    "A": {"amount": lambda v: _amount(v, "amount", positive=True), "windowDays": lambda v: _integer(v, "windowDays", 1, 3650)},
-    "B": {"daysBefore": lambda v: _integer(v, "daysBefore", 0, 31), "daysAfter": lambda v: _integer(v, "daysAfter", 0, 31)},
-    "E": {"dates": _dates},
-    "F": {"visits": lambda v: _integer(v, "visits", 1, 1000), "windowDays": lambda v: _integer(v, "windowDays", 1, 3650)},
+_DATES = _Param(_dates_check, {"type": "array", "minItems": 1, "maxItems": 366,
+                               "items": {"type": "string", "format": "date"}})
+_WEEKDAYS = _Param(_weekdays_check, {"type": "array", "minItems": 1, "items": _WEEKDAY.schema,
+                                     "description": "ISO weekdays, 1 = Monday … 7 = Sunday"})
+_MIN_AMOUNT = _amount("minAmount", positive=False)
+
+PARAMS: dict[str, dict[str, _Param]] = {
+    "A": {"amount": _amount("amount", positive=True), "windowDays": _integer("windowDays", 1, 3650)},
+    "B": {"daysBefore": _integer("daysBefore", 0, 31), "daysAfter": _integer("daysAfter", 0, 31)},
+    "E": {"dates": _DATES},
+    "F": {"visits": _integer("visits", 1, 1000), "windowDays": _integer("windowDays", 1, 3650)},
     "G": {},
-    "P": {"every": lambda v: _integer(v, "every", 1, 1000)},
-    "R": {"weekdays": _weekdays, "startTime": lambda v: _time(v, "startTime"), "endTime": lambda v: _time(v, "endTime")},
-    "X": {"daysAway": lambda v: _integer(v, "daysAway", 1, 3650)},
+    "P": {"every": _integer("every", 1, 1000)},
+    "R": {"weekdays": _WEEKDAYS, "startTime": _time("startTime"), "endTime": _time("endTime")},
+    "X": {"daysAway": _integer("daysAway", 1, 3650)},
     "W": {},
 }
 
 
+def json_schema(campaign_type: str) -> dict:
+    """The JSON Schema of a campaign type's rules (R also needs startTime before endTime)."""
+    params = PARAMS[campaign_type]
+    return {"type": "object", "additionalProperties": False, "required": list(params),
+            "properties": {**{name: p.schema for name, p in params.items()}, "minAmount": _MIN_AMOUNT.schema}}
+
+
 def validate(campaign_type: str, rules) -> dict:
     """The normalised rules of a campaign type, or RulesError with a sentence."""
-    if campaign_type not in SCHEMAS:
-        raise RulesError(f"campaignType must be one of {', '.join(SCHEMAS)}.")
+    if campaign_type not in PARAMS:
+        raise RulesError(f"campaignType must be one of {', '.join(PARAMS)}.")
     if not isinstance(rules, dict):
         raise RulesError("rules must be a JSON object.")
-    schema = SCHEMAS[campaign_type]
-    unknown = sorted(set(rules) - set(schema) - {"minAmount"})
+    params = PARAMS[campaign_type]
+    unknown = sorted(set(rules) - set(params) - {"minAmount"})
     if unknown:
-        raise RulesError(f"rules of campaign type {campaign_type} take {', '.join(sorted(schema)) or 'no keys'} "
+        raise RulesError(f"rules of campaign type {campaign_type} take {', '.join(sorted(params)) or 'no keys'} "
                          f"(and minAmount); unknown: {', '.join(unknown)}.")
-    missing = sorted(set(schema) - set(rules))
+    missing = sorted(set(params) - set(rules))
     if missing:
         raise RulesError(f"rules of campaign type {campaign_type} must give {', '.join(missing)}.")
-    result = {key: check(rules[key]) for key, check in schema.items()}
+    result = {key: param.check(rules[key]) for key, param in params.items()}
     if campaign_type == "R" and result["startTime"] >= result["endTime"]:
         raise RulesError("rules.startTime must be before rules.endTime.")
     if "minAmount" in rules:
-        result["minAmount"] = _amount(rules["minAmount"], "minAmount", positive=False)
+        result["minAmount"] = _MIN_AMOUNT.check(rules["minAmount"])
     return result

@@ -200,7 +200,7 @@ class Seeder:
 
             promotions = []
             for i, establishment in enumerate(establishments):
-                for j, kind in enumerate(campaign_rules.SCHEMAS):
+                for j, kind in enumerate(campaign_rules.PARAMS):
                     if (i + j) % 3:
                         continue  # three types per establishment, every type many times
                     example = ({"dates": [d.isoformat() for d in EVENT_DAYS(today)]} if kind == "E"
@@ -318,7 +318,7 @@ class Seeder:
         """``total`` establishments, and a promotion of a random campaign type for one in ten."""
         rng = random.Random(1_000_000)
         today = date.today()
-        kinds = list(campaign_rules.SCHEMAS)
+        kinds = list(campaign_rules.PARAMS)
         promo_columns = ["environment", "establishment_id", "title", "description", "campaign_type", "premium",
                          "start_date", "end_date", "shareable", "active", "rules", "created_at", "updated_at"]
         weights = [c[3] for c in CITIES]
