@@ -404,6 +404,30 @@ def test_concurrent_purchases_never_share_a_punch(server_factory):
                for t in ordered)
 
 
+def test_one_external_id_sent_in_parallel_is_stored_once(server_factory):
+    """The same externalId arriving at once from several requests (as a retrying terminal
+    would send it, and also naming two different cards): one transaction is stored, every
+    answer is 201 or 200 with that one, none is a 5xx."""
+    server = server_factory()
+    document = json.loads(server.cli("sandbox", "seed", "--json").stdout)
+    admin = {"Authorization": f"Bearer {document['admin_token']}"}
+    cards = [h["cards"][0]["id"] for h in document["holders"][:2]]
+    shop = document["commercial_establishments"][0]["id"]
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        def one(i: int) -> tuple[int, int | None]:
+            response = http.post(TX, headers=admin, json={
+                "cardId": cards[i % 2], "commercialEstablishmentId": shop, "amount": "3.00", "externalId": "pos-42",
+                "occurredAt": "2026-03-02T12:00:00-03:00", "productPrimary": {"id": 1, "description": "x"}})
+            return response.status_code, response.json().get("id")
+
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(one, range(16)))
+        stored = http.get(TX, headers=admin, params={"commercialEstablishmentId": shop, "limit": 1000}).json()
+    assert sorted(status for status, _ in answers) == [200] * 15 + [201], answers
+    assert [t["externalId"] for t in stored if t.get("externalId") == "pos-42"] == ["pos-42"]
+    assert {row_id for _, row_id in answers} == {t["id"] for t in stored if t.get("externalId") == "pos-42"}
+
+
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-2**63, 2**63) | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=30),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),

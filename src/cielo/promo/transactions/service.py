@@ -199,6 +199,7 @@ class TransactionService:
         by_external: dict[str, int] = {}
         externals = {i.external_id for i in items if i.external_id}
         if externals:
+            await self._lock_external_ids(session, env, externals)
             for row_id, external_id in (await session.execute(
                 select(Transaction.id, Transaction.external_id)
                 .where(Transaction.environment == env.value, Transaction.external_id.in_(externals))
@@ -282,6 +283,17 @@ class TransactionService:
             "SELECT pg_advisory_xact_lock(h, e) FROM (SELECT h, e FROM unnest(CAST(:hs AS integer[]), "
             "CAST(:es AS integer[])) AS t(h, e) ORDER BY h, e) AS ordered"),
             {"hs": [h for h, _ in ordered], "es": [e for _, e in ordered]})
+
+    async def _lock_external_ids(self, session, env: Environment, externals: set[str]) -> None:
+        """Serialise the requests that carry one externalId (a terminal retrying, or two
+        sending the same), so that the second finds the first's row instead of breaking the
+        unique index. Taken before the pairs' locks, in one order: no deadlocks. SQLite's
+        single writer already serialises them."""
+        if self._db.is_sqlite:
+            return
+        await session.execute(text(
+            "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM (SELECT k FROM unnest(CAST(:keys AS text[])) "
+            "AS t(k) ORDER BY k) AS ordered"), {"keys": [f"{env.value}:{e}" for e in externals]})
 
     async def _history(self, session, pairs) -> dict[tuple[int, int], list[engine.Purchase]]:
         """The counted purchases (not reversed) of each (holder, establishment), oldest first."""
