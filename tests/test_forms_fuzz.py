@@ -60,6 +60,11 @@ def test_login_forms_take_any_input(client):
     tokens_for(client, creds)  # Maria signs up: her CPF is now known
     cpfs = ["390.533.447-05", "123.456.780-62", "987.654.320-29", "111.222.334-77", "555.666.770-53"]
     seen: list[int] = []
+    # a link id that cannot be one never reaches the database (a NUL byte was a 500 on PostgreSQL)
+    for bad in ("\x00", "x" * 43, "x" * 42 + "\x00", "é" * 43):
+        for path in ("/oauth/login", "/oauth/consent", "/oauth/cards"):
+            assert client.post(SANDBOX + path, data={"request": bad}).status_code == 400, (path, bad)
+        assert client.get(SANDBOX + "/oauth/login", params={"request": bad}).status_code == 400, bad
 
     @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
     @given(st.sampled_from(cpfs), st.fixed_dictionaries({}, optional={

@@ -65,14 +65,19 @@ class ApplicationPatch(BaseModel):
     partnerId: BodyId | None = None
 
 
+def _line(max_length: int):
+    """One line of an address: no control characters."""
+    return Annotated[str, StringConstraints(strip_whitespace=True, max_length=max_length, pattern=r"^[^\x00-\x1f\x7f]*$")]
+
+
 class Address(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    street: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
-    number: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)] | None = None
-    complement: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
-    district: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
-    city: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+    street: _line(200) | None = None
+    number: _line(20) | None = None
+    complement: _line(100) | None = None
+    district: _line(100) | None = None
+    city: _line(100) | None = None
     state: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
     zipCode: Annotated[str, StringConstraints(pattern=r"^[0-9]{5}-?[0-9]{3}$")] | None = None
 

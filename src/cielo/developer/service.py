@@ -35,7 +35,7 @@ LIMITS = {
     "max_page_size": (1, 1000),
     "max_body_bytes": (256, 1_048_576),
 }
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
 _LOOPBACK = {"localhost", "127.0.0.1", "::1", "[::1]"}
 SIGN_IN_ATTEMPTS_PER_MINUTE = 5
 
@@ -161,8 +161,10 @@ class DeveloperService:
                                            exact=True)
         if not decision.allowed:
             raise PanelError(f"Too many attempts; try again in {max(1, decision.reset_after)} seconds.")
-        async with self._db.read() as session:
-            developer = await session.scalar(select(Developer).where(Developer.email == email))
+        developer = None
+        if email_problem(email) is None:  # (an address that cannot be an account's is not looked up)
+            async with self._db.read() as session:
+                developer = await session.scalar(select(Developer).where(Developer.email == email))
         if not passwords.verify_password(developer.password_hash if developer else None, password):
             raise PanelError("The e-mail or the password is wrong.")
         assert developer is not None

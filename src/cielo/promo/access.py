@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import re
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -39,6 +40,9 @@ def header(request, *names: str) -> str | None:
         if value is not None and value.strip():
             return value.strip()
     return None
+
+
+_CLIENT_ID = re.compile(r"[\x21-\x7e]{1,40}")  # printable ASCII, the column's length
 
 
 def client_id_of(request) -> str:
@@ -76,6 +80,9 @@ class Access:
         self._holder_tokens = caches.cache("promo-holder-tokens", 100_000)
 
     async def application(self, env: Environment, client_id: str) -> Application:
+        if not _CLIENT_ID.fullmatch(client_id):  # never looked up (nor kept) when it cannot be one
+            raise PromoError(401, "The Client-Id is not known.")
+
         async def load():
             async with self._db.read() as session:
                 return await session.scalar(select(Application).where(Application.client_id == client_id))

@@ -15,6 +15,7 @@ import secrets
 from dataclasses import dataclass
 
 _TOKEN_RE = re.compile(r"^([a-z]{2,8})_([A-Za-z0-9]{12})\.([A-Za-z0-9_-]{43})$")
+_LINK_ID_RE = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 @dataclass(frozen=True)
@@ -50,3 +51,14 @@ def parse(token: str, prefix: str) -> tuple[str, str] | None:
 
 def matches(secret: str, stored_digest: bytes) -> bool:
     return hmac.compare_digest(digest(secret), stored_digest)
+
+
+def link_id() -> str:
+    """The public id of a one-time page link (sign-in, card registration): 256 random bits."""
+    return secrets.token_urlsafe(32)
+
+
+def is_link_id(text) -> bool:
+    """Whether a presented link id can be one (anything else, a NUL byte included, is refused
+    before it reaches the database)."""
+    return isinstance(text, str) and _LINK_ID_RE.fullmatch(text) is not None

@@ -34,6 +34,15 @@ def _printable(value: str) -> str:
     return value
 
 
+def storable_name(value: str) -> bool:
+    """Whether a space name could have been integrated (what SpaceName accepts)."""
+    try:
+        _trimmed(_printable(value))
+    except ValueError:
+        return False
+    return 1 <= len(value) <= NAME_MAX
+
+
 def _trimmed(value: str) -> str:
     if value != value.strip():
         raise ValueError("whitespace")

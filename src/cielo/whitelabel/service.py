@@ -11,7 +11,7 @@ from cielo.audit.service import Actor
 from cielo.cache import CacheRegistry
 from cielo.db import Database
 from cielo.security.secrets import SecretBox
-from cielo.whitelabel import errors
+from cielo.whitelabel import errors, schemas
 from cielo.whitelabel.errors import WhiteLabelError
 from cielo.whitelabel.models import WhiteLabelAccount
 from cielo.whitelabel.schemas import Customer, ModifyCustomerRequest, NewCustomerRequest
@@ -51,6 +51,9 @@ class WhiteLabelService:
         return await self._cache.get_or_load(_ALL_ALL, load)
 
     async def get_one(self, name: str) -> Customer:
+        if not schemas.storable_name(name):  # (PostgreSQL text cannot even hold a NUL to compare)
+            raise WhiteLabelError(errors.not_integrated(name))
+
         async def load():
             row = await self._db.first(select(_TABLE).where(_TABLE.c.canvas_space_name == name))
             return self._customer(row) if row is not None else False

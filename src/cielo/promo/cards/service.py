@@ -13,7 +13,6 @@ deployment; the simulator stands where that call would be.)
 
 from __future__ import annotations
 
-import secrets
 from datetime import date, timedelta
 
 from sqlalchemy import func, select
@@ -29,6 +28,7 @@ from cielo.promo.errors import PromoError, invalid, missing
 from cielo.promo.oauth.service import LoginError
 from cielo.promo.pagination import Page
 from cielo.promo.partners.models import Partner
+from cielo.security import tokens
 from cielo.security.signing import SigningKeys
 
 REQUEST_LIFETIME = timedelta(minutes=15)
@@ -51,14 +51,14 @@ class CardService:
             raise missing("redirect_url")
         if redirect_url not in app.redirect_urls:
             raise invalid("The 'redirect_url' is not one of the redirect URLs registered for this client.")
-        row = CardRequest(public_id=secrets.token_urlsafe(32), environment=env.value, application_id=app.id,
+        row = CardRequest(public_id=tokens.link_id(), environment=env.value, application_id=app.id,
                           holder_id=holder_id, redirect_url=redirect_url, expires_at=utcnow() + REQUEST_LIFETIME)
         async with self._db.write() as session:
             session.add(row)
         return row
 
     async def context(self, env: Environment, public_id: str | None) -> tuple[CardRequest, Application, list[Partner]]:
-        if not public_id or len(public_id) > 64:
+        if not tokens.is_link_id(public_id):
             raise LoginError("This card registration link is not valid; start again from the application.")
         async with self._db.read() as session:
             row = await session.scalar(select(CardRequest).where(CardRequest.public_id == public_id))

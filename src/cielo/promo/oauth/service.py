@@ -125,9 +125,11 @@ class OAuthService:
         state = params.get("state")
         if state is not None and len(state) > 1024:
             raise invalid("The 'state' parameter must have at most 1024 characters.")
+        if state is not None and not all(" " <= ch <= "~" for ch in state):
+            raise invalid("The 'state' parameter must be printable ASCII (RFC 6749 VSCHAR).")
         prefill = {"name": holder_name, "cpf": digits, "birthdate": born.isoformat(), "email": address}
         row = AuthorizationRequest(
-            public_id=secrets.token_urlsafe(32),
+            public_id=tokens.link_id(),
             environment=env.value,
             application_id=app.id,
             redirect_url=redirect_url,
@@ -144,7 +146,7 @@ class OAuthService:
     # ---- the login and consent pages ---------------------------------------------------
 
     async def context(self, env: Environment, public_id: str | None) -> LoginContext:
-        if not public_id or len(public_id) > 64:
+        if not tokens.is_link_id(public_id):
             raise LoginError("This sign-in link is not valid; start again from the application.", 400)
         async with self._db.read() as session:
             row = await session.scalar(select(AuthorizationRequest).where(AuthorizationRequest.public_id == public_id))

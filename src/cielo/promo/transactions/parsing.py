@@ -135,6 +135,8 @@ def _product(value, name: str) -> tuple[int, str]:
     description = value.get("description")
     if not isinstance(description, str) or not description.strip() or len(description) > 100:
         raise ItemError(f"'{name}.description' must be a text of 1 to 100 characters.")
+    if any(ch < " " or "\x7f" <= ch <= "\x9f" for ch in description):
+        raise ItemError(f"'{name}.description' must not contain control characters.")
     return product_id, description.strip()
 
 
