@@ -64,6 +64,12 @@ def test_nul_in_any_text_is_a_refusal(client, settings, admin, world):
         "purchase externalId": client.post(TX, headers=admin, json={**purchase, "externalId": NUL}),
         "partner": client.post("/admin/v1/sandbox/partners", headers=admin, json={
             "name": NUL, "description": NUL, "term": "https://a.example.com/", "associationType": "AUTOMATIC"}),
+        "promotion premium": client.post("/admin/v1/sandbox/promotions", headers=admin, json={
+            "commercialEstablishmentId": world["shop"], "title": "T", "campaignType": "G", "startDate": "2026-01-01",
+            "endDate": "2026-12-31", "premium": NUL, "rules": {}}),
+        "promotion campaignModel": client.post("/admin/v1/sandbox/promotions", headers=admin, json={
+            "commercialEstablishmentId": world["shop"], "title": "T", "campaignType": "G", "startDate": "2026-01-01",
+            "endDate": "2026-12-31", "premium": "p", "rules": {}, "campaignModel": NUL, "transactionDays": NUL}),
         "establishment address": client.post("/admin/v1/sandbox/commercial-establishments", headers=admin, json={
             "fictitiousName": "Loja", "businessActivityId": 5812, "cnpj": "11.222.333/0001-81", "latitude": 0,
             "longitude": 0, "address": {"street": NUL}}),

@@ -66,8 +66,12 @@ class ApplicationPatch(BaseModel):
 
 
 def _line(max_length: int):
-    """One line of an address: no control characters."""
+    """One line of text (an address line, a prize): no control characters."""
     return Annotated[str, StringConstraints(strip_whitespace=True, max_length=max_length, pattern=r"^[^\x00-\x1f\x7f]*$")]
+
+
+Premium = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200,
+                                           pattern=r"^[^\x00-\x1f\x7f]*$")]
 
 
 class Address(BaseModel):
@@ -153,10 +157,10 @@ class PromotionIn(BaseModel):
     startDate: date
     endDate: date
     active: bool = True
-    premium: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    premium: Premium
     rules: dict = Field(default_factory=dict)
-    campaignModel: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
-    transactionDays: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+    campaignModel: _line(100) | None = None
+    transactionDays: _line(100) | None = None
     validityRedemption: date | None = None
     shareable: bool = False
 
@@ -171,9 +175,9 @@ class PromotionPatch(BaseModel):
     startDate: date | None = None
     endDate: date | None = None
     active: bool | None = None
-    premium: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None
+    premium: Premium | None = None
     rules: dict | None = None
-    campaignModel: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
-    transactionDays: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+    campaignModel: _line(100) | None = None
+    transactionDays: _line(100) | None = None
     validityRedemption: date | None = None
     shareable: bool | None = None
