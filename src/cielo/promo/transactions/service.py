@@ -383,7 +383,7 @@ class TransactionService:
             # the history is in order; the new purchases usually all come after it
             merged = ([*past, *mine] if not past or _order(past[-1]) <= _order(mine[0])
                       else sorted([*past, *mine], key=_order))
-            earliest = min(p.occurred_at for p in mine)
+            earliest = mine[0].occurred_at
             # only the new purchases and any stored after them are judged
             earned = engine.replay(merged, campaigns.get(pair[1], ()), birthdates.get(pair[0]), since=earliest)
             for n in entries:
