@@ -9,13 +9,14 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints
 from cielo.ids import BodyId
 from cielo.promo.pagination import MAX_OFFSET
 from cielo.promo.promotions import rules as campaign_rules
+from cielo.text import LINE_PATTERN
 
 # offset/limit of the back office's lists (bounded: an offset past any table is refused, not
 # handed to the database, which cannot take an integer of any size)
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[^\x00-\x1f]*$")]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=LINE_PATTERN)]
 Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000, pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$")]
 
 
@@ -67,11 +68,11 @@ class ApplicationPatch(BaseModel):
 
 def _line(max_length: int):
     """One line of text (an address line, a prize): no control characters."""
-    return Annotated[str, StringConstraints(strip_whitespace=True, max_length=max_length, pattern=r"^[^\x00-\x1f\x7f]*$")]
+    return Annotated[str, StringConstraints(strip_whitespace=True, max_length=max_length, pattern=LINE_PATTERN)]
 
 
 Premium = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200,
-                                           pattern=r"^[^\x00-\x1f\x7f]*$")]
+                                           pattern=LINE_PATTERN)]
 
 
 class Address(BaseModel):

@@ -23,6 +23,7 @@ from cielo.developer.models import (
 from cielo.promo.environments import Environment
 from cielo.ratelimit import RateLimiter
 from cielo.security import passwords, tokens
+from cielo.text import has_control
 
 SESSION_PREFIX = "cdev"
 APP_TOKEN_PREFIX = "capp"
@@ -60,7 +61,7 @@ def _text(value: str, field: str, max_length: int = 100) -> str:
         raise PanelError(f"The {field} must not be empty.")
     if len(value) > max_length:
         raise PanelError(f"The {field} must have at most {max_length} characters.")
-    if any(ord(ch) < 32 for ch in value):
+    if has_control(value):
         raise PanelError(f"The {field} must not contain control characters.")
     return value
 

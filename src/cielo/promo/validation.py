@@ -9,6 +9,7 @@ from stdnum.br import cpf as stdnum_cpf
 from stdnum.exceptions import ValidationError
 
 from cielo.promo.errors import invalid
+from cielo.text import has_control
 
 MIN_AGE_YEARS = 10
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
@@ -54,7 +55,7 @@ def name(value: str) -> str:
     value = " ".join(value.split())
     if not value or len(value) > 100:
         raise invalid("The 'name' parameter must have 1 to 100 characters.")
-    if any(ord(ch) < 32 for ch in value):
+    if has_control(value):
         raise invalid("The 'name' parameter must not contain control characters.")
     return value
 

@@ -8,7 +8,6 @@ keys are checked first, because they take precedence over every other complaint.
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Annotated, Any
 
 import orjson
@@ -22,6 +21,7 @@ from pydantic import (
     ValidationError,
 )
 
+from cielo.text import has_control
 from cielo.whitelabel.errors import MISSING_KEYS, MISSING_NAME, WhiteLabelError
 
 NAME_MAX = 255
@@ -29,7 +29,7 @@ SECRET_MAX = 1024
 
 
 def _printable(value: str) -> str:
-    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in value):
+    if has_control(value):
         raise ValueError("control")
     return value
 

@@ -12,6 +12,7 @@ from stdnum import luhn
 
 from cielo.ids import MAX_ID
 from cielo.promo.localtime import SAO_PAULO
+from cielo.text import has_control
 
 _AMOUNT = re.compile(r"^[0-9]{1,10}(\.[0-9]{1,2})?$")
 MAX_AMOUNT_CENTS = 99_999_999_999  # R$ 999,999,999.99
@@ -135,7 +136,7 @@ def _product(value, name: str) -> tuple[int, str]:
     description = value.get("description")
     if not isinstance(description, str) or not description.strip() or len(description) > 100:
         raise ItemError(f"'{name}.description' must be a text of 1 to 100 characters.")
-    if any(ch < " " or "\x7f" <= ch <= "\x9f" for ch in description):
+    if has_control(description):
         raise ItemError(f"'{name}.description' must not contain control characters.")
     return product_id, description.strip()
 

@@ -1,0 +1,17 @@
+"""What a line of text may hold, in one place for every validator: no control characters (C0,
+DEL, C1) and no lone surrogates. PostgreSQL text cannot even hold a NUL, and a control
+character in a name or a line of an address is never meant."""
+
+from __future__ import annotations
+
+import re
+
+# for Pydantic's ``pattern`` (a Python str never reaches it with a lone surrogate: JSON
+# decoding refuses them first)
+LINE_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def has_control(value: str) -> bool:
+    """Whether ``value`` holds a control character or a lone surrogate."""
+    return _CONTROL.search(value) is not None
