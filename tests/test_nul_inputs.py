@@ -44,6 +44,8 @@ def test_nul_in_any_text_is_a_refusal(client, settings, admin, world):
                                        follow_redirects=False),
         "/login state": client.get(SANDBOX + "/login", params=login_params(creds, state=NUL), follow_redirects=False),
         "/login name": client.get(SANDBOX + "/login", params=login_params(creds, name=NUL), follow_redirects=False),
+        "/login email": client.get(SANDBOX + "/login", params=login_params(creds, email="a\x00@example.com"),
+                                   follow_redirects=False),
         "/login redirect_url": client.get(SANDBOX + "/login", params=login_params(creds, redirect_url=NUL),
                                           follow_redirects=False),
         "client_id in the query": client.get(SANDBOX + "/promotions", params={

@@ -15,3 +15,13 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 def has_control(value: str) -> bool:
     """Whether ``value`` holds a control character or a lone surrogate."""
     return _CONTROL.search(value) is not None
+
+
+# an address as people type it: a local part without spaces or control characters, and a
+# host name of labels (no IP literals, no quoted local parts)
+_EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f-\x9f]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+")
+
+
+def is_email(value: str, max_length: int = 254) -> bool:
+    return len(value) <= max_length and _EMAIL.fullmatch(value) is not None

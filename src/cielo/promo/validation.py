@@ -9,10 +9,9 @@ from stdnum.br import cpf as stdnum_cpf
 from stdnum.exceptions import ValidationError
 
 from cielo.promo.errors import invalid
-from cielo.text import has_control
+from cielo.text import has_control, is_email
 
 MIN_AGE_YEARS = 10
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
 _CPF_SHAPE = re.compile(r"^([0-9]{11}|[0-9]{3}\.[0-9]{3}\.[0-9]{3}-[0-9]{2})$")
 
 
@@ -46,7 +45,7 @@ def birthdate(value: str, today: date | None = None) -> date:
 
 def email(value: str) -> str:
     value = value.strip()
-    if len(value) > 100 or not _EMAIL.match(value):
+    if not is_email(value, max_length=100):
         raise invalid("The 'email' parameter must be a valid e-mail address of at most 100 characters.")
     return value
 
