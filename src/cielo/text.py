@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import re
 
+_CONTROLS = r"\x00-\x1f\x7f-\x9f"  # C0, DEL and C1, as a character-class range
 # for Pydantic's ``pattern`` (a Python str never reaches it with a lone surrogate: JSON
 # decoding refuses them first)
-LINE_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+LINE_PATTERN = rf"^[^{_CONTROLS}]*$"
+_CONTROL = re.compile(rf"[{_CONTROLS}\ud800-\udfff]")
 
 
 def has_control(value: str) -> bool:
@@ -19,8 +20,8 @@ def has_control(value: str) -> bool:
 
 # an address as people type it: a local part without spaces or control characters, and a
 # host name of labels (no IP literals, no quoted local parts)
-_EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f-\x9f]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+")
+_EMAIL = re.compile(rf"[^@\s{_CONTROLS}]{{1,64}}@"
+                    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+")
 
 
 def is_email(value: str, max_length: int = 254) -> bool:
