@@ -16,7 +16,14 @@ from cielo.text import LINE_PATTERN
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=LINE_PATTERN)]
+
+def _line(max_length: int, min_length: int = 0):
+    """One line of text (a name, an address line, a prize): no control characters."""
+    return Annotated[str, StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length,
+                                            pattern=LINE_PATTERN)]
+
+
+Name = _line(100, min_length=1)
 Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000, pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$")]
 
 
@@ -66,13 +73,7 @@ class ApplicationPatch(BaseModel):
     partnerId: BodyId | None = None
 
 
-def _line(max_length: int):
-    """One line of text (an address line, a prize): no control characters."""
-    return Annotated[str, StringConstraints(strip_whitespace=True, max_length=max_length, pattern=LINE_PATTERN)]
-
-
-Premium = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200,
-                                           pattern=LINE_PATTERN)]
+Premium = _line(200, min_length=1)
 
 
 class Address(BaseModel):
