@@ -18,6 +18,7 @@ from pydantic import (
     Field,
     StrictBool,
     StrictStr,
+    TypeAdapter,
     ValidationError,
 )
 
@@ -34,15 +35,6 @@ def _printable(value: str) -> str:
     return value
 
 
-def storable_name(value: str) -> bool:
-    """Whether a space name could have been integrated (what SpaceName accepts)."""
-    try:
-        _trimmed(_printable(value))
-    except ValueError:
-        return False
-    return 1 <= len(value) <= NAME_MAX
-
-
 def _trimmed(value: str) -> str:
     if value != value.strip():
         raise ValueError("whitespace")
@@ -51,6 +43,16 @@ def _trimmed(value: str) -> str:
 
 Text255 = Annotated[StrictStr, Field(min_length=1, max_length=NAME_MAX), AfterValidator(_printable)]
 SpaceName = Annotated[Text255, AfterValidator(_trimmed)]
+_SPACE_NAME = TypeAdapter(SpaceName)
+
+
+def storable_name(value: str) -> bool:
+    """Whether a space name could have been integrated: what SpaceName accepts."""
+    try:
+        _SPACE_NAME.validate_python(value)
+    except ValidationError:
+        return False
+    return True
 Secret = Annotated[StrictStr, Field(min_length=1, max_length=SECRET_MAX), AfterValidator(_printable)]
 
 
