@@ -3,9 +3,9 @@
 One :class:`CacheRegistry` per process owns the database's change watcher and every cache.
 A request's first lookup refreshes the registry (:meth:`CacheRegistry.refresh`, done by
 :meth:`ReadCache.get_or_load`): the watcher says whether any commit happened since the last
-look (db/changes.py), and if so every cache is emptied and the generation moves on. A value read from the database is stored only if no
-clear happened since the read began (``put(..., generation)``), so a slow reader cannot put
-back what a commit made stale. A lookup in a request that has not refreshed misses: a
+look (db/changes.py), and if so every cache is emptied and the generation moves on. A value
+read from the database is stored only if no clear happened since the read began
+(``put(..., generation)``), so a slow reader cannot put back what a commit made stale. A lookup in a request that has not refreshed misses: a
 forgotten call costs speed, never correctness. With caching off, every lookup misses.
 
 :meth:`ReadCache.get_or_load` is the usual way in: concurrent misses of one key in one
