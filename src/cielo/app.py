@@ -191,7 +191,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.holders = HolderService(db, box)
     app.state.cards = CardService(db, signing)
     app.state.establishments = EstablishmentService(db)
-    app.state.promotions = PromotionService(db)
+    app.state.promotions = PromotionService(db, caches, in_memory=settings.search_index)
     app.state.subscriptions = SubscriptionService(db)
     app.state.transactions = TransactionService(db, app.state.cards, caches)
 

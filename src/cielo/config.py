@@ -45,7 +45,12 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     access_log: bool = Field(default=True, description="One structured line per request at INFO.")
-    cache: bool = Field(default=True, description="Read caches with exact invalidation (SQLite only).")
+    cache: bool = Field(default=True, description="Read caches with exact invalidation (on file SQLite and PostgreSQL).")
+    search_index: bool = Field(
+        default=True,
+        description="Answer promotion searches from each process's in-memory index of points, kept exact through the "
+                    "promotions' change log (needs `cache`); off: every search queries the database's spatial index.",
+    )
     max_body_bytes: int = Field(default=65536, ge=1024, description="Largest request body accepted.")
     db_pool_size: int = Field(default=10, ge=1)
     queue_consumer: bool = Field(

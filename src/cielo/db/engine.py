@@ -13,6 +13,7 @@ from typing import AsyncIterator
 
 from sqlalchemy import Connection, Engine, NullPool, Row, create_engine, event, text
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -119,6 +120,16 @@ class Database:
             except Exception:  # pragma: no cover - already broken
                 pass
             self._loop_conn = None
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[AsyncConnection]:
+        """A connection whose statements all read one snapshot: a read-only REPEATABLE READ
+        transaction on PostgreSQL, a deferred transaction on SQLite (its first read fixes it)."""
+        engine = self.engine if self.is_sqlite else self.engine.execution_options(
+            isolation_level="REPEATABLE READ", postgresql_readonly=True)
+        async with engine.connect() as conn:
+            async with conn.begin():
+                yield conn
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:

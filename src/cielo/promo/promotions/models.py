@@ -4,6 +4,7 @@ from datetime import date, datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -58,3 +59,28 @@ class Promotion(Base):
     rules: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
+
+
+class PromotionChange(Base):
+    """A promotion written (inserted, updated or deleted), logged by triggers (migration 0012)
+    so that every process's in-memory search index can re-read just what changed. ``xid`` is
+    the writing transaction's id on PostgreSQL (set by the database); unused on SQLite, where
+    ``seq`` is already the order of commits."""
+
+    __tablename__ = "promotion_changes"
+    __table_args__ = (Index("ix_promotion_changes_xid", "xid"), {"sqlite_autoincrement": True})
+
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    promotion_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    xid: Mapped[int | None] = mapped_column(BigInteger, nullable=True, server_default=FetchedValue())
+
+
+class PromotionChangesHorizon(Base):
+    """One row: the log has been pruned up to ``upto`` (a sequence number on SQLite, a
+    transaction id on PostgreSQL); a reader that last looked before it must load everything."""
+
+    __tablename__ = "promotion_changes_horizon"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    upto: Mapped[int] = mapped_column(BigInteger, nullable=False)

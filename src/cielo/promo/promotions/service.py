@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Boolean, Float, and_, bindparam, column, func, or_, select, table
 
+from cielo.cache import CacheRegistry
 from cielo.db import Database
 from cielo.promo.environments import Environment
 from cielo.promo.errors import PromoError, invalid, missing
@@ -16,6 +17,7 @@ from cielo.promo.establishments.service import model as establishment_model
 from cielo.promo.establishments.service import model_of as establishment_model_of
 from cielo.promo.pagination import Page
 from cielo.promo.promotions.geo import EARTH_RADIUS_M, boxes
+from cielo.promo.promotions.index import SearchIndex
 from cielo.promo.promotions.models import CAMPAIGN_TYPES, Promotion
 
 SORT_KEYS = ("distance", "startDate", "endDate", "title", "id")
@@ -120,8 +122,12 @@ def _searched(row) -> dict:
 
 
 class PromotionService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, caches: CacheRegistry | None = None, *, in_memory: bool = True) -> None:
         self._db = db
+        self._caches = caches
+        # the in-memory index (index.py) answers whenever the read caches may be used
+        self.index = SearchIndex(db, caches) if caches is not None and caches.enabled and in_memory else None
+        self._bodies = caches.cache("promotion-bodies", 20_000) if self.index is not None else None
 
     # The statements are built once per shape (number of boxes, filters given, sort) with bound
     # parameters, and reused: building and cache-keying a statement of this size cost more
@@ -136,6 +142,40 @@ class PromotionService:
         return self._candidates(*shape[:3]).params(values)
 
     async def search(self, env: Environment, search: Search, page: Page) -> tuple[list[dict], int]:
+        if self.index is not None and await self.index.ready():
+            hits = self.index.points.search(env.value, search, page.offset, page.limit)
+            bodies = await self._page_bodies(hits.ids)
+            # a promotion deleted since the index's look is left out of the page
+            return ([{**bodies[i], "distance": round(d, 1)} for i, d in zip(hits.ids, hits.distances) if i in bodies],
+                    hits.total)
+        return await self.search_in_database(env, search, page)
+
+    async def _page_bodies(self, ids: list[int]) -> dict[int, dict]:
+        """The page's promotions as the seed shows them (without distance): from the read
+        cache, the others in one statement."""
+        found, missing = {}, []
+        for promotion_id in ids:
+            body = self._bodies.get(promotion_id)
+            if body is None:
+                missing.append(promotion_id)
+            else:
+                found[promotion_id] = body
+        if missing:
+            generation = self._caches.generation
+            for row in await self._db.all(self._by_ids(), {"ids": missing}):
+                body = found[row.id] = promotion_model(
+                    row, establishment_model_of(row.establishment_id, row.fictitious_name, row.business_activity_id))
+                self._bodies.put(row.id, body, generation)
+        return found
+
+    @functools.lru_cache(maxsize=1)  # noqa: B019
+    def _by_ids(self):
+        return (select(*_PROMOTION_COLUMNS, *_ESTABLISHMENT_COLUMNS)
+                .join(CommercialEstablishment, CommercialEstablishment.id == Promotion.establishment_id)
+                .where(Promotion.id.in_(bindparam("ids", expanding=True))))
+
+    async def search_in_database(self, env: Environment, search: Search, page: Page) -> tuple[list[dict], int]:
+        """The same search through the database's spatial index (caching off, or for comparison)."""
         shape, values = self._bound(env, search, page)
         stmt, count = self._page(*shape)
         rows = await self._db.all(stmt, values, heavy=True)

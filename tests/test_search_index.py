@@ -1,0 +1,276 @@
+"""The in-memory search index (promo/promotions/index.py) answers exactly what the database's
+spatial index answers, and stays exact while other processes write: incremental re-reads of
+the change log, late commits on PostgreSQL, a pruned log, caching turned off."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import delete, select, text, update
+
+from cielo.cache import CacheRegistry, RequestMarker, request_marker
+from cielo.db import Database
+from cielo.promo.environments import Environment
+from cielo.promo.establishments.models import CommercialEstablishment
+from cielo.promo.pagination import Page
+from cielo.promo.promotions.models import CAMPAIGN_TYPES, Promotion
+from cielo.promo.promotions.service import SORT_KEYS, PromotionService, Search
+from tests.conftest import run
+
+# Clusters where searches get hard: a city, both poles, both sides of the antimeridian, the
+# equator on the prime meridian, band edges (multiples of 0.05°).
+CENTRES = [(-23.5614, -46.6559), (89.9995, 10.0), (-89.9995, -120.0), (-16.5, 179.9995), (-16.5, -179.9995),
+           (0.0, 0.0), (45.05, 7.7)]
+TITLES = ["Café", "cafe", "Zebra", "Água", "Promo", "Promo", "Ω deal", "a"]
+
+
+class Process:
+    """What one serving process holds: its own engine, change watcher, caches and index."""
+
+    def __init__(self, url: str) -> None:
+        self.db = Database(url, pool_size=2)
+        self.caches = CacheRegistry(self.db.watcher)
+        self.service = PromotionService(self.db, self.caches)
+
+    async def search(self, search: Search, page: Page, env=Environment.SANDBOX, *, in_memory=True):
+        token = request_marker.set(RequestMarker())  # a fresh request, as the middleware does
+        try:
+            if in_memory:
+                assert await self.service.index.ready()
+                return await self.service.search(env, search, page)
+            return await self.service.search_in_database(env, search, page)
+        finally:
+            request_marker.reset(token)
+
+    async def close(self) -> None:
+        await self.db.dispose()
+
+
+def _search(lat, lon, radius, active=None, types=None, sort=(("distance", False),)) -> Search:
+    return Search(lat, lon, radius, active, types, tuple(sort))
+
+
+async def _seed(db: Database, rng: random.Random, shops: int = 120) -> list[int]:
+    async with db.write() as session:
+        establishments = []
+        for n in range(shops):
+            lat0, lon0 = rng.choice(CENTRES)
+            lat = max(-90.0, min(90.0, lat0 + rng.uniform(-0.3, 0.3) * rng.random() ** 3))
+            lon = lon0 + rng.uniform(-0.3, 0.3) * rng.random() ** 3
+            lon = (lon + 540) % 360 - 180
+            establishments.append(CommercialEstablishment(
+                environment=rng.choice(["sandbox", "sandbox", "production"]), document_type="CNPJ",
+                document="11222333000181", fictitious_name=f"Loja {n}", business_activity_id=5812,
+                latitude=lat, longitude=lon, active=rng.random() > 0.1))
+        session.add_all(establishments)
+        await session.flush()
+        promotions = []
+        for e in establishments:
+            for _ in range(rng.randint(0, 4)):  # several at one point: ties in distance, broken by id
+                start = date(2026, 1, 1) + timedelta(days=rng.randint(0, 300))
+                promotions.append(Promotion(
+                    environment=e.environment, establishment_id=e.id, title=rng.choice(TITLES), description="d",
+                    campaign_type=rng.choice(CAMPAIGN_TYPES), premium="10%", start_date=start,
+                    end_date=start + timedelta(days=rng.randint(0, 60)), active=rng.random() > 0.3, rules={}))
+        session.add_all(promotions)
+        await session.flush()
+        return [p.id for p in promotions]
+
+
+def _random_search(rng: random.Random) -> tuple[Search, Page]:
+    lat, lon = rng.choice(CENTRES)
+    lat = max(-90.0, min(90.0, lat + rng.uniform(-0.05, 0.05)))
+    lon = (lon + rng.uniform(-0.05, 0.05) + 540) % 360 - 180
+    radius = rng.choice([1, 10, 500, 2000, 10_000, 50_000, rng.randint(1, 50_000)])
+    keys = rng.sample(SORT_KEYS, rng.randint(1, 3))
+    sort = [(k, rng.random() < 0.5) for k in keys]
+    types = tuple(rng.sample(CAMPAIGN_TYPES, rng.randint(1, 4))) if rng.random() < 0.3 else None
+    active = rng.choice([None, None, True, False])
+    page = Page(rng.choice([0, 0, 1, 5, 40, 10_000]), rng.choice([1, 5, 20, 100]))
+    return _search(lat, lon, radius, active, types, sort), page
+
+
+def test_the_index_answers_what_the_database_answers(settings):
+    """300 random searches (poles, antimeridian, band edges, every sort key either way, filters,
+    pages past the end) give the same items, distances, order and totals both ways."""
+
+    async def go():
+        rng = random.Random(20261124)
+        process = Process(settings.resolved_database_url)
+        try:
+            await _seed(process.db, rng)
+            nonempty = 0
+            for _ in range(300):
+                search, page = _random_search(rng)
+                for env in Environment:
+                    memory = await process.search(search, page, env)
+                    database = await process.search(search, page, env, in_memory=False)
+                    assert memory == database, (search, page, env)
+                    nonempty += bool(memory[0])
+            assert nonempty > 100  # the comparison saw real pages, not only empty ones
+            assert process.service.index.loads == 1
+        finally:
+            await process.close()
+
+    run(go())
+
+
+def test_writes_of_other_processes_are_seen_at_once_without_reloading(settings):
+    async def go():
+        rng = random.Random(7)
+        reader, writer = Process(settings.resolved_database_url), Process(settings.resolved_database_url)
+        try:
+            ids = await _seed(writer.db, rng)
+            near = _search(-23.5614, -46.6559, 50_000)
+            page = Page(0, 1000)
+
+            async def same() -> list[int]:
+                memory = await reader.search(near, page)
+                assert memory == await reader.search(near, page, in_memory=False)
+                return [item["id"] for item in memory[0]]
+
+            before = await same()
+            assert before
+            victim = before[0]
+
+            def shop_of(promotion_id):
+                return select(Promotion.establishment_id).where(Promotion.id == promotion_id).scalar_subquery()
+
+            steps = [
+                update(Promotion).where(Promotion.id == victim).values(title="Renamed", active=False),
+                delete(Promotion).where(Promotion.id == before[1]),
+                # an establishment that moves far away takes its promotions out of the search
+                update(CommercialEstablishment).where(CommercialEstablishment.id == shop_of(before[2]))
+                .values(latitude=10.0, longitude=10.0),
+                update(CommercialEstablishment).where(CommercialEstablishment.id == shop_of(before[2]))
+                .values(latitude=-23.56, longitude=-46.65),
+                update(Promotion).where(Promotion.id.in_(ids[:10])).values(campaign_type="W"),
+            ]
+            for step in steps:
+                async with writer.db.write() as session:
+                    await session.execute(step)
+                await same()
+            async with writer.db.write() as session:
+                shop = CommercialEstablishment(environment="sandbox", document_type="CPF", document="52998224725",
+                                               fictitious_name="Nova", business_activity_id=1, latitude=-23.5615,
+                                               longitude=-46.6560)
+                session.add(shop)
+                await session.flush()
+                fresh = Promotion(environment="sandbox", establishment_id=shop.id, title="Nova", description="",
+                                  campaign_type="G", premium="x", start_date=date(2026, 1, 1),
+                                  end_date=date(2026, 2, 1), rules={})
+                session.add(fresh)
+            assert fresh.id in await same()
+            async with writer.db.write() as session:
+                await session.execute(update(CommercialEstablishment).where(CommercialEstablishment.id == shop.id)
+                                      .values(active=False))
+            assert fresh.id not in await same()
+            assert reader.service.index.loads == 1  # every change above came through the log
+        finally:
+            await reader.close()
+            await writer.close()
+
+    run(go())
+
+
+@pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)])  # SQLite's writers
+def test_a_transaction_that_commits_late_is_not_skipped(settings):  # take turns: their log order is commit order
+    """PostgreSQL commits out of order: a promotion written by a transaction that began before
+    the reader's look but committed after it (and after a later transaction) still arrives."""
+    async def go():
+        reader, writer = Process(settings.resolved_database_url), Process(settings.resolved_database_url)
+        try:
+            await _seed(writer.db, random.Random(3), shops=10)
+            near = _search(-23.5614, -46.6559, 50_000)
+            page = Page(0, 1000)
+            await reader.search(near, page)
+            async with writer.db.write() as session:
+                shop = CommercialEstablishment(environment="sandbox", document_type="CPF", document="52998224725",
+                                               fictitious_name="Late", business_activity_id=1, latitude=-23.5615,
+                                               longitude=-46.6560)
+                session.add(shop)
+            slow = writer.db.engine.connect()
+            conn = await slow.__aenter__()
+            transaction = await conn.begin()
+            await conn.execute(text(
+                "INSERT INTO promotions (environment, establishment_id, title, description, campaign_type, premium, "
+                "start_date, end_date, shareable, active, rules, created_at, updated_at) VALUES ('sandbox', :shop, "
+                "'Late', '', 'G', 'x', '2026-01-01', '2026-02-01', false, true, '{}', now(), now())"), {"shop": shop.id})
+            late = (await conn.execute(text("SELECT currval('promotions_id_seq')"))).scalar_one()
+            async with writer.db.write() as session:  # a later transaction commits first
+                await session.execute(update(Promotion).where(Promotion.title != "Late").values(premium="y"))
+            first = [item["id"] for item in (await reader.search(near, page))[0]]
+            assert late not in first
+            await transaction.commit()
+            await slow.__aexit__(None, None, None)
+            second = await reader.search(near, page)
+            assert late in [item["id"] for item in second[0]]
+            assert second == await reader.search(near, page, in_memory=False)
+            assert reader.service.index.loads == 1
+        finally:
+            await reader.close()
+            await writer.close()
+
+    run(go())
+
+
+def test_a_pruned_log_makes_a_reader_behind_it_load_again(settings):
+    async def go():
+        reader, other = Process(settings.resolved_database_url), Process(settings.resolved_database_url)
+        try:
+            ids = await _seed(other.db, random.Random(11))
+            near = _search(-23.5614, -46.6559, 50_000)
+            page = Page(0, 1000)
+            await reader.search(near, page)
+            async with other.db.write() as session:
+                await session.execute(update(Promotion).where(Promotion.id.in_(ids[:20])).values(active=False))
+            await other.search(near, page)  # the other process's position is past that change
+            await other.service.index.prune(other.service.index._position)
+            async with other.db.read() as session:
+                left = (await session.execute(text("SELECT count(*) FROM promotion_changes"))).scalar_one()
+            assert left < len(ids)
+            result = await reader.search(near, page)
+            assert reader.service.index.loads == 2  # behind the horizon: loaded whole again
+            assert result == await reader.search(near, page, in_memory=False)
+        finally:
+            await reader.close()
+            await other.close()
+
+    run(go())
+
+
+def test_the_log_is_pruned_a_retention_after_a_look(settings):
+    async def go():
+        process = Process(settings.resolved_database_url)
+        try:
+            process.service.index._retention = 0.0  # every look is already a retention old
+            ids = await _seed(process.db, random.Random(5), shops=20)
+            near = _search(-23.5614, -46.6559, 50_000)
+            await process.search(near, Page(0, 10))
+            async with process.db.write() as session:
+                await session.execute(update(Promotion).where(Promotion.id.in_(ids)).values(premium="z"))
+            await process.search(near, Page(0, 10))
+            for _ in range(50):
+                await asyncio.sleep(0.02)
+                async with process.db.read() as session:
+                    horizon = (await session.execute(text("SELECT upto FROM promotion_changes_horizon"))).scalar()
+                if horizon:
+                    break
+            assert horizon and horizon > 0
+            result = await process.search(near, Page(0, 10))
+            assert result == await process.search(near, Page(0, 10), in_memory=False)
+        finally:
+            await process.close()
+
+    run(go())
+
+
+def test_with_caching_off_every_search_goes_to_the_database(settings):
+    from cielo.app import create_app
+
+    assert create_app(settings.model_copy(update={"cache": False})).state.promotions.index is None
+    assert create_app(settings.model_copy(update={"search_index": False})).state.promotions.index is None
+    assert create_app(settings).state.promotions.index is not None
