@@ -64,24 +64,43 @@ def points(n: int = 2000) -> list[tuple[float, float]]:
 
 
 async def db_timings(url: str, reps: int = 15) -> list[dict]:
-    """Indexed search vs the same search as a full scan, in process (database + distances)."""
+    """Indexed search vs the same search as a full scan, in process (database + distances);
+    and the in-memory index (what `cielo serve` answers from), its first whole load timed apart."""
     from sqlalchemy import select
 
+    from cielo.cache import CacheRegistry, RequestMarker, request_marker
     from cielo.promo.establishments.models import CommercialEstablishment as E
     from cielo.promo.promotions.models import Promotion as P
 
     db = Database(url, pool_size=2)
-    service = PromotionService(db)
+    service = PromotionService(db, CacheRegistry(db.watcher))
     page = Page(0, 20)
     rows = []
+
+    async def in_memory(search: Search):
+        token = request_marker.set(RequestMarker())
+        try:
+            return await service.search(Environment.SANDBOX, search, page)
+        finally:
+            request_marker.reset(token)
+
     try:
+        t0 = time.perf_counter()
+        await in_memory(Search.parse({"latitude": "0", "longitude": "0", "radius": "1"}))
+        load_ms = (time.perf_counter() - t0) * 1000
         for radius in RADII:
             search = Search.parse({"latitude": str(PAULISTA[0]), "longitude": str(PAULISTA[1]), "radius": str(radius)})
             indexed = []
             for _ in range(reps):
                 t0 = time.perf_counter()
-                _, total = await service.search(Environment.SANDBOX, search, page)
+                answer = await service.search_in_database(Environment.SANDBOX, search, page)
                 indexed.append(time.perf_counter() - t0)
+            _, total = answer
+            memory = []
+            for _ in range(reps):
+                t0 = time.perf_counter()
+                assert await in_memory(search) == answer
+                memory.append(time.perf_counter() - t0)
             scan = []
             for _ in range(max(3, reps // 5)):
                 t0 = time.perf_counter()
@@ -94,7 +113,8 @@ async def db_timings(url: str, reps: int = 15) -> list[dict]:
                 scan.append(time.perf_counter() - t0)
             assert len(hits) == total, (len(hits), total)
             rows.append({"radius": radius, "matches": total, "indexed_ms": statistics.median(indexed) * 1000,
-                         "scan_ms": statistics.median(scan) * 1000})
+                         "scan_ms": statistics.median(scan) * 1000, "memory_ms": statistics.median(memory) * 1000,
+                         "load_ms": load_ms, "points": len(service.index.points)})
     finally:
         await db.dispose()
     return rows
@@ -242,7 +262,8 @@ def main() -> None:
     for label, rows in report["db"].items():
         for r in rows:
             print(f"  {label:<10} r={r['radius']:>6} m  matches={r['matches']:>6}  indexed {r['indexed_ms']:8.2f} ms"
-                  f"  scan {r['scan_ms']:9.1f} ms  ×{r['scan_ms'] / r['indexed_ms']:,.0f}")
+                  f"  scan {r['scan_ms']:9.1f} ms  ×{r['scan_ms'] / r['indexed_ms']:,.0f}"
+                  f"  in memory {r['memory_ms']:6.3f} ms (first load of {r['points']:,} points {r['load_ms']:,.0f} ms)")
     for q in report["queue"]:
         print(f"  queue: {q['workers']} worker(s): {q['requests']} requests in {q['seconds']:.1f} s = "
               f"{q['per_second']:,.0f}/s")

@@ -153,6 +153,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         stop = asyncio.Event()
         consumer = (asyncio.get_running_loop().create_task(run_consumer(app.state.subscriptions, stop))
                     if settings.queue_consumer else None)
+        index = app.state.promotions.index
+        warming = asyncio.get_running_loop().create_task(index.warm()) if index is not None else None
         # Everything made at start-up (modules, the app, SQLAlchemy's mappers) lives as long as
         # the process: out of the collector's sight, a full collection only walks what requests
         # made since (measured on /promotions: p99 at 4 connections, see docs/PERFORMANCE.md).
@@ -162,6 +164,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         stop.set()
         if consumer is not None:
             await consumer
+        if warming is not None:
+            await warming
         if access_log is not None:
             access_log.flush()
         await db.dispose()

@@ -43,7 +43,7 @@ from typing import NamedTuple
 import numpy as np
 from sqlalchemy import text
 
-from cielo.cache import CacheRegistry
+from cielo.cache import CacheRegistry, RequestMarker, request_marker
 from cielo.db import Database
 from cielo.promo.promotions.geo import EARTH_RADIUS_M, boxes
 from cielo.promo.promotions.models import CAMPAIGN_TYPES
@@ -55,6 +55,9 @@ RETENTION_S = 3600.0  # the change log keeps an hour; a process idle longer load
 _TYPE_CODE = {code: i for i, code in enumerate(CAMPAIGN_TYPES)}
 _HALF_RAD = math.pi / 360
 
+# Where the log stands in a snapshot (the module's docstring says why each).
+_POSITION_PG = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+_POSITION_SQLITE = "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'promotion_changes'), 0)"
 _COLUMNS = "p.id, p.environment, p.latitude, p.longitude, p.establishment_active, p.active, p.campaign_type, " \
            "p.start_date, p.end_date, p.title"
 
@@ -251,6 +254,16 @@ class SearchIndex:
             await asyncio.shield(self._task)
         return True
 
+    async def warm(self) -> None:
+        """Load the points before the first search needs them (at start-up, in the background)."""
+        token = request_marker.set(RequestMarker())
+        try:
+            await self.ready()
+        except Exception as exc:  # the first search will try again
+            log.warning("search index warm-up failed: %r", exc)
+        finally:
+            request_marker.reset(token)
+
     def _sync_done(self, task: asyncio.Task) -> None:
         self._task = None
         if not task.cancelled() and task.exception() is not None:
@@ -259,15 +272,9 @@ class SearchIndex:
     async def _sync(self, target: int) -> None:
         db, pg = self._db, not self._db.is_sqlite
         async with db.snapshot() as conn:
-            if pg:
-                position = (await conn.execute(text(
-                    "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"))).scalar_one()
-            else:
-                position = (await conn.execute(text(
-                    "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'promotion_changes'), 0)")
-                )).scalar_one()
-            horizon = (await conn.execute(text(
-                "SELECT COALESCE((SELECT upto FROM promotion_changes_horizon WHERE id = 1), 0)"))).scalar_one()
+            position, horizon = (await conn.execute(text(
+                f"SELECT {_POSITION_PG if pg else _POSITION_SQLITE}, "
+                "COALESCE((SELECT upto FROM promotion_changes_horizon WHERE id = 1), 0)"))).one()
             if self._position is None or self._position < horizon:
                 rows = (await conn.execute(text(
                     f"SELECT {_COLUMNS} FROM promotions p WHERE p.establishment_active AND p.latitude IS NOT NULL"
