@@ -118,6 +118,43 @@ def test_the_index_answers_what_the_database_answers(settings):
     run(go())
 
 
+def test_the_index_follows_random_writes_of_another_process(settings):
+    """Rounds of random writes by another process (moves, closings, deletions, new
+    promotions, changed types, dates and titles), each followed by searches compared with the
+    database: all through the change log, never a whole reload."""
+
+    async def go():
+        rng = random.Random(99)
+        reader, writer = Process(settings.resolved_database_url), Process(settings.resolved_database_url)
+        try:
+            ids = await _seed(writer.db, rng, shops=60)
+            await reader.search(_search(0.0, 0.0, 1), Page(0, 1))
+            for _ in range(8):
+                async with writer.db.write() as session:
+                    shops = (await session.execute(select(CommercialEstablishment.id))).scalars().all()
+                    for _ in range(rng.randint(1, 6)):
+                        lat, lon = rng.choice(CENTRES)
+                        await session.execute(update(CommercialEstablishment)
+                                              .where(CommercialEstablishment.id == rng.choice(shops))
+                                              .values(latitude=lat, longitude=lon, active=rng.random() > 0.2))
+                    await session.execute(update(Promotion).where(Promotion.id.in_(rng.sample(ids, 10))).values(
+                        campaign_type=rng.choice(CAMPAIGN_TYPES), title=rng.choice(TITLES), active=rng.random() > 0.5,
+                        start_date=date(2026, 3, 1), end_date=date(2026, 4, rng.randint(1, 30))))
+                    doomed = rng.sample(ids, 3)
+                    await session.execute(delete(Promotion).where(Promotion.id.in_(doomed)))
+                    ids = [i for i in ids if i not in doomed]
+                ids += await _seed(writer.db, rng, shops=3)
+                for _ in range(25):
+                    search, page = _random_search(rng)
+                    assert await reader.search(search, page) == await reader.search(search, page, in_memory=False)
+            assert reader.service.index.loads == 1
+        finally:
+            await reader.close()
+            await writer.close()
+
+    run(go())
+
+
 def test_writes_of_other_processes_are_seen_at_once_without_reloading(settings):
     async def go():
         rng = random.Random(7)
