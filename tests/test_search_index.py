@@ -16,6 +16,7 @@ from cielo.db import Database
 from cielo.promo.environments import Environment
 from cielo.promo.establishments.models import CommercialEstablishment
 from cielo.promo.pagination import Page
+from cielo.promo.promotions.index import ChangeLog
 from cielo.promo.promotions.models import CAMPAIGN_TYPES, Promotion
 from cielo.promo.promotions.service import SORT_KEYS, PromotionService, Search
 from tests.conftest import run
@@ -265,7 +266,7 @@ def test_a_pruned_log_makes_a_reader_behind_it_load_again(settings):
             async with other.db.write() as session:
                 await session.execute(update(Promotion).where(Promotion.id.in_(ids[:20])).values(active=False))
             await other.search(near, page)  # the other process's position is past that change
-            await other.service.index.prune(other.service.index._position)
+            await ChangeLog(other.db).prune(other.service.index._position)
             async with other.db.read() as session:
                 left = (await session.execute(text("SELECT count(*) FROM promotion_changes"))).scalar_one()
             assert left < len(ids)
@@ -279,28 +280,36 @@ def test_a_pruned_log_makes_a_reader_behind_it_load_again(settings):
     run(go())
 
 
-def test_the_log_is_pruned_a_retention_after_a_look(settings):
+def test_the_log_is_kept_pruned_a_retention_behind(settings):
+    """keep_pruned forgets what came before the position it noted a retention ago (here: at
+    once), and a process behind that horizon still answers exactly."""
+
     async def go():
-        process = Process(settings.resolved_database_url)
+        process, writer = Process(settings.resolved_database_url), Process(settings.resolved_database_url)
         try:
-            process.service.index._retention = 0.0  # every look is already a retention old
-            ids = await _seed(process.db, random.Random(5), shops=20)
+            ids = await _seed(writer.db, random.Random(5), shops=20)
             near = _search(-23.5614, -46.6559, 50_000)
             await process.search(near, Page(0, 10))
-            async with process.db.write() as session:
-                await session.execute(update(Promotion).where(Promotion.id.in_(ids)).values(premium="z"))
-            await process.search(near, Page(0, 10))
-            for _ in range(50):
+            async with writer.db.write() as session:
+                await session.execute(update(Promotion).where(Promotion.id.in_(ids)).values(premium="z", active=False))
+            stop = asyncio.Event()
+            pruner = asyncio.ensure_future(ChangeLog(writer.db).keep_pruned(stop, retention_s=0.0))
+            for _ in range(100):
                 await asyncio.sleep(0.02)
-                async with process.db.read() as session:
+                async with writer.db.read() as session:
                     horizon = (await session.execute(text("SELECT upto FROM promotion_changes_horizon"))).scalar()
-                if horizon:
+                    left = (await session.execute(text("SELECT count(*) FROM promotion_changes"))).scalar_one()
+                if horizon and left == 0:
                     break
-            assert horizon and horizon > 0
+            stop.set()
+            await pruner
+            assert horizon and left == 0
             result = await process.search(near, Page(0, 10))
+            assert process.service.index.loads == 2
             assert result == await process.search(near, Page(0, 10), in_memory=False)
         finally:
             await process.close()
+            await writer.close()
 
     run(go())
 

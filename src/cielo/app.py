@@ -43,6 +43,7 @@ from cielo.promo.environments import Environment
 from cielo.promo.establishments.service import EstablishmentService
 from cielo.promo.holders.service import HolderService
 from cielo.promo.oauth.service import LoginError, OAuthService
+from cielo.promo.promotions.index import ChangeLog
 from cielo.promo.promotions.service import PromotionService
 from cielo.promo.router import build as build_promo
 from cielo.promo.subscriptions.service import SubscriptionService, run_consumer
@@ -155,6 +156,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     if settings.queue_consumer else None)
         index = app.state.promotions.index
         warming = asyncio.get_running_loop().create_task(index.warm()) if index is not None else None
+        pruning = asyncio.get_running_loop().create_task(ChangeLog(db).keep_pruned(stop))
         # Everything made at start-up (modules, the app, SQLAlchemy's mappers) lives as long as
         # the process: out of the collector's sight, a full collection only walks what requests
         # made since (measured on /promotions: p99 at 4 connections, see docs/PERFORMANCE.md).
@@ -166,6 +168,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await consumer
         if warming is not None:
             await warming
+        await pruning
         if access_log is not None:
             access_log.flush()
         await db.dispose()

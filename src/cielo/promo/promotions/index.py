@@ -22,8 +22,8 @@ Exactness — the index is never stale, in any process:
   (``pg_snapshot_xmin``): the next look reads the log from there, so a transaction that
   commits late is never skipped. On SQLite, whose writers take turns, the log's sequence is
   the order of commits.
-- The log is pruned past a position this process held an hour ago; a process whose last look
-  is older than the pruned horizon loads everything again.
+- The log is pruned an hour behind (``ChangeLog.keep_pruned``, run by every ``cielo serve``);
+  a process whose last look is older than the pruned horizon loads everything again.
 
 Memory: numpy columns only (about 60 bytes a promotion, titles shared when repeated): the
 large sandbox's 100,180 promotions take ~6 MB per process. A change rebuilds the arrays of
@@ -57,9 +57,6 @@ RETENTION_S = 3600.0  # the change log keeps an hour; a process idle longer load
 _TYPE_CODE = {code: i for i, code in enumerate(CAMPAIGN_TYPES)}
 _HALF_RAD = math.pi / 360
 
-# Where the log stands in a snapshot (the module's docstring says why each).
-_POSITION_PG = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
-_POSITION_SQLITE = "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'promotion_changes'), 0)"
 _COLUMNS = "p.id, p.environment, p.latitude, p.longitude, p.establishment_active, p.active, p.campaign_type, " \
            "p.start_date, p.end_date, p.title"
 
@@ -250,16 +247,13 @@ def _ordinal(value: date | str) -> int:
 class SearchIndex:
     """A PointIndex kept in step with the database (see the module's docstring)."""
 
-    def __init__(self, db: Database, caches: CacheRegistry, *, retention_s: float = RETENTION_S) -> None:
+    def __init__(self, db: Database, caches: CacheRegistry) -> None:
         self._db = db
         self._caches = caches
-        self._retention = retention_s
         self.points = PointIndex()
         self._position: int | None = None  # None: never loaded
         self._synced = -1  # the caches' generation the points reflect
         self._task: asyncio.Task | None = None
-        self._checkpoints: deque[tuple[float, int]] = deque()  # (monotonic time, position)
-        self._pruning: asyncio.Task | None = None
         self.loads = 0  # whole loads, for tests and the logs
 
     async def ready(self) -> bool:
@@ -296,7 +290,7 @@ class SearchIndex:
         db, pg = self._db, not self._db.is_sqlite
         async with db.snapshot() as conn:
             position, horizon = (await conn.execute(text(
-                f"SELECT {_POSITION_PG if pg else _POSITION_SQLITE}, "
+                f"SELECT {ChangeLog.position_sql(db)}, "
                 "COALESCE((SELECT upto FROM promotion_changes_horizon WHERE id = 1), 0)"))).one()
             if self._position is None or self._position < horizon:
                 rows = (await conn.execute(text(
@@ -317,33 +311,53 @@ class SearchIndex:
             self.points.apply([r.changed for r in rows], [r for r in rows if r.id is not None])
         self._position = position
         self._synced = max(self._synced, target)
-        self._maybe_prune(position)
 
-    # ---- pruning the log --------------------------------------------------------------------
 
-    def _maybe_prune(self, position: int) -> None:
-        now = time.monotonic()
-        if not self._checkpoints or now - self._checkpoints[-1][0] >= self._retention / 12:
-            self._checkpoints.append((now, position))
-        upto = None
-        while self._checkpoints and now - self._checkpoints[0][0] >= self._retention:
-            upto = self._checkpoints.popleft()[1]
-        if upto is not None and self._pruning is None:
-            self._pruning = asyncio.ensure_future(self.prune(upto))
-            self._pruning.add_done_callback(self._prune_done)
+class ChangeLog:
+    """``promotion_changes``: where it stands, and keeping it short.
 
-    def _prune_done(self, task: asyncio.Task) -> None:
-        self._pruning = None
-        if not task.cancelled() and task.exception() is not None:
-            log.warning("promotion change log prune failed: %r", task.exception())
+    Every ``cielo serve`` prunes (whether or not its own index is on: the triggers always
+    write): every twelfth of the retention it notes the log's position, and forgets what came
+    before the position it noted a retention ago. Deleting is idempotent, so several processes
+    pruning at once only repeat each other."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    @staticmethod
+    def position_sql(db: Database) -> str:
+        """Where the log stands in the statement's snapshot (the module's docstring says why)."""
+        if db.is_sqlite:
+            return "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'promotion_changes'), 0)"
+        return "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+
+    async def position(self) -> int:
+        return (await self._db.first(text(f"SELECT {self.position_sql(self._db)}")))[0]
 
     async def prune(self, upto: int) -> None:
-        """Forget the log before ``upto`` (a position this process held a retention ago) and
-        say so in the horizon, in one transaction."""
-        below = "xid < :upto" if not self._db.is_sqlite else "seq <= :upto"
+        """Forget the log before ``upto`` and say so in the horizon, in one transaction."""
+        below = "seq <= :upto" if self._db.is_sqlite else "xid < :upto"
         async with self._db.write() as session:
             await session.execute(text(f"DELETE FROM promotion_changes WHERE {below}"), {"upto": upto})
             await session.execute(text(
                 "INSERT INTO promotion_changes_horizon (id, upto) VALUES (1, :upto) "
                 "ON CONFLICT (id) DO UPDATE SET upto = CASE WHEN excluded.upto > promotion_changes_horizon.upto "
                 "THEN excluded.upto ELSE promotion_changes_horizon.upto END"), {"upto": upto})
+
+    async def keep_pruned(self, stop: asyncio.Event, retention_s: float = RETENTION_S) -> None:
+        noted: deque[tuple[float, int]] = deque()  # (monotonic time, position)
+        while not stop.is_set():
+            try:
+                now = time.monotonic()
+                noted.append((now, await self.position()))
+                upto = None
+                while noted and now - noted[0][0] >= retention_s:
+                    upto = noted.popleft()[1]
+                if upto is not None:
+                    await self.prune(upto)
+            except Exception as exc:  # the database is away: try again next time
+                log.warning("promotion change log prune failed: %r", exc)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=max(retention_s / 12, 0.05))
+            except asyncio.TimeoutError:
+                pass
