@@ -271,9 +271,12 @@ def test_a_pruned_log_makes_a_reader_behind_it_load_again(settings):
             # answered from the log, so prune past the reader's position to test the reload.
             upto = max(other.service.index._position, reader.service.index._position + 1)
             await ChangeLog(other.db).prune(upto)
+            below = "seq <= :upto" if other.db.is_sqlite else "xid < :upto"
             async with other.db.read() as session:
-                left = (await session.execute(text("SELECT count(*) FROM promotion_changes"))).scalar_one()
-            assert left < len(ids)
+                left = (await session.execute(text(f"SELECT count(*) FROM promotion_changes WHERE {below}"),
+                                              {"upto": upto})).scalar_one()
+                horizon = (await session.execute(text("SELECT upto FROM promotion_changes_horizon"))).scalar_one()
+            assert left == 0 and horizon == upto
             result = await reader.search(near, page)
             assert reader.service.index.loads == 2  # behind the horizon: loaded whole again
             assert result == await reader.search(near, page, in_memory=False)
@@ -310,10 +313,12 @@ def test_the_log_is_kept_pruned_a_retention_behind(settings):
                     break
             stop.set()
             await pruner
-            assert horizon > behind and left == 0
+            assert horizon and left == 0  # pruned, and the horizon says up to where
             result = await process.search(near, Page(0, 10))
-            assert process.service.index.loads == 2
             assert result == await process.search(near, Page(0, 10), in_memory=False)
+            # a transaction held open elsewhere on the server for the whole wait keeps xmin, so
+            # the horizon, behind the reader: then it rightly reads the log instead of reloading
+            assert process.service.index.loads == (2 if horizon > behind else 1)
         finally:
             await process.close()
             await writer.close()
