@@ -61,3 +61,45 @@ def test_openapi_describes_the_white_label_routes(client):
         "api_key",
         "api_secret",
     ]
+
+
+def test_an_unreachable_database_answers_503_in_each_api_style(tmp_path):
+    """Every API answers an outage in its own error style, with Retry-After and a sentence,
+    never a 500 or a trace: 503, and 502 in the Promotions API (whose seed documents 502 and
+    504 for what is behind it, and no 503)."""
+    from cielo.auth.service import TOKEN_PREFIX
+    from cielo.promo.access import APP_TOKEN_PREFIX
+    from cielo.security import tokens
+
+    bearer = {"Authorization": f"Bearer {tokens.issue(TOKEN_PREFIX).token}"}  # well formed, so it is looked up
+    settings = Settings(data_dir=tmp_path, database_url="postgresql://nobody@127.0.0.1:1/none", access_log=False,
+                        queue_consumer=False)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        answers = {
+            "white-label": client.get("/api/integrations/canvas/v1/white_label_account/x",
+                                      headers=bearer),
+            "promotions": client.get("/sandbox/promotions/v1/promotions?latitude=0&longitude=0&radius=10"
+                                     "&_offset=0&_limit=1", headers={"Client-Id": "abc",
+                                                                    "Access-Token": tokens.issue(APP_TOKEN_PREFIX).token}),
+            "back office": client.get("/admin/v1/sandbox/promotions", headers=bearer),
+        }
+    for api, response in answers.items():
+        assert response.status_code == (502 if api == "promotions" else 503), (api, response.status_code, response.text)
+        assert response.headers["retry-after"] == "5"
+        assert "database" in response.text and "Traceback" not in response.text, (api, response.text)
+
+
+def test_what_counts_as_the_database_being_away():
+    import sqlite3
+
+    import asyncpg
+    from sqlalchemy import exc as sa_exc
+
+    from cielo.db import unavailable
+
+    wrapped = sa_exc.OperationalError("SELECT 1", {}, sqlite3.OperationalError("database is locked"))
+    assert unavailable(wrapped) and unavailable(ConnectionRefusedError()) and unavailable(TimeoutError())
+    assert unavailable(asyncpg.CannotConnectNowError("starting up"))
+    # a wrong statement or a missing file is a fault of the code: it stays a 500
+    assert not unavailable(sa_exc.OperationalError("SELEC 1", {}, sqlite3.OperationalError("near SELEC: syntax error")))
+    assert not unavailable(FileNotFoundError("template")) and not unavailable(ValueError())

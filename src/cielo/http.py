@@ -27,7 +27,7 @@ ErrorRenderer = Callable[[int, str], Response]
 
 
 def _default_renderer(status_code: int, message: str) -> Response:
-    if status_code >= 500:
+    if status_code >= 500 and status_code != 503:  # an outage says what it is and when to retry
         message = "An internal server error has occurred."
     return JSONResponse({"detail": message}, status_code=status_code)
 
@@ -53,6 +53,7 @@ STATUS_SENTENCES = {
     404: "The requested resource was not found.",
     405: "The {method} method is not allowed on this endpoint.",
     413: "The request body is larger than the {limit} bytes allowed.",
+    503: "The service cannot reach its database right now; nothing was changed. Retry in a few seconds.",
 }
 
 

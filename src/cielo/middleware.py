@@ -15,6 +15,7 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cielo.cache import RequestMarker, request_marker
+from cielo.db import unavailable
 from cielo.http import STATUS_SENTENCES, error_style_for
 from cielo.logs import AccessLog, request_id_var
 
@@ -45,6 +46,7 @@ class _BodyTooLarge(Exception):
 
 
 BATCH_BODY_BYTES = 2 * 1024 * 1024
+RETRY_AFTER_S = 5
 
 
 class RequestContextMiddleware:
@@ -96,6 +98,8 @@ class RequestContextMiddleware:
 
         async def answer(status_code: int, message: str) -> None:
             response = error_style_for(path)(status_code, message)
+            if status_code == 503:
+                response.headers["Retry-After"] = str(RETRY_AFTER_S)
             await response(scope, receive, send_wrapper)
 
         try:
@@ -106,10 +110,18 @@ class RequestContextMiddleware:
         except _BodyTooLarge:
             if status_holder[0] == 0:
                 await answer(413, STATUS_SENTENCES[413].format(limit=limit))
-        except Exception:
-            error_log.exception("unhandled error", extra={"path": path, "method": scope["method"]})
-            if status_holder[0] == 0:
-                await answer(500, "")
+        except Exception as exc:
+            if unavailable(exc):
+                # the database could not be reached or kept us waiting too long: say so, and
+                # when to come back (nothing was changed: a failed transaction rolls back)
+                error_log.warning("database unavailable", extra={"path": path, "method": scope["method"],
+                                                                  "error": type(exc).__name__})
+                if status_holder[0] == 0:
+                    await answer(503, STATUS_SENTENCES[503])
+            else:
+                error_log.exception("unhandled error", extra={"path": path, "method": scope["method"]})
+                if status_holder[0] == 0:
+                    await answer(500, "")
         finally:
             if self.access_log is not None:
                 self.access_log.write(

@@ -46,8 +46,8 @@ def csrf_ok(request: Request, form) -> bool:
 
 def error_page(status_code: int, message: str) -> Response:
     headings = {400: "Bad request", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
-                413: "Request too large", 429: "Too many requests"}
-    if status_code >= 500:
+                413: "Request too large", 429: "Too many requests", 503: "Service unavailable"}
+    if status_code >= 500 and status_code != 503:  # an outage says what it is and when to retry
         message = "An internal error has occurred. Please try again later."
     html = _env.get_template("error.html").render(
         status=status_code, heading=headings.get(status_code, "Something went wrong"), message=message,

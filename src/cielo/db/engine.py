@@ -25,6 +25,37 @@ from cielo.db.changes import ChangeWatcher, watcher_for
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
+_FILE_ERRORS = (FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError, NotADirectoryError)
+
+
+def unavailable(exc: BaseException | None) -> bool:
+    """Whether an error means the database is out of reach — refused or dropped connection, a
+    timeout, the pool exhausted, PostgreSQL starting or shutting down, SQLite's lock held past
+    the busy timeout or its file unusable — rather than a fault of the request or of the code
+    (a wrong statement stays a 500 and is logged as one). Looks through the causes SQLAlchemy
+    wraps drivers' errors in."""
+    import sqlite3
+
+    import asyncpg
+    from sqlalchemy import exc as sa_exc
+
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and not isinstance(exc, _FILE_ERRORS):
+            return True  # refused, reset, unreachable, timed out (asyncio joins several into one OSError)
+        if isinstance(exc, (sa_exc.TimeoutError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
+                            asyncpg.AdminShutdownError, asyncpg.exceptions.ConnectionDoesNotExistError)):
+            return True
+        if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+            return True
+        if isinstance(exc, sqlite3.OperationalError) and any(
+                text in str(exc) for text in ("locked", "busy", "unable to open", "disk I/O", "disk is full")):
+            return True
+        exc = exc.__cause__ or exc.__context__ or getattr(exc, "orig", None)
+    return False
+
+
 def _install_sqlite_hooks(engine: AsyncEngine | Engine) -> None:
     sync_engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
 

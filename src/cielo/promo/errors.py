@@ -1,6 +1,7 @@
 """The Promotions API's two error shapes (CONTRACT §2), produced here and nowhere else.
 
-400, 401, 403, 404, 405, 413, 415, 429, 502, 504 → a JSON string holding a full sentence.
+400, 401, 403, 404, 405, 413, 415, 429, 502, 504 → a JSON string holding a full sentence
+(502: the database could not be reached).
 412, 422, 500 → ``{"code": "<STABLE_UPPER_SNAKE_CODE>", "description": "<sentence>"}``.
 """
 
@@ -36,6 +37,8 @@ def invalid(sentence: str) -> PromoError:
 
 
 def render(status_code: int, description: str, code: str | None = None, headers=None) -> Response:
+    if status_code == 503:  # the seed has no 503: a gateway that cannot reach what is behind it says 502
+        status_code = 502
     if status_code >= 500 and status_code not in (502, 504):
         status_code, description, code = 500, INTERNAL, "INTERNAL_ERROR"
     if status_code in OBJECT_STATUSES:

@@ -36,7 +36,7 @@ class WhiteLabelUnauthorized(Exception):
 
 
 def error_response(status_code: int, message: str) -> JSONResponse:
-    if status_code >= 500:
+    if status_code >= 500 and status_code != 503:  # an outage says what it is and when to retry
         message = INTERNAL_ERROR
     return JSONResponse({"error": message}, status_code=status_code)
 
