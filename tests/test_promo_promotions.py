@@ -220,6 +220,11 @@ def test_promotion_by_id(client, admin, creds):
     body = response.json()
     assert body["campaignType"] == "R" and body["campaignModel"] == "Cashback" and "distance" not in body
     assert body["validityRedemption"] == "2027-01-31"
+    # answered from the read cache the second time, and never after a change
+    assert client.get(f"{SANDBOX}/promotions/{promo['id']}", headers=headers).json() == body
+    assert client.patch(f"/admin/v1/sandbox/promotions/{promo['id']}", headers=admin,
+                        json={"title": "Renamed"}).status_code == 200
+    assert client.get(f"{SANDBOX}/promotions/{promo['id']}", headers=headers).json() == {**body, "title": "Renamed"}
     for raw, status in (("999999", 404), ("abc", 400), ("0", 400), ("2147483648", 404), ("31204926486159056", 404)):
         answer = client.get(f"{SANDBOX}/promotions/{raw}", headers=headers)
         assert answer.status_code == status

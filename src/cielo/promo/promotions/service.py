@@ -13,7 +13,6 @@ from cielo.db import Database
 from cielo.promo.environments import Environment
 from cielo.promo.errors import PromoError, invalid, missing
 from cielo.promo.establishments.models import CommercialEstablishment
-from cielo.promo.establishments.service import model as establishment_model
 from cielo.promo.establishments.service import model_of as establishment_model_of
 from cielo.promo.pagination import Page
 from cielo.promo.promotions.geo import EARTH_RADIUS_M, boxes
@@ -266,13 +265,23 @@ class PromotionService:
         return stmt, select(func.count()).select_from(inside)
 
     async def one(self, env: Environment, promotion_id: int) -> dict:
-        async with self._db.read() as session:
-            row = (await session.execute(
-                select(Promotion, CommercialEstablishment)
-                .join(CommercialEstablishment, CommercialEstablishment.id == Promotion.establishment_id)
-                .where(Promotion.id == promotion_id, Promotion.environment == env.value)
-            )).first()
-        if row is None:
+        """One promotion of ``env`` (through the read cache of the pages' bodies when it is on)."""
+
+        async def load() -> dict | None:
+            row = await self._db.first(self._by_id_in(), {"id": promotion_id, "env": env.value})
+            if row is None:
+                return None
+            return promotion_model(
+                row, establishment_model_of(row.establishment_id, row.fictitious_name, row.business_activity_id))
+
+        body = await (self._bodies.get_or_load(("one", env.value, promotion_id), load) if self._bodies is not None
+                      else load())
+        if body is None:
             raise PromoError(404, f"There is no promotion {promotion_id}.")
-        promotion, establishment = row
-        return promotion_model(promotion, establishment_model(establishment))
+        return body
+
+    @functools.lru_cache(maxsize=1)  # noqa: B019
+    def _by_id_in(self):
+        return (select(*_PROMOTION_COLUMNS, *_ESTABLISHMENT_COLUMNS)
+                .join(CommercialEstablishment, CommercialEstablishment.id == Promotion.establishment_id)
+                .where(Promotion.id == bindparam("id"), Promotion.environment == bindparam("env")))
