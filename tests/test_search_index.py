@@ -5,6 +5,7 @@ the change log, late commits on PostgreSQL, a pruned log, caching turned off."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from datetime import date, timedelta
 
@@ -48,6 +49,16 @@ class Process:
 
     async def close(self) -> None:
         await self.db.dispose()
+
+
+@contextlib.asynccontextmanager
+async def processes(settings, count: int):
+    made = [Process(settings.resolved_database_url) for _ in range(count)]
+    try:
+        yield made
+    finally:
+        for process in made:
+            await process.close()
 
 
 def _search(lat, lon, radius, active=None, types=None, sort=(("distance", False),)) -> Search:
@@ -100,8 +111,7 @@ def test_the_index_answers_what_the_database_answers(settings):
 
     async def go():
         rng = random.Random(20261124)
-        process = Process(settings.resolved_database_url)
-        try:
+        async with processes(settings, 1) as (process,):
             await _seed(process.db, rng)
             nonempty = 0
             for _ in range(300):
@@ -113,8 +123,6 @@ def test_the_index_answers_what_the_database_answers(settings):
                     nonempty += bool(memory[0])
             assert nonempty > 100  # the comparison saw real pages, not only empty ones
             assert process.service.index.loads == 1
-        finally:
-            await process.close()
 
     run(go())
 
@@ -126,8 +134,7 @@ def test_the_index_follows_random_writes_of_another_process(settings):
 
     async def go():
         rng = random.Random(99)
-        reader, writer = Process(settings.resolved_database_url), Process(settings.resolved_database_url)
-        try:
+        async with processes(settings, 2) as (reader, writer):
             ids = await _seed(writer.db, rng, shops=60)
             await reader.search(_search(0.0, 0.0, 1), Page(0, 1))
             for _ in range(8):
@@ -149,9 +156,6 @@ def test_the_index_follows_random_writes_of_another_process(settings):
                     search, page = _random_search(rng)
                     assert await reader.search(search, page) == await reader.search(search, page, in_memory=False)
             assert reader.service.index.loads == 1
-        finally:
-            await reader.close()
-            await writer.close()
 
     run(go())
 
@@ -159,8 +163,7 @@ def test_the_index_follows_random_writes_of_another_process(settings):
 def test_writes_of_other_processes_are_seen_at_once_without_reloading(settings):
     async def go():
         rng = random.Random(7)
-        reader, writer = Process(settings.resolved_database_url), Process(settings.resolved_database_url)
-        try:
+        async with processes(settings, 2) as (reader, writer):
             ids = await _seed(writer.db, rng)
             near = _search(-23.5614, -46.6559, 50_000)
             page = Page(0, 1000)
@@ -207,9 +210,6 @@ def test_writes_of_other_processes_are_seen_at_once_without_reloading(settings):
                                       .values(active=False))
             assert fresh.id not in await same()
             assert reader.service.index.loads == 1  # every change above came through the log
-        finally:
-            await reader.close()
-            await writer.close()
 
     run(go())
 
@@ -219,8 +219,7 @@ def test_a_transaction_that_commits_late_is_not_skipped(settings):  # take turns
     """PostgreSQL commits out of order: a promotion written by a transaction that began before
     the reader's look but committed after it (and after a later transaction) still arrives."""
     async def go():
-        reader, writer = Process(settings.resolved_database_url), Process(settings.resolved_database_url)
-        try:
+        async with processes(settings, 2) as (reader, writer):
             await _seed(writer.db, random.Random(3), shops=10)
             near = _search(-23.5614, -46.6559, 50_000)
             page = Page(0, 1000)
@@ -248,17 +247,13 @@ def test_a_transaction_that_commits_late_is_not_skipped(settings):  # take turns
             assert late in [item["id"] for item in second[0]]
             assert second == await reader.search(near, page, in_memory=False)
             assert reader.service.index.loads == 1
-        finally:
-            await reader.close()
-            await writer.close()
 
     run(go())
 
 
 def test_a_pruned_log_makes_a_reader_behind_it_load_again(settings):
     async def go():
-        reader, other = Process(settings.resolved_database_url), Process(settings.resolved_database_url)
-        try:
+        async with processes(settings, 2) as (reader, other):
             ids = await _seed(other.db, random.Random(11))
             near = _search(-23.5614, -46.6559, 50_000)
             page = Page(0, 1000)
@@ -280,9 +275,6 @@ def test_a_pruned_log_makes_a_reader_behind_it_load_again(settings):
             result = await reader.search(near, page)
             assert reader.service.index.loads == 2  # behind the horizon: loaded whole again
             assert result == await reader.search(near, page, in_memory=False)
-        finally:
-            await reader.close()
-            await other.close()
 
     run(go())
 
@@ -292,8 +284,7 @@ def test_the_log_is_kept_pruned_a_retention_behind(settings):
     once), and a process behind that horizon still answers exactly."""
 
     async def go():
-        process, writer = Process(settings.resolved_database_url), Process(settings.resolved_database_url)
-        try:
+        async with processes(settings, 2) as (process, writer):
             ids = await _seed(writer.db, random.Random(5), shops=20)
             near = _search(-23.5614, -46.6559, 50_000)
             await process.search(near, Page(0, 10))
@@ -319,9 +310,6 @@ def test_the_log_is_kept_pruned_a_retention_behind(settings):
             # a transaction held open elsewhere on the server for the whole wait keeps xmin, so
             # the horizon, behind the reader: then it rightly reads the log instead of reloading
             assert process.service.index.loads == (2 if horizon > behind else 1)
-        finally:
-            await process.close()
-            await writer.close()
 
     run(go())
 
