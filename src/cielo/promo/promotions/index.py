@@ -33,6 +33,7 @@ the bands it touches (~1 ms for the densest, 7,100 points).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import sys
@@ -287,30 +288,38 @@ class SearchIndex:
             log.warning("search index sync failed: %r", task.exception())
 
     async def _sync(self, target: int) -> None:
-        db, pg = self._db, not self._db.is_sqlite
-        async with db.snapshot() as conn:
-            position, horizon = (await conn.execute(text(
-                f"SELECT {ChangeLog.position_sql(db)}, "
-                "COALESCE((SELECT upto FROM promotion_changes_horizon WHERE id = 1), 0)"))).one()
-            if self._position is None or self._position < horizon:
-                rows = (await conn.execute(text(
-                    f"SELECT {_COLUMNS} FROM promotions p WHERE p.establishment_active AND p.latitude IS NOT NULL"
-                ))).all()
-                whole = True
-            else:
-                whole = False
-                since = "xid >= :since" if pg else "seq > :since"
-                rows = (await conn.execute(text(
-                    f"SELECT c.promotion_id AS changed, {_COLUMNS} FROM "
-                    f"(SELECT DISTINCT promotion_id FROM promotion_changes WHERE {since}) c "
-                    "LEFT JOIN promotions p ON p.id = c.promotion_id"), {"since": self._position})).all()
-        if whole:
-            self.points.replace(rows)
-            self.loads += 1
-        elif rows:
-            self.points.apply([r.changed for r in rows], [r for r in rows if r.id is not None])
+        db = self._db
+        if self._position is not None:
+            # Usually one statement (one snapshot, one round trip; on SQLite the loop thread's
+            # connection): where the log stands, its horizon, and what changed since our look.
+            rows = await db.all(self._changes(), {"since": self._position})
+            position, horizon = rows[0].position, rows[0].horizon
+            if self._position >= horizon:
+                changed = [r for r in rows if r.changed is not None]
+                if changed:
+                    self.points.apply([r.changed for r in changed], [r for r in changed if r.id is not None])
+                self._position = position
+                self._synced = max(self._synced, target)
+                return
+        async with db.snapshot() as conn:  # everything, and where the log stood when it was read
+            position = (await conn.execute(text(f"SELECT {ChangeLog.position_sql(db)}"))).scalar_one()
+            rows = (await conn.execute(text(
+                f"SELECT {_COLUMNS} FROM promotions p WHERE p.establishment_active AND p.latitude IS NOT NULL"
+            ))).all()
+        self.points.replace(rows)
+        self.loads += 1
         self._position = position
         self._synced = max(self._synced, target)
+
+    @functools.cache  # noqa: B019 - one index per database
+    def _changes(self):
+        since = "seq > :since" if self._db.is_sqlite else "xid >= :since"
+        return text(
+            f"SELECT s.position, s.horizon, c.promotion_id AS changed, {_COLUMNS} FROM "
+            f"(SELECT {ChangeLog.position_sql(self._db)} AS position, "
+            "COALESCE((SELECT upto FROM promotion_changes_horizon WHERE id = 1), 0) AS horizon) s "
+            f"LEFT JOIN (SELECT DISTINCT promotion_id FROM promotion_changes WHERE {since}) c ON 1 = 1 "
+            "LEFT JOIN promotions p ON p.id = c.promotion_id")
 
 
 class ChangeLog:
