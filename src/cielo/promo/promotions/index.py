@@ -130,9 +130,15 @@ class PointIndex:
 
     def apply(self, changed: list[int], rows: list) -> None:
         """``changed`` promotions are now as ``rows`` say (those absent were deleted)."""
-        gone = np.fromiter(changed, np.int64, len(changed))
+        gone = np.unique(np.fromiter(changed, np.int64, len(changed)))
         for key, band in list(self._bands.items()):
-            stays = ~np.isin(band.ids, gone)
+            if gone.size <= 8:  # np.isin costs ~12 µs a call, a comparison ~1.5: every band is asked
+                hit = band.ids == gone[0]
+                for promotion_id in gone[1:]:
+                    hit |= band.ids == promotion_id
+                stays = ~hit
+            else:
+                stays = ~np.isin(band.ids, gone)
             if not stays.all():
                 if stays.any():
                     self._bands[key] = _Band.of(band.columns(stays))
