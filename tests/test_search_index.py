@@ -323,3 +323,59 @@ def test_with_caching_off_every_search_goes_to_the_database(settings):
     assert create_app(settings.model_copy(update={"cache": False})).state.promotions.index is None
     assert create_app(settings.model_copy(update={"search_index": False})).state.promotions.index is None
     assert create_app(settings).state.promotions.index is not None
+
+
+@pytest.mark.timeout(60)  # the failure this guards against is a loop that never yields
+def test_a_request_arriving_as_a_sync_finishes_starts_the_next_one(settings):
+    """A request of a newer generation that finds the previous sync finished, before that
+    sync's done-callback has cleared it, starts the next sync. The index once awaited the
+    finished task again and again without ever yielding: the server stopped answering under
+    searches while another process kept committing (found by a mixed-load run)."""
+
+    async def go():
+        async with processes(settings, 2) as (reader, writer):
+            await _seed(writer.db, random.Random(SEED + 7), shops=20)
+            near = _search(-23.5614, -46.6559, 50_000)
+            first = (await reader.search(near, Page(0, 1)))[0][0]["id"]
+            index = reader.service.index
+            async with writer.db.write() as session:
+                await session.execute(update(Promotion).where(Promotion.id == first).values(title="Newer"))
+            finished = asyncio.get_running_loop().create_future()
+            finished.set_result(None)
+            index._task = finished  # finished, its done-callback not yet run
+            memory = await reader.search(near, Page(0, 50))  # a new generation: must sync, not spin
+            assert memory == await reader.search(near, Page(0, 50), in_memory=False)
+            assert "Newer" in [p["title"] for p in memory[0]]
+
+    run(go())
+
+
+def test_concurrent_searches_while_another_process_keeps_committing(settings):
+    """Searches in flight across generations all complete and stay exact."""
+
+    async def go():
+        rng = random.Random(SEED + 7)
+        async with processes(settings, 2) as (reader, writer):
+            ids = await _seed(writer.db, rng, shops=40)
+            near = _search(-23.5614, -46.6559, 50_000)
+            await reader.search(near, Page(0, 5))
+            done = 0
+
+            async def keep_committing():
+                for n in range(60):
+                    async with writer.db.write() as session:
+                        await session.execute(update(Promotion).where(Promotion.id == ids[n % len(ids)])
+                                              .values(premium=f"p{n}"))
+                    await asyncio.sleep(0)
+
+            async def search_a_lot():
+                nonlocal done
+                for _ in range(10):
+                    await asyncio.gather(*(reader.search(near, Page(0, 5)) for _ in range(12)))
+                    done += 12
+
+            await asyncio.wait_for(asyncio.gather(keep_committing(), search_a_lot()), timeout=60)
+            assert done == 120
+            assert await reader.search(near, Page(0, 50)) == await reader.search(near, Page(0, 50), in_memory=False)
+
+    run(go())

@@ -272,10 +272,14 @@ class SearchIndex:
             return False
         target = caches.generation
         while self._synced < target:
-            if self._task is None:
+            task = self._task
+            # A finished sync may not be cleared yet (its done-callback waits for the loop), and
+            # awaiting a finished task does not yield: start the next one instead, or this
+            # loop would spin forever.
+            if task is None or task.done():
                 task = self._task = asyncio.ensure_future(self._sync(target))
                 task.add_done_callback(self._sync_done)
-            await asyncio.shield(self._task)
+            await asyncio.shield(task)
         return True
 
     async def warm(self) -> None:
@@ -289,7 +293,8 @@ class SearchIndex:
             request_marker.reset(token)
 
     def _sync_done(self, task: asyncio.Task) -> None:
-        self._task = None
+        if self._task is task:
+            self._task = None
         if not task.cancelled() and task.exception() is not None:
             log.warning("search index sync failed: %r", task.exception())
 
