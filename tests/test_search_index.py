@@ -151,6 +151,9 @@ def test_the_index_follows_random_writes_of_another_process(settings):
                     await session.execute(update(Promotion).where(Promotion.id.in_(rng.sample(ids, 10))).values(
                         campaign_type=rng.choice(CAMPAIGN_TYPES), title=rng.choice(TITLES), active=rng.random() > 0.5,
                         start_date=date(2026, 3, 1), end_date=date(2026, 4, rng.randint(1, 30))))
+                    await session.execute(update(CommercialEstablishment)
+                                          .where(CommercialEstablishment.id == rng.choice(shops))
+                                          .values(fictitious_name=f"Loja {rng.random():.6f}"))
                     doomed = rng.sample(ids, 3)
                     await session.execute(delete(Promotion).where(Promotion.id.in_(doomed)))
                     ids = [i for i in ids if i not in doomed]
@@ -192,6 +195,9 @@ def test_writes_of_other_processes_are_seen_at_once_without_reloading(settings):
                 update(CommercialEstablishment).where(CommercialEstablishment.id == shop_of(before[2]))
                 .values(latitude=-23.56, longitude=-46.65),
                 update(Promotion).where(Promotion.id.in_(ids[:10])).values(campaign_type="W"),
+                # what an answer shows of the establishment: its name and business activity
+                update(CommercialEstablishment).where(CommercialEstablishment.id == shop_of(before[3]))
+                .values(fictitious_name="Renomeada", business_activity_id=5999),
             ]
             for step in steps:
                 async with writer.db.write() as session:

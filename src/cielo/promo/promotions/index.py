@@ -25,6 +25,9 @@ Exactness — the index is never stale, in any process:
 - The log is pruned an hour behind (``ChangeLog.keep_pruned``, run by every ``cielo serve``);
   a process whose last look is older than the pruned horizon loads everything again.
 
+The page's bodies are kept too (``SearchIndex.bodies``), dropped by the same log, so constant
+commits elsewhere do not send every page back to the database.
+
 Memory: numpy columns only (about 60 bytes a promotion, titles shared when repeated): the
 large sandbox's 100,180 promotions take ~6 MB per process. A change rebuilds the arrays of
 the bands it touches (~1 ms for the densest, 7,100 points).
@@ -262,6 +265,12 @@ class SearchIndex:
         self._synced = -1  # the caches' generation the points reflect
         self._task: asyncio.Task | None = None
         self.loads = 0  # whole loads, for tests and the logs
+        # The answers' promotion bodies (without distance), kept across commits: the change log
+        # drops those it names (a promotion written, its establishment moved, closed or renamed:
+        # migrations 0012-0013). ``changes`` counts the syncs that dropped any, so a body read
+        # while one ran is not kept (it may predate what that sync dropped).
+        self.bodies: dict[int, dict] = {}
+        self.changes = 0
 
     async def ready(self) -> bool:
         """Whether the index may answer this request: caching on, and the points brought up to
@@ -309,6 +318,9 @@ class SearchIndex:
                 changed = [r for r in rows if r.changed is not None]
                 if changed:
                     self.points.apply([r.changed for r in changed], [r for r in changed if r.id is not None])
+                    for r in changed:
+                        self.bodies.pop(r.changed, None)
+                    self.changes += 1
                 self._position = position
                 self._synced = max(self._synced, target)
                 return
@@ -318,6 +330,8 @@ class SearchIndex:
                 f"SELECT {_COLUMNS} FROM promotions p WHERE p.establishment_active AND p.latitude IS NOT NULL"
             ))).all()
         self.points.replace(rows)
+        self.bodies.clear()
+        self.changes += 1
         self.loads += 1
         self._position = position
         self._synced = max(self._synced, target)

@@ -19,6 +19,7 @@ from cielo.promo.promotions.geo import EARTH_RADIUS_M, boxes
 from cielo.promo.promotions.index import SearchIndex
 from cielo.promo.promotions.models import CAMPAIGN_TYPES, Promotion
 
+MAX_KEPT_BODIES = 50_000  # ~50 MB at most: the pages actually asked for, not every promotion
 SORT_KEYS = ("distance", "startDate", "endDate", "title", "id")
 MAX_RADIUS = 50_000
 
@@ -126,7 +127,7 @@ class PromotionService:
         self._caches = caches
         # the in-memory index (index.py) answers whenever the read caches may be used
         self.index = SearchIndex(db, caches) if caches is not None and caches.enabled and in_memory else None
-        self._bodies = caches.cache("promotion-bodies", 20_000) if self.index is not None else None
+        self._one = caches.cache("promotion-by-id", 20_000) if self.index is not None else None
 
     # The statements are built once per shape (number of boxes, filters given, sort) with bound
     # parameters, and reused: building and cache-keying a statement of this size cost more
@@ -150,21 +151,27 @@ class PromotionService:
         return await self.search_in_database(env, search, page)
 
     async def _page_bodies(self, ids: list[int]) -> dict[int, dict]:
-        """The page's promotions as the seed shows them (without distance): from the read
-        cache, the others in one statement."""
+        """The page's promotions as the seed shows them (without distance): those the index
+        keeps, the others in one statement (kept unless a sync dropped anything meanwhile)."""
+        kept = self.index.bodies
         found, missing = {}, []
         for promotion_id in ids:
-            body = self._bodies.get(promotion_id)
+            body = kept.get(promotion_id)
             if body is None:
                 missing.append(promotion_id)
             else:
                 found[promotion_id] = body
         if missing:
-            generation = self._caches.generation
-            for row in await self._db.all(self._by_ids(), {"ids": missing}):
+            changes = self.index.changes
+            rows = await self._db.all(self._by_ids(), {"ids": missing})
+            keep = changes == self.index.changes
+            if keep and len(kept) + len(rows) > MAX_KEPT_BODIES:
+                kept.clear()
+            for row in rows:
                 body = found[row.id] = promotion_model(
                     row, establishment_model_of(row.establishment_id, row.fictitious_name, row.business_activity_id))
-                self._bodies.put(row.id, body, generation)
+                if keep:
+                    kept[row.id] = body
         return found
 
     @functools.lru_cache(maxsize=1)  # noqa: B019
@@ -274,7 +281,7 @@ class PromotionService:
             return promotion_model(
                 row, establishment_model_of(row.establishment_id, row.fictitious_name, row.business_activity_id))
 
-        body = await (self._bodies.get_or_load(("one", env.value, promotion_id), load) if self._bodies is not None
+        body = await (self._one.get_or_load((env.value, promotion_id), load) if self._one is not None
                       else load())
         if body is None:
             raise PromoError(404, f"There is no promotion {promotion_id}.")
