@@ -116,15 +116,21 @@ def promotion_model(p, establishment: dict, distance: float | None = None) -> di
     return body
 
 
-def _searched(row) -> dict:
+def _body(row, distance: float | None = None) -> dict:
+    """The seed's promotion from a row of ``_PROMOTION_COLUMNS`` and ``_ESTABLISHMENT_COLUMNS``."""
     establishment = establishment_model_of(row.establishment_id, row.fictitious_name, row.business_activity_id)
-    return promotion_model(row, establishment, row.distance)
+    return promotion_model(row, establishment, distance)
+
+
+def _with_establishment():
+    """The columns of ``_body``: a promotion joined to its establishment."""
+    return (select(*_PROMOTION_COLUMNS, *_ESTABLISHMENT_COLUMNS)
+            .join(CommercialEstablishment, CommercialEstablishment.id == Promotion.establishment_id))
 
 
 class PromotionService:
     def __init__(self, db: Database, caches: CacheRegistry | None = None, *, in_memory: bool = True) -> None:
         self._db = db
-        self._caches = caches
         # the in-memory index (index.py) answers whenever the read caches may be used
         self.index = SearchIndex(db, caches) if caches is not None and caches.enabled and in_memory else None
         self._one = caches.cache("promotion-by-id", 20_000) if self.index is not None else None
@@ -168,17 +174,14 @@ class PromotionService:
             if keep and len(kept) + len(rows) > MAX_KEPT_BODIES:
                 kept.clear()
             for row in rows:
-                body = found[row.id] = promotion_model(
-                    row, establishment_model_of(row.establishment_id, row.fictitious_name, row.business_activity_id))
+                body = found[row.id] = _body(row)
                 if keep:
                     kept[row.id] = body
         return found
 
     @functools.lru_cache(maxsize=1)  # noqa: B019
     def _by_ids(self):
-        return (select(*_PROMOTION_COLUMNS, *_ESTABLISHMENT_COLUMNS)
-                .join(CommercialEstablishment, CommercialEstablishment.id == Promotion.establishment_id)
-                .where(Promotion.id.in_(bindparam("ids", expanding=True))))
+        return _with_establishment().where(Promotion.id.in_(bindparam("ids", expanding=True)))
 
     async def search_in_database(self, env: Environment, search: Search, page: Page) -> tuple[list[dict], int]:
         """The same search through the database's spatial index (caching off, or for comparison)."""
@@ -186,7 +189,7 @@ class PromotionService:
         stmt, count = self._page(*shape)
         rows = await self._db.all(stmt, values, heavy=True)
         if rows:
-            return [_searched(row) for row in rows], rows[0].total
+            return [_body(row, row.distance) for row in rows], rows[0].total
         # an offset past the end: the page is empty, the total still counts
         return [], (await self._db.first(count, values))[0]
 
@@ -272,14 +275,11 @@ class PromotionService:
         return stmt, select(func.count()).select_from(inside)
 
     async def one(self, env: Environment, promotion_id: int) -> dict:
-        """One promotion of ``env`` (through the read cache of the pages' bodies when it is on)."""
+        """One promotion of ``env`` (through the exact read cache when it is on)."""
 
         async def load() -> dict | None:
             row = await self._db.first(self._by_id_in(), {"id": promotion_id, "env": env.value})
-            if row is None:
-                return None
-            return promotion_model(
-                row, establishment_model_of(row.establishment_id, row.fictitious_name, row.business_activity_id))
+            return None if row is None else _body(row)
 
         body = await (self._one.get_or_load((env.value, promotion_id), load) if self._one is not None
                       else load())
@@ -289,6 +289,4 @@ class PromotionService:
 
     @functools.lru_cache(maxsize=1)  # noqa: B019
     def _by_id_in(self):
-        return (select(*_PROMOTION_COLUMNS, *_ESTABLISHMENT_COLUMNS)
-                .join(CommercialEstablishment, CommercialEstablishment.id == Promotion.establishment_id)
-                .where(Promotion.id == bindparam("id"), Promotion.environment == bindparam("env")))
+        return _with_establishment().where(Promotion.id == bindparam("id"), Promotion.environment == bindparam("env"))
