@@ -26,8 +26,14 @@ class JSONResponse(Response):
 ErrorRenderer = Callable[[int, str], Response]
 
 
+def hides_detail(status_code: int) -> bool:
+    """A 5xx answered with the API's fixed internal-error text (the detail stays in the log):
+    every one but 503, an outage, which says what it is and when to retry."""
+    return status_code >= 500 and status_code != 503
+
+
 def _default_renderer(status_code: int, message: str) -> Response:
-    if status_code >= 500 and status_code != 503:  # an outage says what it is and when to retry
+    if hides_detail(status_code):
         message = "An internal server error has occurred."
     return JSONResponse({"detail": message}, status_code=status_code)
 

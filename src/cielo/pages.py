@@ -10,6 +10,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from cielo.http import hides_detail
 from cielo.security.csrf import FIELD, Csrf
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -47,7 +48,7 @@ def csrf_ok(request: Request, form) -> bool:
 def error_page(status_code: int, message: str) -> Response:
     headings = {400: "Bad request", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
                 413: "Request too large", 429: "Too many requests", 503: "Service unavailable"}
-    if status_code >= 500 and status_code != 503:  # an outage says what it is and when to retry
+    if hides_detail(status_code):
         message = "An internal error has occurred. Please try again later."
     html = _env.get_template("error.html").render(
         status=status_code, heading=headings.get(status_code, "Something went wrong"), message=message,

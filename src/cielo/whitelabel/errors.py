@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cielo.http import JSONResponse
+from cielo.http import JSONResponse, hides_detail
 
 UNAUTHORIZED_DETAIL = "Unauthorized Request: Bearer <token>"
 INTERNAL_ERROR = "An internal server error has occurred. Please reach out to cielo24 support for assistance."
@@ -36,7 +36,7 @@ class WhiteLabelUnauthorized(Exception):
 
 
 def error_response(status_code: int, message: str) -> JSONResponse:
-    if status_code >= 500 and status_code != 503:  # an outage says what it is and when to retry
+    if hides_detail(status_code):
         message = INTERNAL_ERROR
     return JSONResponse({"error": message}, status_code=status_code)
 
