@@ -200,7 +200,7 @@ class PointIndex:
                     found.append((band, positions + i, distance[positions]))
         if not found:
             return Hits([], [], 0)
-        ids = np.concatenate([band.ids[p] for band, p, _ in found])
+        ids = _gathered(found, "ids")
         distances = np.concatenate([d for _, _, d in found])
         total = int(ids.size)
         if offset >= total:
@@ -211,23 +211,21 @@ class PointIndex:
     def _order(self, sort, found, ids: np.ndarray, distances: np.ndarray, first: int) -> np.ndarray:
         """Positions in the order of ``sort`` ((key, descending) pairs), ties by id ascending;
         exact for at least the ``first`` of them."""
+        def column(key: str):
+            if key == "distance":
+                return distances
+            return ids if key == "id" else _gathered(found, _SORT_FIELDS[key])
+
         if any(key == "title" for key, _ in sort):
             # Strings do not negate: stable sorts from the last key to the first (Python's sort
             # keeps ties in place even with reverse=True). Titles compare by code point, as the
             # database's "C"/binary collation does.
             positions = sorted(range(ids.size), key=ids.__getitem__)
-            values = {"distance": distances, "id": ids, "title": np.concatenate([band.titles[p] for band, p, _ in found]).tolist(),
-                      "startDate": np.concatenate([band.start[p] for band, p, _ in found]),
-                      "endDate": np.concatenate([band.end[p] for band, p, _ in found])}
             for key, descending in reversed(sort):
-                column = values[key]
-                positions.sort(key=column.__getitem__, reverse=descending)
+                values = column(key)
+                positions.sort(key=(values.tolist() if key == "title" else values).__getitem__, reverse=descending)
             return np.asarray(positions, dtype=np.int64)
-        columns = {"distance": distances, "id": ids}
-        if any(key in ("startDate", "endDate") for key, _ in sort):
-            columns["startDate"] = np.concatenate([band.start[p] for band, p, _ in found])
-            columns["endDate"] = np.concatenate([band.end[p] for band, p, _ in found])
-        keys = [ids] + [-columns[key] if descending else columns[key] for key, descending in reversed(sort)]
+        keys = [ids] + [-column(key) if descending else column(key) for key, descending in reversed(sort)]
         primary = keys[-1]
         if first < primary.size // 2:
             # Only the page and what precedes it need sorting: nothing after them has a
@@ -238,6 +236,14 @@ class PointIndex:
             head = np.flatnonzero(primary <= kth)
             return head[np.lexsort([key[head] for key in keys])]
         return np.lexsort(keys)  # the last key is the primary one
+
+
+_SORT_FIELDS = {"startDate": "start", "endDate": "end", "title": "titles"}
+
+
+def _gathered(found, field: str) -> np.ndarray:
+    """One column of a search's matches, band after band (``found``: band, positions, distances)."""
+    return np.concatenate([getattr(band, field)[p] for band, p, _ in found])
 
 
 def _searchable(row) -> bool:
