@@ -6,10 +6,14 @@ without its query string, and the request's headers are never logged.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import logging
 import logging.config
 import sys
+from datetime import datetime, timezone
+
+import orjson
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
@@ -86,11 +90,6 @@ class AccessLog:
         return getattr(stream, "buffer", stream)
 
     def write(self, fields: dict) -> None:
-        import asyncio
-        from datetime import datetime, timezone
-
-        import orjson
-
         line = orjson.dumps(
             {
                 "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
