@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import random
+from collections import namedtuple
 from datetime import date, timedelta
 
 import pytest
@@ -18,15 +20,16 @@ from cielo.db import Database
 from cielo.promo.environments import Environment
 from cielo.promo.establishments.models import CommercialEstablishment
 from cielo.promo.pagination import Page
-from cielo.promo.promotions.index import ChangeLog
+from cielo.promo.promotions import index as index_module
+from cielo.promo.promotions.index import ChangeLog, PointIndex
 from cielo.promo.promotions.models import CAMPAIGN_TYPES, Promotion
 from cielo.promo.promotions.service import SORT_KEYS, PromotionService, Search
 from tests.conftest import run
 
 # Clusters where searches get hard: a city, both poles, both sides of the antimeridian, the
-# equator on the prime meridian, band edges (multiples of 0.05°).
+# equator on the prime meridian, band edges (multiples of index.BAND_DEGREES, 0.02°).
 CENTRES = [(-23.5614, -46.6559), (89.9995, 10.0), (-89.9995, -120.0), (-16.5, 179.9995), (-16.5, -179.9995),
-           (0.0, 0.0), (45.05, 7.7)]
+           (0.0, 0.0), (45.06, 7.7)]
 TITLES = ["Café", "cafe", "Zebra", "Água", "Promo", "Promo", "Ω deal", "a"]
 # Fixed so CI is repeatable; CIELO_FUZZ_SEED draws other data, searches and writes by hand.
 SEED = int(os.environ.get("CIELO_FUZZ_SEED", "20261124"))
@@ -126,6 +129,94 @@ def test_the_index_answers_what_the_database_answers(settings):
                     nonempty += bool(memory[0])
             assert nonempty > 100  # the comparison saw real pages, not only empty ones
             assert process.service.index.loads == 1
+
+    run(go())
+
+
+PAULISTA = (-23.5614, -46.6559)
+_Row = namedtuple("_Row", "id environment latitude longitude establishment_active active campaign_type start_date "
+                          "end_date title")
+
+
+def _dense_points(rng: random.Random, n: int = 3000) -> list[tuple[float, float]]:
+    """A dense city centre (the searches' screened pass needs many candidates) with repeated
+    points (ties in distance) and points on the circles of the searches' radii from PAULISTA
+    (distances within a hair of the radius, where the screen cannot decide)."""
+    points = []
+    for _ in range(n):
+        spread = rng.choice([0.002, 0.01, 0.03])
+        points.append((PAULISTA[0] + rng.gauss(0, spread), PAULISTA[1] + rng.gauss(0, spread)))
+    points += [rng.choice(points) for _ in range(n // 10)]
+    for radius in (500, 1000, 2000, 2500):
+        for bearing in range(0, 360, 15):
+            angle = radius / index_module.EARTH_RADIUS_M
+            lat = PAULISTA[0] + math.degrees(angle * math.cos(math.radians(bearing)))
+            lon = PAULISTA[1] + math.degrees(angle * math.sin(math.radians(bearing))
+                                             / math.cos(math.radians(PAULISTA[0])))
+            points.append((lat, lon))
+    return points
+
+
+def _dense_search(rng: random.Random) -> tuple[Search, Page]:
+    centre = PAULISTA if rng.random() < 0.5 else (PAULISTA[0] + rng.uniform(-0.01, 0.01),
+                                                  PAULISTA[1] + rng.uniform(-0.01, 0.01))
+    radius = rng.choice([500, 1000, 2000, 2500, rng.randint(50, 20_000)])
+    keys = ["distance"] + rng.sample([k for k in SORT_KEYS if k != "distance"], rng.randint(0, 2))
+    rng.shuffle(keys) if rng.random() < 0.3 else None
+    sort = [(k, rng.random() < 0.5) for k in keys]
+    types = tuple(rng.sample(CAMPAIGN_TYPES, rng.randint(1, 4))) if rng.random() < 0.2 else None
+    active = rng.choice([None, None, True, False])
+    page = Page(rng.choice([0, 0, 0, 1, 19, 20, 300, 5000]), rng.choice([1, 5, 20, 100]))
+    return _search(*centre, radius, active, types, sort), page
+
+
+def test_the_screened_pass_answers_what_the_full_haversine_answers(monkeypatch):
+    """In memory, dense data: the screened search (estimate first, haversine near the radius
+    and for the page) gives the same pages, distances and totals as the haversine of every
+    candidate, including points within a hair of the radius and ties in distance."""
+    rng = random.Random(SEED)
+    rows = [_Row(n + 1, "sandbox", lat, lon, True, rng.random() > 0.3, rng.choice(CAMPAIGN_TYPES),
+                 date(2026, 1, 1) + timedelta(days=rng.randint(0, 30)), date(2026, 3, 1) + timedelta(days=rng.randint(0, 30)),
+                 rng.choice(TITLES))
+            for n, (lat, lon) in enumerate(_dense_points(rng))]
+    points = PointIndex()
+    points.replace(rows)
+    screened_error = index_module._screening_error
+    screened = 0
+    for _ in range(400):
+        search, page = _dense_search(rng)
+        monkeypatch.setattr(index_module, "_screening_error", screened_error)
+        fast = points.search("sandbox", search, page.offset, page.limit)
+        screened += screened_error(index_module.boxes(search.latitude, search.longitude, search.radius),
+                                   search.latitude, search.longitude) is not None
+        monkeypatch.setattr(index_module, "_screening_error", lambda *args: None)
+        assert fast == points.search("sandbox", search, page.offset, page.limit), (search, page)
+    assert screened > 300
+
+
+def test_dense_searches_answer_what_the_database_answers(settings):
+    """The same dense data in the database: the screened pass against the database's own
+    haversine, on each database."""
+
+    async def go():
+        rng = random.Random(SEED + 1)
+        async with processes(settings, 1) as (process,):
+            async with process.db.write() as session:
+                shops = [CommercialEstablishment(
+                    environment="sandbox", document_type="CNPJ", document="11222333000181",
+                    fictitious_name=f"Loja {n}", business_activity_id=5812, latitude=lat, longitude=lon, active=True)
+                    for n, (lat, lon) in enumerate(_dense_points(rng, 1500))]
+                session.add_all(shops)
+                await session.flush()
+                session.add_all([Promotion(
+                    environment="sandbox", establishment_id=e.id, title=rng.choice(TITLES), description="d",
+                    campaign_type=rng.choice(CAMPAIGN_TYPES), premium="10%", start_date=date(2026, 1, 1),
+                    end_date=date(2026, 2, 1) + timedelta(days=rng.randint(0, 9)), active=rng.random() > 0.3, rules={})
+                    for e in shops])
+            for _ in range(120):
+                search, page = _dense_search(rng)
+                memory = await process.search(search, page)
+                assert memory == await process.search(search, page, in_memory=False), (search, page)
 
     run(go())
 
