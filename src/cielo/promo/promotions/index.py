@@ -254,8 +254,10 @@ class PointIndex:
 
 def _haversine(lat: np.ndarray, lon: np.ndarray, cos_lat: np.ndarray, lat_0: float, lon_0: float,
                cos_lat0: float) -> np.ndarray:
-    """The haversine of service._distance, term for term and in the same order (so the same
-    floats as the database), in place for fewer temporaries."""
+    """The haversine of service._distance, term for term and in the same order, in place for
+    fewer temporaries. The floats are the database's but for numpy's arcsin, which differs
+    from the C library's (the databases') in the last bit for ~0.4% of arguments: ~1e-12 m,
+    below the answers' 0.1 m, and only a point that close to the radius could fall apart."""
     a = lat - lat_0
     a *= _HALF_RAD
     np.sin(a, out=a)
