@@ -152,6 +152,7 @@ class CieloApp(FastAPI):
             found = self.fixed_paths.find(scope)
             if found is not None:
                 scope["app"] = self
+                scope.setdefault("router", self.router)  # as the router would (Request.url_for reads it)
                 await self.fixed_paths(found, scope, receive, send)
                 return
         await super().__call__(scope, receive, send)
