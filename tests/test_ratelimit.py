@@ -66,3 +66,19 @@ def test_stale_keys_are_pruned_when_full(monkeypatch):
     now[0] += 180  # every window is two periods old
     windows.hit("d", 5, 60)
     assert set(windows._windows) == {"d"}
+
+
+def test_the_limiter_keeps_periods_apart_and_clears():
+    from cielo.ratelimit import RateLimiter
+    from tests.conftest import run
+
+    async def go():
+        limiter = RateLimiter(None)
+        assert (await limiter.hit("ns", "k", 1)).allowed
+        assert not (await limiter.hit("ns", "k", 1)).allowed
+        assert (await limiter.hit("ns", "k", 1, per_second=True)).allowed  # its own window
+        await limiter.clear("ns", "k", 1)
+        decision = await limiter.hit("ns", "k", 1)
+        assert decision.allowed and decision.remaining == 0 and decision.headers()["RateLimit-Limit"] == "1"
+
+    run(go())

@@ -114,7 +114,8 @@ class RateLimiter:
     async def hit(self, namespace: str, key: str, per_minute: int, *, per_second: bool = False,
                   exact: bool = False) -> Decision:
         if self._local is not None and not exact:
-            allowed, remaining, reset_in = self._local.hit(f"{namespace}/{key}", per_minute, 1 if per_second else 60)
+            period = 1 if per_second else 60
+            allowed, remaining, reset_in = self._local.hit(f"{namespace}/{period}/{key}", per_minute, period)
             return Decision(allowed, per_minute, remaining, max(0, math.ceil(reset_in)))
         item = self._item(per_minute, per_second)
         limiter = self._exact if exact else self._limiter
@@ -142,7 +143,7 @@ class RateLimiter:
 
     async def clear(self, namespace: str, key: str, per_minute: int, *, exact: bool = False) -> None:
         if self._local is not None and not exact:
-            self._local.clear(f"{namespace}/{key}")
+            self._local.clear(f"{namespace}/60/{key}")
             return
         limiter = self._exact if exact else self._limiter
         result = limiter.clear(self._item(per_minute), namespace, key)
