@@ -98,18 +98,17 @@ class InProcessWindows:
 
 class RateLimiter:
     def __init__(self, redis_url: str | None = None) -> None:
-        self._awaited = bool(redis_url)
-        self._local = None if redis_url else InProcessWindows()
         if redis_url:
             uri = "async+" + redis_url if not redis_url.startswith("async+") else redis_url
             self._storage = storage.storage_from_string(uri, implementation="redispy")
+            self._local = None
             self._limiter = aio_strategies.SlidingWindowCounterRateLimiter(self._storage)
             self._exact = aio_strategies.MovingWindowRateLimiter(self._storage)
-        else:
+        else:  # sliding windows in InProcessWindows; only the exact ones in limits' memory store
             self._storage = storage.MemoryStorage()
-            self._limiter = strategies.SlidingWindowCounterRateLimiter(self._storage)
+            self._local = InProcessWindows()
+            self._limiter = None
             self._exact = strategies.MovingWindowRateLimiter(self._storage)
-        self._items: dict[tuple[int, bool], object] = {}
 
     async def hit(self, namespace: str, key: str, per_minute: int, *, per_second: bool = False,
                   exact: bool = False) -> Decision:
@@ -117,10 +116,10 @@ class RateLimiter:
             period = 1 if per_second else 60
             allowed, remaining, reset_in = self._local.hit(f"{namespace}/{period}/{key}", per_minute, period)
             return Decision(allowed, per_minute, remaining, max(0, math.ceil(reset_in)))
-        item = self._item(per_minute, per_second)
+        item = RateLimitItemPerSecond(per_minute) if per_second else RateLimitItemPerMinute(per_minute)
         limiter = self._exact if exact else self._limiter
         try:
-            if self._awaited:
+            if self._local is None:  # Redis: limits' async strategies
                 allowed = await limiter.hit(item, namespace, key)
                 stats = await limiter.get_window_stats(item, namespace, key)
             else:
@@ -132,20 +131,11 @@ class RateLimiter:
         reset = max(0, math.ceil(stats.reset_time - time.time()))
         return Decision(allowed, per_minute, max(0, stats.remaining), reset)
 
-    def _item(self, per_minute: int, per_second: bool = False):
-        item = self._items.get((per_minute, per_second))
-        if item is None:
-            if len(self._items) >= 1024:
-                self._items.clear()
-            item = self._items[(per_minute, per_second)] = (
-                RateLimitItemPerSecond(per_minute) if per_second else RateLimitItemPerMinute(per_minute))
-        return item
-
     async def clear(self, namespace: str, key: str, per_minute: int, *, exact: bool = False) -> None:
         if self._local is not None and not exact:
             self._local.clear(f"{namespace}/60/{key}")
             return
         limiter = self._exact if exact else self._limiter
-        result = limiter.clear(self._item(per_minute), namespace, key)
-        if self._awaited:
+        result = limiter.clear(RateLimitItemPerMinute(per_minute), namespace, key)
+        if self._local is None:
             await result
