@@ -196,16 +196,15 @@ class PointIndex:
         point = (lat_0, lon_0, math.cos(math.radians(lat_0)))
         eta = _screening_error(box_list, lat_0, lon_0) if lat.size >= 64 else None
         if eta is None:
-            near = np.arange(lat.size)
             distance = _haversine(lat, lon, cos_lat, *point)
-            near = near[distance <= radius]
+            near = np.flatnonzero(distance <= radius)
             q = None
         else:
             # Screened: a cheap estimate of each distance with a proven error bound decides
             # most points; the haversine is computed only where the estimate cannot decide
             # (near the radius) and for the points that can reach the page.
             q = _screen(lat, lon, cos_lat, *point)
-            limit_q = radius / (2 * EARTH_RADIUS_M)
+            limit_q = radius / _TWO_R
             near = np.flatnonzero(q <= (limit_q / (1 - eta)) ** 2)
         near_lat = lat[near]
         keep = near_lat >= lat0  # the database's box, exactly
