@@ -237,16 +237,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin_establishments_router)
     app.include_router(admin_promotions_router)
     app.include_router(admin_transactions_router)
-    app.add_middleware(
-        RequestContextMiddleware,
-        max_body_bytes=settings.max_body_bytes,
-        access_log=access_log,
-    )
+    context = {"max_body_bytes": settings.max_body_bytes, "access_log": access_log}
+    app.add_middleware(RequestContextMiddleware, **context)
     # The same request context and exception handlers as the stack FastAPI builds (less its
     # last-resort 500 handler, which the request context already is).
     handlers = {key: handler for key, handler in app.exception_handlers.items() if key not in (500, Exception)}
     app.fixed_paths = FixedPathRoutes.build(
         app.router.routes, plain_routes,
-        lambda endpoint: RequestContextMiddleware(ExceptionMiddleware(endpoint, handlers=handlers),
-                                                  max_body_bytes=settings.max_body_bytes, access_log=access_log))
+        lambda endpoint: RequestContextMiddleware(ExceptionMiddleware(endpoint, handlers=handlers), **context))
     return app
