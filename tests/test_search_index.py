@@ -12,6 +12,7 @@ import random
 from collections import namedtuple
 from datetime import date, timedelta
 
+import numpy as np
 import pytest
 from sqlalchemy import delete, select, text, update
 
@@ -27,7 +28,7 @@ from cielo.promo.promotions.service import SORT_KEYS, PromotionService, Search
 from tests.conftest import run
 
 # Clusters where searches get hard: a city, both poles, both sides of the antimeridian, the
-# equator on the prime meridian, band edges (multiples of index.BAND_DEGREES, 0.02°).
+# equator on the prime meridian, band edges (multiples of index.BAND_DEGREES, 0.002°).
 CENTRES = [(-23.5614, -46.6559), (89.9995, 10.0), (-89.9995, -120.0), (-16.5, 179.9995), (-16.5, -179.9995),
            (0.0, 0.0), (45.06, 7.7)]
 TITLES = ["Café", "cafe", "Zebra", "Água", "Promo", "Promo", "Ω deal", "a"]
@@ -192,6 +193,105 @@ def test_the_screened_pass_answers_what_the_full_haversine_answers(monkeypatch):
         monkeypatch.setattr(index_module, "_screening_error", lambda *args: None)
         assert fast == points.search("sandbox", search, page.offset, page.limit), (search, page)
     assert screened > 300
+
+
+def _on_circle(centre: tuple[float, float], radius: float, bearing: float) -> list[tuple[float, float]]:
+    """Two points on a ray from ``centre``: the last whose distance (as the index computes it)
+    is within ``radius`` and the first beyond it — a hair either side of the circle, where only
+    the exact haversine can tell them apart."""
+    lat0, lon0 = centre
+    cos0 = math.cos(math.radians(lat0))
+
+    def point(t: float) -> tuple[float, float]:
+        return (lat0 + math.degrees(t * math.cos(math.radians(bearing))),
+                lon0 + math.degrees(t * math.sin(math.radians(bearing)) / cos0))
+
+    def distance(t: float) -> float:
+        lat, lon = point(t)
+        return index_module._haversine(lat, lon, math.cos(math.radians(lat)), lat0, lon0, cos0)
+
+    inside, outside = 0.0, 2 * radius / index_module.EARTH_RADIUS_M
+    for _ in range(200):
+        middle = (inside + outside) / 2
+        if middle in (inside, outside):
+            break
+        inside, outside = (middle, outside) if distance(middle) <= radius else (inside, middle)
+    return [point(inside), point(outside)]
+
+
+def test_the_screen_decides_exactly_on_the_circle(monkeypatch):
+    """Points a hair inside and outside circles around one centre (the estimate's own error is
+    larger than their distance to the circle), several at one point: every page of searches
+    whose radius or page boundary falls on those circles is what the haversine of every
+    candidate gives — the screen's bound and its spread at the page's edge both matter here."""
+    rng = random.Random(SEED + 2)
+    points = [p for radius in (500, 1000, 2000) for bearing in range(0, 360, 10) for p in _on_circle(PAULISTA, radius, bearing)]
+    points += [rng.choice(points) for _ in range(40)]
+    rows = [_Row(n + 1, "sandbox", lat, lon, True, True, "G", date(2026, 1, 1), date(2026, 2, 1), "t")
+            for n, (lat, lon) in enumerate(points)]
+    index = PointIndex()
+    index.replace(rows)
+    screened_error = index_module._screening_error
+    for radius in (500, 1000, 2000, 2500):
+        search = _search(*PAULISTA, radius)
+        assert screened_error(index_module.boxes(*PAULISTA, radius), *PAULISTA) is not None
+        for offset in range(0, len(points), 3):
+            for descending in (False, True):
+                search = _search(*PAULISTA, radius, sort=[("distance", descending)])
+                monkeypatch.setattr(index_module, "_screening_error", screened_error)
+                fast = index.search("sandbox", search, offset, 3)
+                monkeypatch.setattr(index_module, "_screening_error", lambda *args: None)
+                assert fast == index.search("sandbox", search, offset, 3), (radius, offset, descending)
+    monkeypatch.setattr(index_module, "_screening_error", screened_error)
+    # each circle keeps exactly its inside points (and their repeats)
+    inside = index.search("sandbox", _search(*PAULISTA, 1000), 0, 1).total
+    assert inside == sum(1 for lat, lon in points
+                         if index_module._haversine(lat, lon, math.cos(math.radians(lat)), *PAULISTA,
+                                                    math.cos(math.radians(PAULISTA[0]))) <= 1000)
+
+
+def test_changes_slotted_in_give_the_index_a_fresh_load_gives(monkeypatch):
+    """Rounds of random changes applied to the index (a few points slotted into the sorted
+    columns, or many re-sorted; moves, deletions, repeated points and longitudes) leave it
+    exactly as loading the same promotions afresh: same columns in the same order, same pages."""
+    rng = random.Random(SEED + 3)
+    current = {}
+
+    def row(promotion_id: int) -> _Row:
+        lat, lon = rng.choice(CENTRES) if rng.random() < 0.2 else (PAULISTA[0] + rng.uniform(-0.01, 0.01),
+                                                                  PAULISTA[1] + rng.uniform(-0.01, 0.01))
+        if current and rng.random() < 0.3:  # the point (or the longitude) of another promotion
+            other = rng.choice(list(current.values()))
+            lat, lon = (other.latitude, other.longitude) if rng.random() < 0.5 else (lat, other.longitude)
+        return _Row(promotion_id, rng.choice(["sandbox", "production"]), lat, lon, rng.random() > 0.05,
+                    rng.random() > 0.3, rng.choice(CAMPAIGN_TYPES), date(2026, 1, 1), date(2026, 2, 1), "t")
+
+    index = PointIndex()
+    for promotion_id in range(1, 301):
+        current[promotion_id] = row(promotion_id)
+    index.replace(list(current.values()))
+    for round_ in range(40):
+        changed = rng.sample(sorted(current), rng.randint(0, 10))
+        changed += [max(current) + n + 1 for n in range(rng.choice([0, 1, 5, 300]))]  # the last: re-sorted
+        rows = []
+        for promotion_id in changed:
+            if promotion_id in current and rng.random() < 0.3:
+                del current[promotion_id]
+            else:
+                current[promotion_id] = row(promotion_id)
+                rows.append(current[promotion_id])
+        index.apply(changed, rows)
+        fresh = PointIndex()
+        fresh.replace(list(current.values()))
+        assert index._layers.keys() == fresh._layers.keys()
+        for env, layer in fresh._layers.items():
+            for name in ("ids", "lat", "lon", "category", "band", "starts", "cos_lat"):
+                assert np.array_equal(getattr(index._layers[env], name), getattr(layer, name)), (round_, env, name)
+            assert index._layers[env].kmin == layer.kmin
+        for _ in range(5):
+            search, page = _dense_search(rng)
+            assert index.search("sandbox", search, page.offset, page.limit) == \
+                fresh.search("sandbox", search, page.offset, page.limit)
 
 
 def test_dense_searches_answer_what_the_database_answers(settings):
