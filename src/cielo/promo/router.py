@@ -253,7 +253,7 @@ def build(env: Environment) -> tuple[APIRouter, list[Route]]:
         caller = await services.access.partner(request, env)
         search = Search.parse(request.query_params)
         page = Page.parse(request.query_params, caller.max_page_size, required=True)
-        items, total = await services.promotions.search(env, search, page)
+        items, total = await services.promotions.search(env, search, page, encoded=True)
         return JSONResponse(items, headers={**caller.headers(), **page.headers(request, total)})
 
     @router.get("/promotions/{promotion_id}", tags=["Promotions"], summary="Gets a specific promotion")

@@ -3,13 +3,14 @@ without a round trip to the database, and exactly what the database would answer
 
 Why: through the database a 2 km search costs ~2 ms of its work (the index-only scan of
 ~1,200 candidates, their distances, count, sort, page) and ~0.3 ms of driver per answer
-(docs/PERFORMANCE.md). Here the candidates' distances are one vectorised numpy pass.
+(docs/PERFORMANCE.md). Here a search is one compiled pass (numba) over its candidates.
 
-Structure: the points of each environment are cut into latitude bands of ``BAND_DEGREES``;
-inside a band they are sorted by longitude, so the candidates of a search's bounding boxes
-(geo.boxes, shared with the database path) are one binary search per band. Then the same
-haversine as the SQL, the same filters and the same order (ties by id), so both paths give
-the same pages (tests hold them equal).
+Structure: the points of each environment are columns sorted by latitude band
+(``BAND_DEGREES``), then longitude, then id; an offsets array says where each band starts.
+The candidates of a search's bounding boxes (geo.boxes, shared with the database path) are
+then two binary searches per band. Then the same haversine as the SQL (the C library's sin
+and asin, as the databases), the same filters and the same order (ties by id), so both paths
+give the same pages (tests hold them equal).
 
 Screening: the haversine's trigonometry was most of a search. Where the boxes are small and
 away from the poles and the antimeridian, each candidate first gets a trigonometry-free
@@ -35,9 +36,9 @@ Exactness — the index is never stale, in any process:
 The page's bodies are kept too (``SearchIndex.bodies``), dropped by the same log, so constant
 commits elsewhere do not send every page back to the database.
 
-Memory: numpy columns only (about 60 bytes a promotion, titles shared when repeated): the
-large sandbox's 100,180 promotions take ~6 MB per process. A change rebuilds the arrays of
-the bands it touches (well under 1 ms: the densest holds ~3,000 points).
+Memory: numpy columns only (about 70 bytes a promotion, titles shared when repeated): the
+large sandbox's 100,180 promotions take ~7 MB per process. A change slots its points into the
+sorted columns (a copy of each column, ~1 ms at 100,000; more than 256 points re-sort all).
 """
 
 from __future__ import annotations
@@ -461,7 +462,7 @@ class SearchIndex:
         # drops those it names (a promotion written, its establishment moved, closed or renamed:
         # migrations 0012-0013). ``changes`` counts the syncs that dropped any, so a body read
         # while one ran is not kept (it may predate what that sync dropped).
-        self.bodies: dict[int, dict] = {}
+        self.bodies: dict = {}  # id → service._Kept
         self.changes = 0
 
     async def ready(self) -> bool:
