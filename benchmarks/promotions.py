@@ -139,6 +139,10 @@ def http_suite(label: str, data_dir: Path, database_url: str | None, client: dic
     headers = [f"Client-Id: {client['client_id']}", f"Access-Token: {client['access_token']}"]
     results = []
     try:
+        # Warm up (discarded): the index loads and the compiled search is read in the
+        # background after start-up; the first radius measured must not pay for them.
+        wrk(f"{label} warm-up", f"http://127.0.0.1:{port}", seconds=3, connections=args.connections,
+            script=lua(2000), headers=headers)
         for radius in RADII:
             results.append(wrk(f"{label} /promotions r={radius} m", f"http://127.0.0.1:{port}", seconds=args.seconds,
                                connections=args.connections, script=lua(radius), headers=headers))
@@ -203,6 +207,8 @@ def prism(args, work: Path) -> Result | None:
     try:
         time.sleep(2)
         # Prism serves the document's paths without the servers' relative base path.
+        wrk("Prism warm-up", f"http://127.0.0.1:{port}", seconds=3, connections=args.connections,
+            script=lua(2000, "/promotions"), headers=["Client-Id: x", "Access-Token: y"])
         return wrk("Prism mock /promotions r=2000 m", f"http://127.0.0.1:{port}", seconds=args.seconds,
                    connections=args.connections, script=lua(2000, "/promotions"),
                    headers=["Client-Id: x", "Access-Token: y"])

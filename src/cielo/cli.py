@@ -79,6 +79,7 @@ def serve(
     from cielo.db.migrate import upgrade
     from cielo.logs import configure, logging_config
     from cielo.security.secrets import secret_box_from_settings
+    from cielo.serving import CoalescingHttpToolsProtocol
 
     settings = _settings(database_url)
     configure(settings.log_level, settings.log_json)
@@ -100,7 +101,7 @@ def serve(
         port=port,
         workers=workers,
         loop="uvloop",
-        http="httptools",
+        http=CoalescingHttpToolsProtocol,  # a response's head and body in one write (serving.py)
         log_config=logging_config(settings.log_level, settings.log_json),
         access_log=False,
         server_header=False,
