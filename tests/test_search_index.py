@@ -46,11 +46,14 @@ class Process:
         self.service = PromotionService(self.db, self.caches)
 
     async def search(self, search: Search, page: Page, env=Environment.SANDBOX, *, in_memory=True, encoded=False):
+        """The service's search; ``encoded``: its JSON, as the API sends it (search_json)."""
         token = request_marker.set(RequestMarker())  # a fresh request, as the middleware does
         try:
             if in_memory:
                 assert await self.service.index.ready()
-                return await self.service.search(env, search, page, encoded=encoded)
+                if encoded:
+                    return await self.service.search_json(env, search, page)
+                return await self.service.search(env, search, page)
             return await self.service.search_in_database(env, search, page)
         finally:
             request_marker.reset(token)
@@ -128,8 +131,8 @@ def test_the_index_answers_what_the_database_answers(settings):
                     memory = await process.search(search, page, env)
                     database = await process.search(search, page, env, in_memory=False)
                     assert memory == database, (search, page, env)
-                    items, total = await process.search(search, page, env, encoded=True)  # as the API sends them
-                    assert (orjson.dumps(items), total) == (orjson.dumps(database[0]), database[1])
+                    body, total = await process.search(search, page, env, encoded=True)  # as the API sends it
+                    assert (body, total) == (orjson.dumps(database[0]), database[1])
                     nonempty += bool(memory[0])
             assert nonempty > 100  # the comparison saw real pages, not only empty ones
             assert process.service.index.loads == 1

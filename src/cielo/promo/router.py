@@ -253,8 +253,8 @@ def build(env: Environment) -> tuple[APIRouter, list[Route]]:
         caller = await services.access.partner(request, env)
         search = Search.parse(request.query_params)
         page = Page.parse(request.query_params, caller.max_page_size, required=True)
-        items, total = await services.promotions.search(env, search, page, encoded=True)
-        return JSONResponse(items, headers={**caller.headers(), **page.headers(request, total)})
+        body, total = await services.promotions.search_json(env, search, page)
+        return Response(body, media_type="application/json", headers={**caller.headers(), **page.headers(request, total)})
 
     @router.get("/promotions/{promotion_id}", tags=["Promotions"], summary="Gets a specific promotion")
     async def promotion(request: Request) -> Response:

@@ -159,22 +159,42 @@ class PromotionService:
         shape, values = self._bound(env, search, None)
         return self._candidates(*shape[:3]).params(values)
 
-    async def search(self, env: Environment, search: Search, page: Page, *,
-                     encoded: bool = False) -> tuple[list[dict] | list[orjson.Fragment], int]:
-        """The page and the total. ``encoded``: from the index, the items as JSON already
-        (orjson fragments: each promotion's JSON is kept, and only its distance is written per
-        answer; the same bytes as the dicts would give, tests hold them equal)."""
-        if self.index is not None and await self.index.ready():
-            hits = self.index.points.search(env.value, search, page.offset, page.limit)
-            bodies = await self._page_bodies(hits.ids)
-            # a promotion deleted since the index's look is left out of the page
-            if encoded:
-                dumps, fragment = orjson.dumps, orjson.Fragment
-                return ([fragment(bodies[i].head + dumps(round(d, 1)) + b"}")
-                         for i, d in zip(hits.ids, hits.distances) if i in bodies], hits.total)
-            return ([{**bodies[i].body, "distance": round(d, 1)} for i, d in zip(hits.ids, hits.distances)
-                     if i in bodies], hits.total)
-        return await self.search_in_database(env, search, page)
+    async def search(self, env: Environment, search: Search, page: Page) -> tuple[list[dict], int]:
+        """The page's promotions, each with its distance, and the total."""
+        found = await self._from_index(env, search, page)
+        if found is None:
+            return await self.search_in_database(env, search, page)
+        hits, bodies = found
+        # a promotion deleted since the index's look is left out of the page
+        return ([{**bodies[i].body, "distance": round(d, 1)} for i, d in zip(hits.ids, hits.distances) if i in bodies],
+                hits.total)
+
+    async def search_json(self, env: Environment, search: Search, page: Page) -> tuple[bytes, int]:
+        """The page as the JSON the API sends, and the total. From the index, each promotion's
+        JSON is kept, and only its distance is written per answer: the bytes orjson gives for
+        ``search``'s dicts (tests hold them equal), without building and serialising them."""
+        found = await self._from_index(env, search, page)
+        if found is None:
+            items, total = await self.search_in_database(env, search, page)
+            return orjson.dumps(items), total
+        hits, bodies = found
+        dumps = orjson.dumps
+        parts = [b"["]
+        for i, d in zip(hits.ids, hits.distances):
+            kept = bodies.get(i)
+            if kept is not None:
+                parts += (kept.head, dumps(round(d, 1)), b"},")
+        if len(parts) == 1:
+            return b"[]", hits.total
+        parts[-1] = b"}]"
+        return b"".join(parts), hits.total
+
+    async def _from_index(self, env: Environment, search: Search, page: Page):
+        """(hits, kept bodies by id) from the in-memory index, or None where it may not answer."""
+        if self.index is None or not await self.index.ready():
+            return None
+        hits = self.index.points.search(env.value, search, page.offset, page.limit)
+        return hits, await self._page_bodies(hits.ids)
 
     async def _page_bodies(self, ids: list[int]) -> dict[int, _Kept]:
         """The page's promotions as the seed shows them (without distance): those the index
