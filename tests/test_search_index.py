@@ -15,6 +15,9 @@ from datetime import date, timedelta
 import numpy as np
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from sqlalchemy import delete, select, text, update
 
 from cielo.cache import CacheRegistry, RequestMarker, request_marker
@@ -582,3 +585,13 @@ def test_concurrent_searches_while_another_process_keeps_committing(settings):
             assert await reader.search(near, Page(0, 50)) == await reader.search(near, Page(0, 50), in_memory=False)
 
     run(go())
+
+
+@given(st.lists(st.floats(0, 1e6, allow_nan=False) | st.sampled_from([0.0, 1.0, 2.0]), min_size=1, max_size=300),
+       st.data())
+@hypothesis_settings(max_examples=300, deadline=None)
+def test_the_kth_smallest_is_the_sorted_values_kth(values, data):
+    """The page's edge: the compiled k-th smallest (a heap for a page's few, a partition past
+    64) is the k-th of the sorted values, repeats included."""
+    k = data.draw(st.integers(1, len(values)))
+    assert index_module._kth_smallest(np.array(values, np.float64), k) == sorted(values)[k - 1]

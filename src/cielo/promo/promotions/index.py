@@ -265,6 +265,44 @@ def _haversine(lat: float, lon: float, cos_lat: float, lat_0: float, lon_0: floa
 
 
 @numba.njit(cache=True)
+def _kth_smallest(values, k):
+    """The k-th smallest of ``values`` (1-based, k <= size): for a page's few, a max-heap of the
+    k smallest seen (most values are turned away by one comparison with its top); else a
+    partition."""
+    if k > 64:
+        return np.partition(values.copy(), k - 1)[k - 1]
+    heap = np.empty(k, np.float64)
+    for t in range(k):  # the first k, then heapified
+        heap[t] = values[t]
+    for start in range(k // 2 - 1, -1, -1):
+        _sift_down(heap, start, heap[start])
+    top = heap[0]
+    for t in range(k, values.size):
+        v = values[t]
+        if v < top:
+            _sift_down(heap, 0, v)
+            top = heap[0]
+    return top
+
+
+@numba.njit(cache=True)
+def _sift_down(heap, i, v):
+    """Put ``v`` at ``i`` of the max-heap ``heap`` and sift it down to its place."""
+    n = heap.size
+    while True:
+        child = 2 * i + 1
+        if child >= n:
+            break
+        if child + 1 < n and heap[child + 1] > heap[child]:
+            child += 1
+        if heap[child] <= v:
+            break
+        heap[i] = heap[child]
+        i = child
+    heap[i] = v
+
+
+@numba.njit(cache=True)
 def _search(lat, lon, cos_lat, ids, category, starts, kmin, band_degrees, box, lat_0, lon_0, cos_lat0, radius,
             allowed, eta, first, descending, by_distance, sort_here):
     """(total, positions, distances): the matches of a search, or, when the order is by
@@ -327,10 +365,10 @@ def _search(lat, lon, cos_lat, ids, category, starts, kmin, band_degrees, box, l
     if by_distance and first < m:
         spread = ((1 + eta) / (1 - eta)) ** 2 if screened else 1.0
         if descending:
-            kth = np.partition(value.copy(), m - first)[m - first]
+            kth = -_kth_smallest(-value, first)
             head = value >= kth / spread
         else:
-            kth = np.partition(value.copy(), first - 1)[first - 1]
+            kth = _kth_smallest(value, first)
             head = value <= kth * spread
         found, value = found[head], value[head]
     if screened:
