@@ -8,6 +8,7 @@ unexpected exception) are rendered through :func:`error_style_for` so they keep 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Callable
 
 import orjson
@@ -24,6 +25,22 @@ class JSONResponse(Response):
 
 
 ErrorRenderer = Callable[[int, str], Response]
+
+
+def query_of(request) -> Mapping[str, str]:
+    """The request's query parameters, a repeated name's last value winning (as Starlette's
+    ``request.query_params.get``). A query without escapes is split here: Starlette's
+    ``parse_qsl`` path cost ~6% of a cached search's request; the split gives what it gives
+    (tests hold them equal), and any query with an escape goes through Starlette."""
+    raw = request.scope.get("query_string", b"")
+    if b"%" in raw or b"+" in raw:
+        return request.query_params
+    params = {}
+    for part in raw.decode("latin-1").split("&"):
+        if part:
+            name, _, value = part.partition("=")
+            params[name] = value
+    return params
 
 
 def hides_detail(status_code: int) -> bool:

@@ -12,7 +12,7 @@ from fastapi.routing import APIRoute
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from cielo.http import JSONResponse, json_body
+from cielo.http import JSONResponse, json_body, query_of
 from cielo.ids import MAX_ID
 from cielo.pages import PAGE_HEADERS, csrf_ok, error_page, render
 from cielo.promo import validation
@@ -229,7 +229,7 @@ def build(env: Environment) -> tuple[APIRouter, list[Route]]:
     async def my_transactions(request: Request) -> Response:
         services = request.app.state
         caller = await services.access.holder(request, env)
-        query = request.query_params
+        query = query_of(request)
         page = Page.parse(query, caller.max_page_size, required=True)
         start, end = transaction_period(query)
         items, total = await services.transactions.for_holder(caller.holder_id, page, start, end)
@@ -240,7 +240,7 @@ def build(env: Environment) -> tuple[APIRouter, list[Route]]:
     async def establishments(request: Request) -> Response:
         services = request.app.state
         caller = await services.access.partner(request, env)
-        query = request.query_params
+        query = query_of(request)
         cnpj = validation.cnpj(query["cnpj"]) if query.get("cnpj") else None
         cpf = validation.cpf(query["cpf"]) if query.get("cpf") else None
         page = Page.parse(query, caller.max_page_size, required=False)
@@ -251,8 +251,9 @@ def build(env: Environment) -> tuple[APIRouter, list[Route]]:
     async def promotions(request: Request) -> Response:
         services = request.app.state
         caller = await services.access.partner(request, env)
-        search = Search.parse(request.query_params)
-        page = Page.parse(request.query_params, caller.max_page_size, required=True)
+        query = query_of(request)
+        search = Search.parse(query)
+        page = Page.parse(query, caller.max_page_size, required=True)
         body, total = await services.promotions.search_json(env, search, page)
         return Response(body, media_type="application/json", headers={**caller.headers(), **page.headers(request, total)})
 
