@@ -28,7 +28,12 @@ from cielo.promo.pagination import Page
 from cielo.promo.promotions import index as index_module
 from cielo.promo.promotions.index import ChangeLog, PointIndex
 from cielo.promo.promotions.models import CAMPAIGN_TYPES, Promotion
-from cielo.promo.promotions.service import SORT_KEYS, PromotionService, Search
+from cielo.promo.promotions.service import (
+    SORT_KEYS,
+    PromotionService,
+    Search,
+    distance_json,
+)
 from tests.conftest import run
 
 # Clusters where searches get hard: a city, both poles, both sides of the antimeridian, the
@@ -595,3 +600,9 @@ def test_the_kth_smallest_is_the_sorted_values_kth(values, data):
     64) is the k-th of the sorted values, repeats included."""
     k = data.draw(st.integers(1, len(values)))
     assert index_module._kth_smallest(np.array(values, np.float64), k) == sorted(values)[k - 1]
+
+
+@given(st.floats(0, 60_000, allow_nan=False) | st.sampled_from([0.0, 0.05, 0.15, 0.25, 1234.45, 49_999.95, 2.5e-324]))
+@hypothesis_settings(max_examples=2000, deadline=None)
+def test_a_distance_is_written_as_json_writes_its_tenth(distance):
+    assert distance_json(distance) == orjson.dumps(round(distance, 1)) + b"},"
