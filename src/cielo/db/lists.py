@@ -37,11 +37,14 @@ def among(col, values: Iterable, *, sqlite: bool, text_values: bool = False):
 
 
 def pairs_table(pairs: list[tuple[int, int]], *, sqlite: bool):
-    """A selectable of (a, b) rows from a list of integer pairs, to join on."""
+    """A selectable of (a, b) rows from a list of pairs of ids (0 ≤ id < 2³¹), to join on."""
     if sqlite:
-        each = func.json_each(bindparam(None, orjson.dumps(pairs).decode())).table_valued("value")
-        return select(func.json_extract(each.c.value, "$[0]").label("a"),
-                      func.json_extract(each.c.value, "$[1]").label("b")).subquery("pairs")
+        # each pair packed into one 64-bit integer (a·2³² + b) and split by two integer
+        # operations: two json_extract calls per pair cost ~1.2 µs of a probe's ~3 µs
+        packed = orjson.dumps([(a << 32) | b for a, b in pairs]).decode()
+        each = func.json_each(bindparam(None, packed)).table_valued("value")
+        return select(each.c.value.op(">>")(32).label("a"),
+                      each.c.value.op("&")(0xFFFFFFFF).label("b")).subquery("pairs")
     unnest = func.unnest(bindparam(None, [a for a, _ in pairs], type_=ARRAY(Integer)),
                          bindparam(None, [b for _, b in pairs], type_=ARRAY(Integer))).table_valued("a", "b").render_derived()
     return select(unnest.c.a, unnest.c.b).subquery("pairs")

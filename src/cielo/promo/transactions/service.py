@@ -309,10 +309,12 @@ class TransactionService:
             stmt = (select(*columns).select_from(wanted)
                     .join(T, and_(T.holder_id == wanted.c.a, T.establishment_id == wanted.c.b)).where(counted))
         else:
-            # the pairs as one array parameter, each probing ix_transactions_pair (LATERAL keeps
-            # the planner from merge-joining the whole index)
+            # the pairs as one array parameter, each probing ix_transactions_pair. OFFSET 0 keeps
+            # the LATERAL subquery from being pulled up into a join, which the planner made a
+            # hash join over a scan of the whole table (~27 ms at 100,000 rows, growing with it;
+            # ~5 ms as 1,000 probes)
             each = (select(*columns).where(T.holder_id == wanted.c.a, T.establishment_id == wanted.c.b, counted)
-                    .lateral("history"))
+                    .offset(0).lateral("history"))
             stmt = select(each).select_from(wanted).join(each, true())
         for row_id, holder_id, establishment_id, occurred_at, amount in (await session.execute(stmt)).all():
             history[(holder_id, establishment_id)].append(engine.Purchase(row_id, occurred_at, amount))
