@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import re
 import time
 from datetime import datetime, timezone
 
@@ -220,6 +221,26 @@ def test_cancellation_and_undo_withdraw_and_recount(client, admin, settings, wor
     assert items[ts[0]["id"]]["containsPromotions"] is False
     assert items[ts[2]["id"]]["transactionUndone"]["id"] == undone.json()["id"]
     assert items[ts[3]["id"]]["containsPromotions"] is True and "transactionCancelled" not in items[ts[3]["id"]]
+
+
+def test_a_purchase_at_local_midnight_is_in_its_day(client, admin, settings, world):
+    """Every write path stores one datetime format: on SQLite, datetimes are text compared as
+    text, and a batch's rows (written by insert_columns) once carried the driver's own format,
+    which sorted a purchase at exactly a day's first instant before that instant."""
+    campaign(client, admin, settings, world, "G", {})
+    at_midnight = buy(client, admin, world, "2026-03-01T00:00:00-03:00")
+    before = buy(client, admin, world, "2026-02-28T23:59:59.999999-03:00")
+    reversal = client.post(f"{TX}/{before['id']}/cancellation", json={"occurredAt": "2026-03-01T00:00:00-03:00"},
+                           headers=admin)
+    assert reversal.status_code == 201, reversal.text
+    listed = client.get(SANDBOX + "/me/transactions", headers=world["holder"], params={
+        "_offset": 0, "_limit": 10, "start_date": "2026-03-01", "end_date": "2026-03-01"})
+    assert listed.status_code == 200, listed.text
+    assert [i["id"] for i in listed.json()] == [at_midnight["id"]]
+    if settings.database_url is None:  # SQLite: the stored text itself
+        texts = db_sql(settings, "SELECT occurred_at FROM transactions UNION ALL SELECT created_at FROM transactions "
+                                 "UNION ALL SELECT earned_at FROM transaction_rewards")
+        assert texts and all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}", t) for (t,) in texts), texts
 
 
 def test_a_late_purchase_recounts_the_later_ones(client, admin, settings, world):

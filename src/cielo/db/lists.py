@@ -90,7 +90,10 @@ def _sqlite_insert(dialect, table: Table, names: tuple[str, ...]) -> tuple[str, 
     quote = dialect.identifier_preparer.quote
     sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "
            f"VALUES ({', '.join('?' for _ in names)})")
-    return sql, [table.c[name].type.bind_processor(dialect) for name in names]
+    # the type as the dialect adapts it: a TypeDecorator's own bind_processor() applies its
+    # impl unadapted, which on SQLite left datetimes to the driver's adapter (another text
+    # format than every other write's, so comparisons and ordering could disagree)
+    return sql, [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
 
 
 @lru_cache(maxsize=64)  # one statement per table and set of columns (asyncpg prepares it once)

@@ -392,24 +392,24 @@ class TransactionService:
                 n.earned = earned.get(n.key, [])
             if past and earliest < past[-1].occurred_at:  # a late arrival: later purchases are recounted
                 recounts.append((pair, earliest, earned))
-        now, environment = utcnow(), env.value
-        rows = [{
-            "environment": environment, "kind": PURCHASE, "card_id": n.card_id, "holder_id": n.holder_id,
-            "establishment_id": n.item.establishment_id, "amount_cents": n.item.amount,
-            "occurred_at": n.item.occurred_at, "product_primary_id": n.item.primary[0],
-            "product_primary_description": n.item.primary[1],
-            "product_secondary_id": n.item.secondary[0] if n.item.secondary else None,
-            "product_secondary_description": n.item.secondary[1] if n.item.secondary else None,
-            "external_id": n.item.external_id, "reverses_id": None, "reversed_by_id": None,
-            "contains_promotions": bool(n.earned), "created_at": now,
-        } for n in new]
-        ids = await self._reserve_ids(session, len(rows))
-        for row, row_id in zip(rows, ids):
-            row["id"] = row_id
+        now, count = utcnow(), len(new)
+        items = [n.item for n in new]
+        ids = await self._reserve_ids(session, count)
         conn = await session.connection()
-        # Core executemany with the ids given: one round trip (RETURNING made SQLAlchemy send
-        # the rows one by one to aiosqlite, ~150 µs each)
-        await conn.execute(insert(Transaction.__table__), rows)
+        # one list per column, written in one round trip (insert_columns: one statement of
+        # arrays on PostgreSQL, the driver's executemany of tuples on SQLite)
+        await insert_columns(conn, Transaction.__table__, {
+            "id": ids, "environment": [env.value] * count, "kind": [PURCHASE] * count,
+            "card_id": [n.card_id for n in new], "holder_id": [n.holder_id for n in new],
+            "establishment_id": [i.establishment_id for i in items], "amount_cents": [i.amount for i in items],
+            "occurred_at": [i.occurred_at for i in items],
+            "product_primary_id": [i.primary[0] for i in items],
+            "product_primary_description": [i.primary[1] for i in items],
+            "product_secondary_id": [i.secondary[0] if i.secondary else None for i in items],
+            "product_secondary_description": [i.secondary[1] if i.secondary else None for i in items],
+            "external_id": [i.external_id for i in items],
+            "contains_promotions": [bool(n.earned) for n in new], "created_at": [now] * count,
+        }, sqlite=self._db.is_sqlite)
         for n, row_id in zip(new, ids):
             n.id, n.stored_at = row_id, now
         won = [(n.id, e) for n in new for e in n.earned]
