@@ -8,10 +8,11 @@ purchases therefore never both take the same punch."""
 
 from __future__ import annotations
 
+import asyncio
 from array import array
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 from types import SimpleNamespace
 from typing import NamedTuple
@@ -55,6 +56,7 @@ from cielo.promo.transactions.models import (
 from cielo.promo.transactions.parsing import Item, ItemError, parse
 
 MAX_BATCH = 1000
+_ANSWER_SLICE = 50  # items answered between two looks at the writing task (~0.4 ms of work)
 WORDS = {CANCELLATION: "cancelled", UNDO: "undone"}
 ACCEPTED = 1
 
@@ -76,7 +78,15 @@ class _New:
     key: int  # provisional engine key (negative) until the row has an id
     earned: list[engine.Earned]
     id: int | None = None
-    stored_at: datetime | None = None
+
+
+@dataclass
+class _Known:
+    """What a batch names, as the database knows it (TransactionService._resolve)."""
+    cards: dict[int, tuple[int, int]]  # item index -> (card id, holder id)
+    birthdates: dict[int, date | None]  # holder id -> birthdate
+    versions: dict[int, int]  # establishment id -> campaigns_version
+    errors: list[dict]
 
 
 def _product(row, which: str) -> dict | None:
@@ -167,34 +177,35 @@ class TransactionService:
         first one). Refusals name every bad item with its index and reason."""
         items, errors = _parse_all(raws)
         async with self._db.write() as session:
-            cards, errors = await self._resolve(session, env, items, errors)
-            if errors:
-                raise IngestError(400, _refusal(errors, len(items)), errors)
-            return await self._store(session, env, items, cards, actor)
+            known = await self._resolve(session, env, items, errors)
+            if known.errors:
+                raise IngestError(400, _refusal(known.errors, len(items)), known.errors)
+            return await self._store(session, env, items, known, actor)
 
     async def check(self, env: Environment, raws: list) -> list[dict]:
         """Every error ingesting these transactions would meet ({index, reason}), changing
         nothing (the import command checks a whole file before it loads any of it)."""
         items, errors = _parse_all(raws, limit=None)
         async with self._db.read() as session:
-            return (await self._resolve(session, env, items, errors))[1]
+            return (await self._resolve(session, env, items, errors)).errors
 
-    async def _resolve(self, session, env: Environment, items: list[Item | None], errors: list[dict]):
-        """(card id, holder id) per item index, and every error: the parsing ones given, unknown
-        cards and unknown establishments."""
-        cards, card_errors = await self._cards_of(session, env, items)
+    async def _resolve(self, session, env: Environment, items: list[Item | None], errors: list[dict]) -> _Known:
+        """What the batch names, read once for resolving and for judging: each item's card and
+        holder, the holders' birthdates, the establishments' campaign versions; and every error
+        (the parsing ones given, unknown cards and unknown establishments)."""
+        cards, birthdates, card_errors = await self._cards_of(session, env, items)
         errors = errors + card_errors
-        known = set((await session.scalars(select(CommercialEstablishment.id).where(
-            CommercialEstablishment.environment == env.value,
-            self._among(CommercialEstablishment.id, {i.establishment_id for i in items if i})))).all())
+        E = CommercialEstablishment
+        versions = dict((await session.execute(select(E.id, E.campaigns_version).where(
+            E.environment == env.value, self._among(E.id, {i.establishment_id for i in items if i})))).all())
         for index, item in enumerate(items):
-            if item is not None and item.establishment_id not in known:
+            if item is not None and item.establishment_id not in versions:
                 errors.append({"index": index, "reason": f"There is no commercial establishment "
                                                          f"{item.establishment_id} in {env.value}."})
         errors.sort(key=lambda e: e["index"])
-        return cards, errors
+        return _Known(cards, birthdates, versions, errors)
 
-    async def _store(self, session, env: Environment, items: list[Item], cards, actor: Actor):
+    async def _store(self, session, env: Environment, items: list[Item], known: _Known, actor: Actor):
         results: list[tuple[int | None, bool]] = [(None, True)] * len(items)
         by_external: dict[str, int] = {}
         externals = {i.external_id for i in items if i.external_id}
@@ -213,20 +224,36 @@ class TransactionService:
             elif item.external_id in first_of:
                 results[index] = (-1 - first_of[item.external_id].index, False)
             else:
-                card_id, holder_id = cards[index]
+                card_id, holder_id = known.cards[index]
                 entry = _New(index, item, card_id, holder_id, -1 - index, [])
                 new.append(entry)
                 if item.external_id:
                     first_of[item.external_id] = entry
         by_index = {n.index: n for n in new}
+        fresh = {}
         if new:
-            await self._judge_and_store(session, env, new)
+            recounts = await self._judge(session, new, known)
+            now = utcnow()
+            ids = await self._reserve_ids(session, len(new))
+            for n, row_id in zip(new, ids):
+                n.id = row_id
+            # The database writes while this process answers: the new rows are answered from
+            # memory (only repeated externalIds are read back), built a slice at a time, with
+            # the loop let run between slices so that the writing task sends each statement as
+            # soon as the one before it is done (each step of it waits on the database or on
+            # aiosqlite's thread, which do their work beside this one).
+            writing = asyncio.ensure_future(self._write(session, env, new, recounts, now))
+            try:
+                earned_at = now.isoformat()
+                for start in range(0, len(new), _ANSWER_SLICE):
+                    await asyncio.sleep(0)
+                    for n in new[start:start + _ANSWER_SLICE]:
+                        fresh[n.id] = _fresh_model(env.value, n, earned_at)
+            finally:
+                await writing
             audit.record(session, actor, "create", "transaction", str(new[0].id) if len(new) == 1 else "batch",
                          {"count": len(new), "ids": [n.id for n in new][:1000]})
         ids = {n.key: n.id for n in new}
-        # the new rows are answered from memory; only repeated externalIds are read back
-        earned_at = new[0].stored_at.isoformat() if new else ""
-        fresh = {n.id: _fresh_model(env.value, n, earned_at) for n in new}
         earlier = {row_id for row_id, _ in results if row_id is not None and row_id > 0}
         if earlier:
             fresh.update({m["id"]: m for m, _ in await self._models(session, [(i, False) for i in earlier])})
@@ -234,24 +261,29 @@ class TransactionService:
                 for index, (row_id, _) in enumerate(results)]
 
     async def _cards_of(self, session, env: Environment, items: list[Item | None]):
-        """(card id, holder id) per item index, and the errors of cards that are not known."""
+        """(card id, holder id) per item index, the holders' birthdates, and the errors of cards
+        that are not known."""
         cards: dict[int, tuple[int, int]] = {}
+        birthdates: dict[int, date | None] = {}
         errors: list[dict] = []
         by_id = {i.card_id for i in items if i and i.card_id is not None}
         id_rows = {}
+        with_holder = select(Card.id, Card.holder_id, Holder.birthdate).join(Holder, Holder.id == Card.holder_id)
         if by_id:
-            id_rows = {row.id: row.holder_id for row in (await session.execute(
-                select(Card.id, Card.holder_id).where(Card.environment == env.value,
-                                                      self._among(Card.id, by_id)))).all()}
+            for card_id, holder_id, birthdate in (await session.execute(with_holder.where(
+                    Card.environment == env.value, self._among(Card.id, by_id)))).all():
+                id_rows[card_id] = holder_id
+                birthdates[holder_id] = birthdate
         fingerprints = {index: self._cards.fingerprint(env, i.card_number)
                         for index, i in enumerate(items) if i and i.card_number is not None}
         by_print: dict[str, list[tuple[int, int]]] = defaultdict(list)
         if fingerprints:
             for row in (await session.execute(
-                select(Card.id, Card.holder_id, Card.fingerprint)
+                with_holder.add_columns(Card.fingerprint)
                 .where(Card.environment == env.value, Card.fingerprint.in_(set(fingerprints.values())))
             )).all():
                 by_print[row.fingerprint].append((row.id, row.holder_id))
+                birthdates[row.holder_id] = row.birthdate
         for index, item in enumerate(items):
             if item is None:
                 continue
@@ -269,7 +301,7 @@ class TransactionService:
             else:
                 errors.append({"index": index, "reason": "This card number is registered by more than one holder; "
                                                          "name the card by 'cardId'."})
-        return cards, errors
+        return cards, birthdates, errors
 
     def _among(self, col, values):
         return among(col, values, sqlite=self._db.is_sqlite)
@@ -322,14 +354,18 @@ class TransactionService:
             purchases.sort(key=_order)
         return history
 
-    async def _campaigns(self, session, establishments) -> dict[int, list[engine.Campaign]]:
+    async def _campaigns(self, session, establishments, versions: dict[int, int] | None = None
+                         ) -> dict[int, list[engine.Campaign]]:
         """The promotions each establishment has ever been subscribed to, with the intervals of
         its subscriptions (from the accepted requests, CONTRACT §3.3). Kept in memory per
         establishment under its ``campaigns_version`` (bumped by triggers on any change), so a
         batch reads one small column and loads only what changed."""
         E = CommercialEstablishment
-        versions = dict((await session.execute(
-            select(E.id, E.campaigns_version).where(self._among(E.id, establishments)))).all())
+        if versions is None:
+            versions = dict((await session.execute(
+                select(E.id, E.campaigns_version).where(self._among(E.id, establishments)))).all())
+        else:
+            versions = {e: versions[e] for e in establishments}
         cache = self._campaign_cache
         stale = [e for e, version in versions.items() if cache.get(e, (None,))[0] != version]
         if stale:
@@ -369,12 +405,14 @@ class TransactionService:
         return dict((await session.execute(
             select(Holder.id, Holder.birthdate).where(self._among(Holder.id, holders)))).all())
 
-    async def _judge_and_store(self, session, env: Environment, new: list[_New]) -> None:
+    async def _judge(self, session, new: list[_New], known: _Known) -> list[tuple]:
+        """What each new purchase earns (n.earned), its pair locked and its history read; and
+        the recounts that late arrivals make: (pair, since, what the replay says)."""
         pairs = {(n.holder_id, n.item.establishment_id) for n in new}
         await self._lock_pairs(session, pairs)
         history = await self._history(session, pairs)
-        campaigns = await self._campaigns(session, {e for _, e in pairs})
-        birthdates = await self._birthdates(session, {h for h, _ in pairs})
+        campaigns = await self._campaigns(session, {e for _, e in pairs}, known.versions)
+        birthdates = known.birthdates
         incoming: dict[tuple[int, int], list[_New]] = defaultdict(list)
         for n in new:
             incoming[(n.holder_id, n.item.establishment_id)].append(n)
@@ -392,9 +430,12 @@ class TransactionService:
                 n.earned = earned.get(n.key, [])
             if past and earliest < past[-1].occurred_at:  # a late arrival: later purchases are recounted
                 recounts.append((pair, earliest, earned))
-        now, count = utcnow(), len(new)
+        return recounts
+
+    async def _write(self, session, env: Environment, new: list[_New], recounts: list[tuple], now: datetime) -> None:
+        """Write the new purchases (their ids reserved) and what they earned, and the recounts."""
+        count, ids = len(new), [n.id for n in new]
         items = [n.item for n in new]
-        ids = await self._reserve_ids(session, count)
         conn = await session.connection()
         # one list per column, written in one round trip (insert_columns: one statement of
         # arrays on PostgreSQL, the driver's executemany of tuples on SQLite)
@@ -410,8 +451,6 @@ class TransactionService:
             "external_id": [i.external_id for i in items],
             "contains_promotions": [bool(n.earned) for n in new], "created_at": [now] * count,
         }, sqlite=self._db.is_sqlite)
-        for n, row_id in zip(new, ids):
-            n.id, n.stored_at = row_id, now
         won = [(n.id, e) for n in new for e in n.earned]
         await insert_columns(conn, TransactionReward.__table__, {
             "transaction_id": [row_id for row_id, _ in won], "promotion_id": [e.promotion_id for _, e in won],
