@@ -20,6 +20,7 @@ from cielo.promo.environments import ENVIRONMENT_CHECK
 
 PURCHASE, CANCELLATION, UNDO = "P", "C", "U"
 KINDS = {PURCHASE: "purchase", CANCELLATION: "cancellation", UNDO: "undo"}
+COUNTED = "kind = 'P' AND reversed_by_id IS NULL"  # a purchase neither cancelled nor undone
 
 
 class Transaction(Base):
@@ -37,8 +38,10 @@ class Transaction(Base):
               sqlite_where=text("external_id IS NOT NULL"), postgresql_where=text("external_id IS NOT NULL")),
         # /me/transactions: a holder's purchases, newest first
         Index("ix_transactions_holder", "holder_id", "kind", "occurred_at", "id"),
-        # the engine: a holder's history at an establishment
-        Index("ix_transactions_pair", "holder_id", "establishment_id", "occurred_at", "id"),
+        # the engine: a holder's counted purchases at an establishment, amounts included (its
+        # statements name the kind as a literal, so that a generic plan can use the index)
+        Index("ix_transactions_counted", "holder_id", "establishment_id", "occurred_at", "id", "amount_cents",
+              sqlite_where=text(COUNTED), postgresql_where=text(COUNTED)),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
