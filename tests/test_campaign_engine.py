@@ -20,6 +20,7 @@ from cielo.promo.transactions.parsing import (
     SCHEMA,
     ItemError,
     amount_cents,
+    moment,
     parse,
 )
 
@@ -212,6 +213,18 @@ def test_amount_numbers_of_any_size_are_cents_or_a_refusal(value):
     except ItemError:
         return
     assert 0 < cents <= MAX_AMOUNT_CENTS and Decimal(str(value)) * 100 == cents
+
+
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00",
+                                   "1999-12-31T23:59:59.999999+00:00", "2100-01-01T00:00:00Z", "2099-12-31T23:00:00-01:00"])
+def test_instants_outside_the_years_are_refused_whatever_their_offset(value):
+    with pytest.raises(ItemError, match="years 2000 to 2099"):
+        moment(value)
+
+
+def test_the_years_are_judged_by_the_instant_not_the_written_date():
+    assert moment("1999-12-31T23:00:00-01:00") == datetime(2000, 1, 1, tzinfo=timezone.utc)
+    assert moment("2100-01-01T00:59:59+01:00") == datetime(2099, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
 
 
 _products = st.fixed_dictionaries({"id": st.integers(-2, 2**31) | st.sampled_from([0, 2**31 - 1, 2**31]),

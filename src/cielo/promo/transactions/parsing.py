@@ -18,8 +18,9 @@ _AMOUNT = re.compile(r"^[0-9]{1,10}(\.[0-9]{1,2})?$")
 MAX_AMOUNT_CENTS = 99_999_999_999  # R$ 999,999,999.99
 EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
 LATEST = datetime(2100, 1, 1, tzinfo=timezone.utc)
-FIELDS = {"cardId", "cardNumber", "commercialEstablishmentId", "amount", "occurredAt", "productPrimary",
-          "productSecondary", "externalId"}
+FIELDS = frozenset({"cardId", "cardNumber", "commercialEstablishmentId", "amount", "occurredAt", "productPrimary",
+                    "productSecondary", "externalId"})
+_PRODUCT_FIELDS = frozenset({"id", "description"})
 
 
 _PRODUCT_SCHEMA = {"type": "object", "additionalProperties": False, "required": ["id", "description"],
@@ -55,7 +56,7 @@ class ItemError(ValueError):
     """A sentence saying what is wrong with one transaction."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass sets each field through object.__setattr__
 class Item:
     card_id: int | None
     card_number: str | None  # only until it is fingerprinted; never stored or logged
@@ -119,26 +120,30 @@ def moment(value, name: str = "occurredAt") -> datetime:
         raise ItemError(f"'{name}' is not an ISO 8601 date-time: {value[:40]!r}.") from None
     if parsed.tzinfo is None:
         raise ItemError(f"'{name}' must carry its UTC offset (such as -03:00 or Z).")
-    if not EARLIEST <= parsed < LATEST:
+    try:  # in UTC first: instants of one zone compare ~30x faster than of two
+        parsed = parsed.astimezone(timezone.utc)
+    except OverflowError:  # year 1 or 9999 pushed past the calendar by its offset
+        parsed = None
+    if parsed is None or not EARLIEST <= parsed < LATEST:
         raise ItemError(f"'{name}' must be in the years 2000 to 2099.")
-    return parsed.astimezone(timezone.utc)
+    return parsed
 
 
 def _product(value, name: str) -> tuple[int, str]:
     if not isinstance(value, dict):
         raise ItemError(f"'{name}' must be an object {{id, description}}.")
-    unknown = sorted(set(value) - {"id", "description"})
-    if unknown:
+    if not value.keys() <= _PRODUCT_FIELDS:
+        unknown = sorted(value.keys() - _PRODUCT_FIELDS)
         raise ItemError(f"'{name}' takes id and description; unknown: {', '.join(unknown)}.")
     product_id = value.get("id")
     if isinstance(product_id, bool) or not isinstance(product_id, int) or not 0 <= product_id <= MAX_ID:
         raise ItemError(f"'{name}.id' must be an integer from 0 to {MAX_ID}.")
     description = value.get("description")
-    if not isinstance(description, str) or not description.strip() or len(description) > 100:
+    if not isinstance(description, str) or len(description) > 100 or not (stripped := description.strip()):
         raise ItemError(f"'{name}.description' must be a text of 1 to 100 characters.")
     if has_control(description):
         raise ItemError(f"'{name}.description' must not contain control characters.")
-    return product_id, description.strip()
+    return product_id, stripped
 
 
 def card_number(value) -> str:
@@ -155,29 +160,32 @@ def card_number(value) -> str:
 def parse(raw) -> Item:
     if not isinstance(raw, dict):
         raise ItemError("a transaction must be a JSON object.")
-    unknown = sorted(set(raw) - FIELDS)
-    if unknown:
+    if not raw.keys() <= FIELDS:
+        unknown = sorted(raw.keys() - FIELDS)
         raise ItemError(f"unknown field(s): {', '.join(unknown)}.")
-    has_id, has_number = raw.get("cardId") is not None, raw.get("cardNumber") is not None
-    if has_id == has_number:
+    get = raw.get
+    card_id, number = get("cardId"), get("cardNumber")
+    if (card_id is None) == (number is None):
         raise ItemError("give the card as exactly one of 'cardId' or 'cardNumber'.")
-    for name in ("commercialEstablishmentId", "amount", "occurredAt", "productPrimary"):
-        if raw.get(name) is None:
-            raise ItemError(f"'{name}' is mandatory.")
-    external_id = raw.get("externalId")
+    establishment_id, amount, occurred_at, primary = (
+        get("commercialEstablishmentId"), get("amount"), get("occurredAt"), get("productPrimary"))
+    if establishment_id is None or amount is None or occurred_at is None or primary is None:
+        name = next(n for n in ("commercialEstablishmentId", "amount", "occurredAt", "productPrimary") if get(n) is None)
+        raise ItemError(f"'{name}' is mandatory.")
+    external_id = get("externalId")
     if external_id is not None and (not isinstance(external_id, str) or not 1 <= len(external_id) <= 64
                                     or not external_id.isprintable()):
         raise ItemError("'externalId' must be a text of 1 to 64 printable characters.")
-    secondary = raw.get("productSecondary")
+    secondary = get("productSecondary")
     return Item(
-        card_id=_id(raw["cardId"], "cardId") if has_id else None,
-        card_number=card_number(raw["cardNumber"]) if has_number else None,
-        establishment_id=_id(raw["commercialEstablishmentId"], "commercialEstablishmentId"),
-        amount=amount_cents(raw["amount"]),
-        occurred_at=moment(raw["occurredAt"]),
-        primary=_product(raw["productPrimary"], "productPrimary"),
-        secondary=_product(secondary, "productSecondary") if secondary is not None else None,
-        external_id=external_id,
+        _id(card_id, "cardId") if card_id is not None else None,
+        card_number(number) if number is not None else None,
+        _id(establishment_id, "commercialEstablishmentId"),
+        amount_cents(amount),
+        moment(occurred_at),
+        _product(primary, "productPrimary"),
+        _product(secondary, "productSecondary") if secondary is not None else None,
+        external_id,
     )
 
 
