@@ -23,8 +23,10 @@ from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from typing import NamedTuple
+from datetime import date, datetime, time
 from decimal import Decimal
+from functools import lru_cache
 
 from cielo.promo.localtime import SAO_PAULO
 
@@ -70,13 +72,17 @@ class Campaign:
     subscribed: tuple[tuple[datetime, datetime | None], ...]
     floor: int = field(init=False, repr=False, compare=False)  # minAmount in cents (0: none)
     rule: Callable = field(init=False, repr=False, compare=False)
+    first_day: int = field(init=False, repr=False, compare=False)  # start and end dates as day numbers
+    last_day: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "floor", cents(self.rules["minAmount"]) if "minAmount" in self.rules else 0)
         object.__setattr__(self, "rule", RULES[self.campaign_type](self.rules))
+        object.__setattr__(self, "first_day", self.start_date.toordinal())
+        object.__setattr__(self, "last_day", self.end_date.toordinal())
 
     def rewards_at(self, purchase: Purchase) -> bool:
-        if not self.active or not self.start_date <= purchase.local_date <= self.end_date:
+        if not self.active or not self.first_day <= purchase.day <= self.last_day:
             return False
         moment = purchase.occurred_at
         for start, end in self.subscribed:
@@ -85,8 +91,7 @@ class Campaign:
         return False
 
 
-@dataclass(frozen=True, slots=True)
-class Earned:
+class Earned(NamedTuple):  # a tuple: a batch makes one per reward (a frozen dataclass cost ~3x)
     promotion_id: int
     campaign_type: str
     premium: str
@@ -128,21 +133,28 @@ def _amount(rules: dict):
     return judge
 
 
+@lru_cache(maxsize=65536)
+def _birthday_in(birthdate: date, year: int) -> int:
+    """The day number of the holder's birthday in that year (29 February in a common year: the 28th)."""
+    try:
+        return birthdate.replace(year=year).toordinal()
+    except ValueError:
+        return date(year, 2, 28).toordinal()
+
+
 def _birthday(rules: dict):
-    before, after = timedelta(days=rules["daysBefore"]), timedelta(days=rules["daysAfter"])
+    before, after = rules["daysBefore"], rules["daysAfter"]
 
     def judge(purchases: Sequence[Purchase], start: int, birthdate: date | None):
         if birthdate is None:
             return
         for p in purchases[start:]:
-            day = p.local_date
-            for year in (day.year - 1, day.year, day.year + 1):
-                try:
-                    birthday = birthdate.replace(year=year)
-                except ValueError:  # 29 February in a common year: the 28th
-                    birthday = date(year, 2, 28)
+            day, year = p.day, p.local_date.year
+            for near in (year - 1, year, year + 1):
+                birthday = _birthday_in(birthdate, near)
                 if birthday - before <= day <= birthday + after:
-                    yield p, f"purchase on {day.isoformat()}, within the birthday period around {birthday.isoformat()}"
+                    yield p, (f"purchase on {p.local_date.isoformat()}, within the birthday period around "
+                              f"{date.fromordinal(birthday).isoformat()}")
                     break
     return judge
 
@@ -198,7 +210,7 @@ def _recurring(rules: dict):
     def judge(purchases: Sequence[Purchase], start: int, birthdate: date | None):
         for p in purchases[start:]:
             moment = p.local_at
-            clock = moment.time().replace(tzinfo=None)
+            clock = moment.time()  # naive (datetime.time() drops the zone)
             if moment.isoweekday() in weekdays and opens <= clock < closes:
                 yield p, (f"purchase on ISO weekday {moment.isoweekday()} at {clock.strftime('%H:%M')} local time, "
                           f"within {rules['startTime']}–{rules['endTime']}")
@@ -242,22 +254,26 @@ def replay(history: Sequence[Purchase], campaigns: Iterable[Campaign], birthdate
     first = 0 if since is None else bisect_left(history, since, key=_moment)
     if first == len(history):
         return earned
-    judged_from, judged_to = history[first].local_date, history[-1].local_date
+    judged_from, judged_to = history[first].day, history[-1].day
     for campaign in campaigns:
         # a promotion that can reward none of the judged purchases needs no replay
-        if not campaign.active or campaign.end_date < judged_from or campaign.start_date > judged_to:
+        if not campaign.active or campaign.last_day < judged_from or campaign.first_day > judged_to:
             continue
         # the purchases the campaign counts, and where judging starts (found once above for
         # the campaigns that count every purchase)
-        if campaign.floor:
-            counted = [p for p in history if p.amount >= campaign.floor]
+        floor = campaign.floor
+        if floor:
+            counted = [p for p in history if p.amount >= floor]
             start = 0 if since is None else bisect_left(counted, since, key=_moment)
         else:
             counted, start = history, first
         for purchase, why in campaign.rule(counted, start, birthdate):
             if campaign.rewards_at(purchase):
-                earned.setdefault(purchase.key, []).append(
-                    Earned(campaign.promotion_id, campaign.campaign_type, campaign.premium, why))
+                won = Earned(campaign.promotion_id, campaign.campaign_type, campaign.premium, why)
+                if (already := earned.get(purchase.key)) is None:
+                    earned[purchase.key] = [won]
+                else:
+                    already.append(won)
     return earned
 
 
