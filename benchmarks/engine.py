@@ -2,12 +2,16 @@
 
     python benchmarks/engine.py [--postgres ADMIN_URL] [--no-sqlite] [--transactions 100000]
 
-For each database, on a fresh one: 10,000 holders with a card each, 1,000 establishments with
-a promotion of each of the nine campaign types (active, subscribed), and 100,000 purchases
-(each holder mostly at three favourite places, so punches, visits and spend accumulate).
+For each database kind, three fresh databases populated alike: 10,000 holders with a card
+each, 1,000 establishments with a promotion of each of the nine campaign types (active,
+subscribed); then 100,000 purchases (each holder mostly at three favourite places, so punches,
+visits and spend accumulate), ingested three ways, one database each, in turns (a batch of
+each in a rotating order, so that all three see the same moments of a noisy machine):
 
-- plain insert: the same rows written with executemany and no engine (batches of 1,000; and
-  one row per transaction for the single-call figure) — the baseline, in the same run;
+- plain insert: the same rows written with SQLAlchemy's executemany and no engine (batches of
+  1,000; and one row per transaction for the single-call figure) — the goal's baseline;
+- plain insert as one statement of arrays: the same rows through insert_columns, the way the
+  engine itself writes them (the cheapest plain write this project has), shown beside it;
 - engine: TransactionService.ingest, batched (1,000 per call) and single (one per call).
 Figures: transactions/s and p99 per call; the goal is batched ingestion with the engine at
 ≥ 50% of the plain insert's rate.
@@ -37,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 from _load import Result, bare, cli_env, free_port, start, stop, table, unthrottle, wrk  # noqa: E402
-from sqlalchemy import delete, insert, select  # noqa: E402
+from sqlalchemy import insert, select  # noqa: E402
 
 from cielo.audit.service import Actor  # noqa: E402
 from cielo.config import normalise_database_url  # noqa: E402
@@ -140,55 +144,92 @@ async def timed(calls) -> tuple[float, list[float]]:
     return time.perf_counter() - t0, laps
 
 
-async def clear(db: Database) -> None:
-    async with db.write() as session:
-        await session.execute(delete(TransactionReward))
-        await session.execute(delete(Transaction).where(Transaction.kind == "P"))
+async def interleaved(runs: dict[str, list]) -> dict[str, list[float]]:
+    """Each run's calls, taken in rounds: call i of every run, in an order that rotates from
+    round to round. The machine's speed drifts by tens of percent over minutes here, so runs
+    timed one after the other compare the moments as much as the code; taken in turns, every
+    run sees the same moments."""
+    names = list(runs)
+    laps: dict[str, list[float]] = {name: [] for name in names}
+    for i in range(len(runs[names[0]])):
+        for k in range(len(names)):
+            name = names[(i + k) % len(names)]
+            t = time.perf_counter()
+            await runs[name][i]()
+            laps[name].append(time.perf_counter() - t)
+    return laps
 
 
-async def ingestion(url: str, data_dir: Path, application_id: int, n: int) -> tuple[list[dict], dict]:
+PLAIN, COLUMNS, ENGINE = "plain insert", "plain insert, one statement of arrays", "engine"
+
+
+async def ingestion(urls: dict[str, str], data_dir: Path, application_ids: dict[str, int], n: int
+                    ) -> tuple[list[dict], dict]:
+    """Ingest the same purchases three ways, each into its own database populated alike, in
+    turns (``interleaved``): the engine (TransactionService.ingest), and two plain inserts of
+    the same rows without it — SQLAlchemy's executemany of the rows (the baseline of the goal)
+    and insert_columns (one statement of arrays on PostgreSQL, the driver's executemany of
+    tuples on SQLite), which is how the engine itself writes them."""
     from cielo.config import Settings
+    from cielo.db.lists import insert_columns
 
-    db = Database(url, pool_size=2)
-    settings = Settings(data_dir=data_dir, database_url=None if url.startswith("sqlite") else url)
-    service = TransactionService(db, CardService(db, signing_keys_from_settings(settings)))
-    rows = []
+    dbs = {name: Database(url, pool_size=2) for name, url in urls.items()}
+    engine_db = dbs[ENGINE]
+    settings = Settings(data_dir=data_dir, database_url=None if urls[ENGINE].startswith("sqlite") else urls[ENGINE])
+    service = TransactionService(engine_db, CardService(engine_db, signing_keys_from_settings(settings)))
     try:
-        cards, establishments = await populate(db, application_id)
-        await db.analyze()
-        async with db.read() as session:
+        populated = {name: await populate(db, application_ids[name]) for name, db in dbs.items()}
+        cards, establishments = populated[ENGINE]
+        assert all(ids == populated[ENGINE] for ids in populated.values()), "the databases were populated differently"
+        for db in dbs.values():
+            await db.analyze()
+        async with engine_db.read() as session:
             holder_of = dict((await session.execute(select(Card.id, Card.holder_id))).all())
         raws = purchases(cards, establishments, n)
         plain = plain_rows(raws, holder_of)
 
-        async def plain_batch(chunk):
-            async with db.write() as session:
-                await session.execute(insert(Transaction), chunk)
+        def write_plain(chunk):
+            async def call():
+                async with dbs[PLAIN].write() as session:
+                    await session.execute(insert(Transaction), chunk)
+            return call
 
-        batches = [plain[i:i + 1000] for i in range(0, n, 1000)]
-        elapsed, laps = await timed([lambda c=c: plain_batch(c) for c in batches])
-        rows.append({"run": "plain insert, batches of 1,000", "tps": n / elapsed, "p99_ms": p99(laps) * 1000})
-        await clear(db)
-        raw_batches = [raws[i:i + 1000] for i in range(0, n, 1000)]
-        elapsed, laps = await timed([lambda c=c: service.ingest(Environment.SANDBOX, c, ACTOR) for c in raw_batches])
-        rows.append({"run": "engine, batches of 1,000", "tps": n / elapsed, "p99_ms": p99(laps) * 1000})
-        await db.analyze()  # as autovacuum would after a bulk load: stale statistics mislead the planner
-        async with db.read() as session:
+        def write_columns(chunk):
+            async def call():
+                async with dbs[COLUMNS].write() as session:
+                    await insert_columns(await session.connection(), Transaction.__table__,
+                                         {k: [r[k] for r in chunk] for k in chunk[0]}, sqlite=dbs[COLUMNS].is_sqlite)
+            return call
+
+        def ingest(chunk):
+            return lambda: service.ingest(Environment.SANDBOX, chunk, ACTOR)
+
+        def runs(raw_chunks, plain_chunks) -> dict[str, list]:
+            return {PLAIN: [write_plain(c) for c in plain_chunks], COLUMNS: [write_columns(c) for c in plain_chunks],
+                    ENGINE: [ingest(c) for c in raw_chunks]}
+
+        async with engine_db.read() as session:  # the sandbox's own purchases earned these
+            seeded = (await session.execute(select(TransactionReward.campaign_type))).scalars().all()
+        rows = []
+        laps = await interleaved(runs([raws[i:i + 1000] for i in range(0, n, 1000)],
+                                      [plain[i:i + 1000] for i in range(0, n, 1000)]))
+        for name, times in laps.items():
+            rows.append({"run": f"{name}, batches of 1,000", "tps": n / sum(times), "p99_ms": p99(times) * 1000})
+        for db in dbs.values():
+            await db.analyze()  # as autovacuum would after a bulk load: stale statistics mislead the planner
+        async with engine_db.read() as session:
             earned = (await session.execute(select(TransactionReward.campaign_type))).scalars().all()
-        kinds = {k: earned.count(k) for k in sorted(set(earned))}
+        kinds = {k: earned.count(k) - seeded.count(k) for k in sorted(set(earned))}
         extra = purchases(cards, establishments, SINGLE, seed=12)
         for r in extra:  # after the batched ones, in time order
             r["occurredAt"] = (datetime.fromisoformat(r["occurredAt"]) + timedelta(days=300)).isoformat()
-        plain_extra = plain_rows(extra, holder_of)
-        elapsed, laps = await timed([lambda r=r: plain_batch([r]) for r in plain_extra])
-        rows.append({"run": "plain insert, one per call", "tps": SINGLE / elapsed, "p99_ms": p99(laps) * 1000})
-        async with db.write() as session:
-            await session.execute(delete(Transaction).where(Transaction.occurred_at >= datetime(2026, 11, 1, tzinfo=timezone.utc)))
-        elapsed, laps = await timed([lambda r=r: service.ingest(Environment.SANDBOX, [r], ACTOR) for r in extra])
-        rows.append({"run": "engine, one per call", "tps": SINGLE / elapsed, "p99_ms": p99(laps) * 1000})
+        laps = await interleaved(runs([[r] for r in extra], [[r] for r in plain_rows(extra, holder_of)]))
+        for name, times in laps.items():
+            rows.append({"run": f"{name}, one per call", "tps": SINGLE / sum(times), "p99_ms": p99(times) * 1000})
         return rows, {"rewards_by_type": kinds, "establishments": establishments}
     finally:
-        await db.dispose()
+        for db in dbs.values():
+            await db.dispose()
 
 
 async def heavy_holder(url: str, holder_card: int, establishments: list[int], count: int = 10_000) -> None:
@@ -251,6 +292,17 @@ def me_transactions(label: str, data_dir: Path, url: str | None, document: dict,
         stop(proc)
 
 
+async def app_id(url: str, client_id: str) -> int:
+    from cielo.developer.models import Application
+
+    db = Database(url, pool_size=1)
+    try:
+        async with db.read() as session:
+            return (await session.execute(select(Application.id).where(Application.client_id == client_id))).scalar_one()
+    finally:
+        await db.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--postgres", help="admin URL of a PostgreSQL server")
@@ -261,44 +313,43 @@ def main() -> None:
     parser.add_argument("--latency-connections", type=int, default=4)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="cielo-bench-engine-"))
-    backends = []
+    # per backend: the engine's database (also served for /me/transactions) and one for each
+    # plain insert, all seeded alike
+    backends: list[tuple[str, dict[str, tuple[Path, str | None]]]] = []
+    suffixes = {ENGINE: "", PLAIN: "_plain", COLUMNS: "_columns"}
     if not args.no_sqlite:
-        backends.append(("SQLite", work / "sqlite", None))
+        backends.append(("SQLite", {name: (work / f"sqlite{suffix}", None) for name, suffix in suffixes.items()}))
     if args.postgres:
         import asyncpg
 
         async def fresh() -> None:
             conn = await asyncpg.connect(args.postgres.replace("+asyncpg", ""))
             try:
-                await conn.execute('DROP DATABASE IF EXISTS "cielo_bench_engine"')
-                await conn.execute('CREATE DATABASE "cielo_bench_engine"')
+                for suffix in suffixes.values():
+                    await conn.execute(f'DROP DATABASE IF EXISTS "cielo_bench_engine{suffix}"')
+                    await conn.execute(f'CREATE DATABASE "cielo_bench_engine{suffix}"')
             finally:
                 await conn.close()
 
         asyncio.run(fresh())
-        backends.append(("PostgreSQL", work / "pg",
-                         normalise_database_url(args.postgres).rsplit("/", 1)[0] + "/cielo_bench_engine"))
+        server = normalise_database_url(args.postgres).rsplit("/", 1)[0]
+        backends.append(("PostgreSQL", {name: (work / f"pg{suffix}", f"{server}/cielo_bench_engine{suffix}")
+                                        for name, suffix in suffixes.items()}))
     http_results = [bare(args.seconds, args.connections, work, "bare FastAPI (before)")]
     report = {}
-    for label, data_dir, url in backends:
-        data_dir.mkdir(parents=True)
+    for label, places in backends:
         print(f"{label}:", file=sys.stderr)
-        document = json.loads(subprocess.run([sys.executable, "-m", "cielo", "sandbox", "seed", "--json"],
-                                             env=cli_env(data_dir, url), capture_output=True, text=True,
-                                             check=True).stdout)
-        db_url = url or f"sqlite+aiosqlite:///{data_dir / 'cielo.db'}"
-
-        async def app_id() -> int:
-            db = Database(db_url, pool_size=1)
-            try:
-                async with db.read() as session:
-                    from cielo.developer.models import Application
-                    return (await session.execute(select(Application.id).where(
-                        Application.client_id == document["client"]["client_id"]))).scalar_one()
-            finally:
-                await db.dispose()
-
-        rows, facts = asyncio.run(ingestion(db_url, data_dir, asyncio.run(app_id()), args.transactions))
+        documents, urls, application_ids = {}, {}, {}
+        for name, (data_dir, url) in places.items():
+            data_dir.mkdir(parents=True)
+            documents[name] = json.loads(subprocess.run(
+                [sys.executable, "-m", "cielo", "sandbox", "seed", "--json"], env=cli_env(data_dir, url),
+                capture_output=True, text=True, check=True).stdout)
+            urls[name] = url or f"sqlite+aiosqlite:///{data_dir / 'cielo.db'}"
+            application_ids[name] = asyncio.run(app_id(urls[name], documents[name]["client"]["client_id"]))
+        data_dir, url = places[ENGINE]
+        document, db_url = documents[ENGINE], urls[ENGINE]
+        rows, facts = asyncio.run(ingestion(urls, data_dir, application_ids, args.transactions))
         report[label] = {"ingestion": rows, "rewards_by_type": facts["rewards_by_type"]}
         asyncio.run(heavy_holder(db_url, document["holders"][0]["cards"][0]["id"], facts["establishments"]))
         unthrottle(db_url, document["client"]["client_id"])
@@ -312,10 +363,10 @@ def main() -> None:
     for label, data in report.items():
         plain = {r["run"]: r["tps"] for r in data["ingestion"]}
         for r in data["ingestion"]:
-            print(f"  {label:<10} {r['run']:<34} {r['tps']:>9,.0f} tx/s   p99 {r['p99_ms']:8.2f} ms per call")
-        print(f"  {label:<10} engine batched / plain batched: "
-              f"{plain['engine, batches of 1,000'] / plain['plain insert, batches of 1,000']:.2f}   "
-              f"engine single / plain single: {plain['engine, one per call'] / plain['plain insert, one per call']:.2f}")
+            print(f"  {label:<10} {r['run']:<54} {r['tps']:>9,.0f} tx/s   p99 {r['p99_ms']:8.2f} ms per call")
+        for how in ("batches of 1,000", "one per call"):
+            print(f"  {label:<10} {how}: engine / plain insert {plain[f'{ENGINE}, {how}'] / plain[f'{PLAIN}, {how}']:.2f}"
+                  f"   engine / one statement of arrays {plain[f'{ENGINE}, {how}'] / plain[f'{COLUMNS}, {how}']:.2f}")
         print(f"  {label:<10} rewards by campaign type: {data['rewards_by_type']}")
     print(f"\nGET /me/transactions, a holder with 10,000 purchases; wrk -t1 -d{args.seconds}s, "
           "server on CPU 0, wrk on CPU 1\n")
