@@ -170,8 +170,11 @@ async def ingestion(urls: dict[str, str], data_dir: Path, application_ids: dict[
     the same rows without it — SQLAlchemy's executemany of the rows (the baseline of the goal)
     and insert_columns (one statement of arrays on PostgreSQL, the driver's executemany of
     tuples on SQLite), which is how the engine itself writes them."""
+    from cielo import runtime
     from cielo.config import Settings
     from cielo.db.lists import insert_columns
+
+    runtime.tune()  # as every cielo process runs (the application factory, the command line)
 
     dbs = {name: Database(url, pool_size=2) for name, url in urls.items()}
     engine_db = dbs[ENGINE]

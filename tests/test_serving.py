@@ -173,3 +173,21 @@ def test_a_real_server_answers_every_kind_of_response_whole():
             await task
 
     run(go())
+
+
+def test_every_process_collects_garbage_at_the_tuned_thresholds(settings):
+    """The application factory (every serving worker) and the command line set the collector's
+    thresholds (cielo.runtime: the defaults cost about a tenth of batched ingestion)."""
+    import gc
+
+    from cielo import runtime
+    from cielo.app import create_app
+
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        create_app(settings)
+        assert gc.get_threshold() == runtime.GC_THRESHOLDS
+        assert runtime.GC_THRESHOLDS[0] > 700
+    finally:
+        gc.set_threshold(*before)

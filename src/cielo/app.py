@@ -15,7 +15,7 @@ from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.routing import Match
 
 import cielo
-from cielo import health
+from cielo import health, runtime
 from cielo.admin.establishments import router as admin_establishments_router
 from cielo.admin.promotions import router as admin_promotions_router
 from cielo.admin.router import router as admin_router
@@ -159,6 +159,7 @@ class CieloApp(FastAPI):
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    runtime.tune()
     settings = settings or get_settings()
     db = Database(settings.resolved_database_url, pool_size=settings.db_pool_size)
     caches = CacheRegistry(db.watcher, enabled=settings.cache)

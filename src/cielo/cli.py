@@ -364,6 +364,9 @@ def sandbox_seed(
 
 
 def main() -> None:
+    from cielo import runtime
+
+    runtime.tune()
     app()
 
 
