@@ -238,20 +238,25 @@ class TransactionService:
             ids = await self._reserve_ids(session, len(new))
             for n, row_id in zip(new, ids):
                 n.id = row_id
-            # The database writes while this process answers: the new rows are answered from
-            # memory (only repeated externalIds are read back), built a slice at a time, with
-            # the loop let run between slices so that the writing task sends each statement as
-            # soon as the one before it is done (each step of it waits on the database or on
-            # aiosqlite's thread, which do their work beside this one).
-            writing = asyncio.ensure_future(self._write(session, env, new, recounts, now))
-            try:
-                earned_at = now.isoformat()
-                for start in range(0, len(new), _ANSWER_SLICE):
-                    await asyncio.sleep(0)
-                    for n in new[start:start + _ANSWER_SLICE]:
-                        fresh[n.id] = _fresh_model(env.value, n, earned_at)
-            finally:
-                await writing
+            # The new rows are answered from memory (only repeated externalIds are read back).
+            # On PostgreSQL the server writes while this process builds the answer: a slice at a
+            # time, the loop let run between slices so that the writing task sends each
+            # statement as soon as the one before it is done. Not on SQLite: aiosqlite's thread
+            # needs the GIL to bind every row of an executemany, so Python work beside it stalls
+            # the write by up to the interpreter's switch interval per row.
+            earned_at = now.isoformat()
+            if self._db.is_sqlite:
+                await self._write(session, env, new, recounts, now)
+                fresh = {n.id: _fresh_model(env.value, n, earned_at) for n in new}
+            else:
+                writing = asyncio.ensure_future(self._write(session, env, new, recounts, now))
+                try:
+                    for start in range(0, len(new), _ANSWER_SLICE):
+                        await asyncio.sleep(0)
+                        for n in new[start:start + _ANSWER_SLICE]:
+                            fresh[n.id] = _fresh_model(env.value, n, earned_at)
+                finally:
+                    await writing
             audit.record(session, actor, "create", "transaction", str(new[0].id) if len(new) == 1 else "batch",
                          {"count": len(new), "ids": [n.id for n in new][:1000]})
         ids = {n.key: n.id for n in new}
