@@ -290,6 +290,15 @@ def test_external_id_card_number_and_refusals(client, admin, settings, world):
     assert db_sql(settings, "SELECT COUNT(*) FROM transactions")[0][0] == 1
     assert client.get(f"{TX}/abc", headers=admin).status_code in (400, 422)
     assert client.get(f"/admin/v1/production/transactions/{first.json()['id']}", headers=admin).status_code == 404
+    # the sandbox's card and establishment are unknown in production
+    elsewhere = client.post("/admin/v1/production/transactions", json={**good, "externalId": None}, headers=admin)
+    assert elsewhere.status_code == 400 and "no card" in elsewhere.json()["detail"].lower(), elsewhere.text
+    shop_only = client.post("/admin/v1/production/transactions/batch", headers=admin, json={"transactions": [
+        {**good, "externalId": None}]})
+    assert shop_only.status_code == 400, shop_only.text
+    reasons = [e["reason"] for e in shop_only.json()["errors"]]
+    assert any("no card" in r for r in reasons) and any("no commercial establishment" in r for r in reasons), reasons
+    assert db_sql(settings, "SELECT COUNT(*) FROM transactions")[0][0] == 1
 
 
 def test_batches_are_all_or_nothing(client, admin, settings, world):

@@ -197,8 +197,10 @@ class TransactionService:
         cards, birthdates, card_errors = await self._cards_of(session, env, items)
         errors = errors + card_errors
         E = CommercialEstablishment
-        versions = dict((await session.execute(select(E.id, E.campaigns_version).where(
-            E.environment == env.value, self._among(E.id, {i.establishment_id for i in items if i})))).all())
+        # by primary key alone, the environment checked on the rows found (see _cards_of)
+        versions = {e: version for e, version, environment in (await session.execute(
+            select(E.id, E.campaigns_version, E.environment).where(
+                self._among(E.id, {i.establishment_id for i in items if i})))).all() if environment == env.value}
         for index, item in enumerate(items):
             if item is not None and item.establishment_id not in versions:
                 errors.append({"index": index, "reason": f"There is no commercial establishment "
@@ -276,10 +278,14 @@ class TransactionService:
         id_rows = {}
         with_holder = select(Card.id, Card.holder_id, Holder.birthdate).join(Holder, Holder.id == Card.holder_id)
         if by_id:
-            for card_id, holder_id, birthdate in (await session.execute(with_holder.where(
-                    Card.environment == env.value, self._among(Card.id, by_id)))).all():
-                id_rows[card_id] = holder_id
-                birthdates[holder_id] = birthdate
+            # By primary key alone, the environment checked on the rows found: a condition on
+            # it made SQLite walk the environment's index, every row of it, for the list (183 ms
+            # a batch over a million establishments, against 2 ms by key).
+            for card_id, holder_id, birthdate, environment in (await session.execute(
+                    with_holder.add_columns(Card.environment).where(self._among(Card.id, by_id)))).all():
+                if environment == env.value:
+                    id_rows[card_id] = holder_id
+                    birthdates[holder_id] = birthdate
         fingerprints = {index: self._cards.fingerprint(env, i.card_number)
                         for index, i in enumerate(items) if i and i.card_number is not None}
         by_print: dict[str, list[tuple[int, int]]] = defaultdict(list)
