@@ -198,9 +198,9 @@ class TransactionService:
         errors = errors + card_errors
         E = CommercialEstablishment
         # by primary key alone, the environment checked on the rows found (see _cards_of)
-        versions = {e: version for e, version, environment in (await session.execute(
+        versions = {e: version for e, version, environment in await self._db.rows_before_writes(session, (
             select(E.id, E.campaigns_version, E.environment).where(
-                self._among(E.id, {i.establishment_id for i in items if i})))).all() if environment == env.value}
+                self._among(E.id, {i.establishment_id for i in items if i})))) if environment == env.value}
         for index, item in enumerate(items):
             if item is not None and item.establishment_id not in versions:
                 errors.append({"index": index, "reason": f"There is no commercial establishment "
@@ -281,8 +281,8 @@ class TransactionService:
             # By primary key alone, the environment checked on the rows found: a condition on
             # it made SQLite walk the environment's index, every row of it, for the list (183 ms
             # a batch over a million establishments, against 2 ms by key).
-            for card_id, holder_id, birthdate, environment in (await session.execute(
-                    with_holder.add_columns(Card.environment).where(self._among(Card.id, by_id)))).all():
+            for card_id, holder_id, birthdate, environment in await self._db.rows_before_writes(session, (
+                    with_holder.add_columns(Card.environment).where(self._among(Card.id, by_id)))):
                 if environment == env.value:
                     id_rows[card_id] = holder_id
                     birthdates[holder_id] = birthdate
@@ -339,8 +339,9 @@ class TransactionService:
             "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM (SELECT k FROM unnest(CAST(:keys AS text[])) "
             "AS t(k) ORDER BY k) AS ordered"), {"keys": [f"{env.value}:{e}" for e in externals]})
 
-    async def _history(self, session, pairs) -> dict[tuple[int, int], list[engine.Purchase]]:
-        """The counted purchases (not reversed) of each (holder, establishment), oldest first."""
+    async def _history(self, session, pairs, *, written: bool = True) -> dict[tuple[int, int], list[engine.Purchase]]:
+        """The counted purchases (not reversed) of each (holder, establishment), oldest first
+        (``written``: whether this transaction has written yet; see Database.rows_before_writes)."""
         history: dict[tuple[int, int], list[engine.Purchase]] = defaultdict(list)
         T = Transaction
         pairs = sorted(pairs)
@@ -360,7 +361,8 @@ class TransactionService:
             each = (select(*columns).where(T.holder_id == wanted.c.a, T.establishment_id == wanted.c.b, counted)
                     .offset(0).lateral("history"))
             stmt = select(each).select_from(wanted).join(each, true())
-        for row_id, holder_id, establishment_id, occurred_at, amount in (await session.execute(stmt)).all():
+        rows = (await session.execute(stmt)).all() if written else await self._db.rows_before_writes(session, stmt)
+        for row_id, holder_id, establishment_id, occurred_at, amount in rows:
             history[(holder_id, establishment_id)].append(engine.Purchase(row_id, occurred_at, amount))
         for purchases in history.values():
             purchases.sort(key=_order)
@@ -422,7 +424,7 @@ class TransactionService:
         the recounts that late arrivals make: (pair, since, what the replay says)."""
         pairs = {(n.holder_id, n.item.establishment_id) for n in new}
         await self._lock_pairs(session, pairs)
-        history = await self._history(session, pairs)
+        history = await self._history(session, pairs, written=False)
         campaigns = await self._campaigns(session, {e for _, e in pairs}, known.versions)
         birthdates = known.birthdates
         incoming: dict[tuple[int, int], list[_New]] = defaultdict(list)
