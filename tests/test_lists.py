@@ -52,3 +52,16 @@ def _stored(url: str, rows: list[dict], extra=tuple) -> tuple[list, list]:
 def test_insert_columns_stores_what_sqlalchemy_stores(settings):
     reference, columns = _stored(settings.resolved_database_url, ROWS)
     assert columns == reference and len(reference) == 3
+
+
+def test_sqlite_datetime_text_reads_back_as_the_utc_instant():
+    from sqlalchemy.dialects.sqlite import aiosqlite
+
+    process = UTCDateTime().result_processor(aiosqlite.dialect(), None)
+    utc = timezone.utc
+    assert process("2026-03-05 13:22:33.120000") == datetime(2026, 3, 5, 13, 22, 33, 120000, tzinfo=utc)
+    assert process("2026-03-05 13:22:33") == datetime(2026, 3, 5, 13, 22, 33, tzinfo=utc)
+    # text written with an offset (rows from before migration 0014, or by hand) keeps its instant
+    assert process("2026-03-05 10:22:33-03:00") == datetime(2026, 3, 5, 13, 22, 33, tzinfo=utc)
+    assert process("2026-03-05 13:22:33.120000+00:00").tzinfo is utc
+    assert process(None) is None

@@ -42,6 +42,23 @@ class UTCDateTime(TypeDecorator):
             return value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc)
 
+    def result_processor(self, dialect, coltype):
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+
+        # SQLite keeps the dialect's text ('2026-03-05 13:22:33.120000', UTC): parsed with its
+        # offset written on in one step (~0.14 µs), where the dialect's parser and then
+        # process_result_value's datetime.replace took ~1 µs (a batch's history reads thousands)
+        def process(value, parse=datetime.fromisoformat, utc=timezone.utc):
+            if value is None:
+                return None
+            try:
+                return parse(value + "+00:00")
+            except ValueError:  # text that carries its own offset
+                return parse(value).astimezone(utc)
+
+        return process
+
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
