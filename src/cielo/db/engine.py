@@ -139,7 +139,7 @@ class Database:
         async with self._single.connect() as conn:
             return list((await conn.execute(statement, values)).all())
 
-    async def rows_before_writes(self, session: AsyncSession, statement) -> list[Row]:
+    async def rows_before_writes(self, session: AsyncSession, statement, values: dict | None = None) -> list[Row]:
         """Every row of one Core SELECT made in a ``write()`` transaction that has written
         nothing yet. On SQLite that transaction holds the database's write lock (BEGIN
         IMMEDIATE), so the last commit is exactly what it sees: the rows are read on the event
@@ -148,8 +148,8 @@ class Database:
         Elsewhere, and once the transaction has written, only its own session sees it."""
         if self._loop_reader is not None:
             await session.connection()  # the transaction begun: the write lock is held
-            return self._on_loop_thread(lambda conn: conn.execute(statement).all())
-        return list((await session.execute(statement)).all())
+            return self._on_loop_thread(lambda conn: conn.execute(statement, values).all())
+        return list((await session.execute(statement, values)).all())
 
     def _on_loop_thread(self, work):
         try:

@@ -29,25 +29,57 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 def among(col, values: Iterable, *, sqlite: bool, text_values: bool = False):
     """``col`` is one of ``values``."""
+    value = among_values("among", values, sqlite=sqlite)["among"]
+    return _among(col, bindparam(None, value, type_=_list_type(sqlite, text_values)), sqlite=sqlite)
+
+
+def among_parameter(col, name: str, *, sqlite: bool, text_values: bool = False):
+    """``among`` as a bound parameter called ``name``, for a statement built once;
+    ``among_values`` gives its value."""
+    return _among(col, bindparam(name, type_=_list_type(sqlite, text_values)), sqlite=sqlite)
+
+
+def _list_type(sqlite: bool, text_values: bool):
+    return String if sqlite else ARRAY(String if text_values else Integer)
+
+
+def _among(col, parameter, *, sqlite: bool):
+    if sqlite:  # the JSON array's elements as rows
+        return col.in_(select(literal_column("value")).select_from(func.json_each(parameter)).scalar_subquery())
+    return col == any_(parameter)
+
+
+def among_values(name: str, values: Iterable, *, sqlite: bool) -> dict:
     values = list(values)
-    if sqlite:
-        each = select(literal_column("value")).select_from(func.json_each(bindparam(None, orjson.dumps(values).decode())))
-        return col.in_(each.scalar_subquery())
-    return col == any_(bindparam(None, values, type_=ARRAY(String if text_values else Integer)))
+    return {name: orjson.dumps(values).decode() if sqlite else values}
 
 
 def pairs_table(pairs: list[tuple[int, int]], *, sqlite: bool):
     """A selectable of (a, b) rows from a list of pairs of ids (0 ≤ id < 2³¹), to join on."""
+    return _pairs_select("pairs", sqlite=sqlite).params(pairs_values("pairs", pairs, sqlite=sqlite)).subquery("pairs")
+
+
+def pairs_parameter(name: str, *, sqlite: bool):
+    """``pairs_table`` as bound parameters named after ``name``, for a statement built once;
+    ``pairs_values`` gives their values."""
+    return _pairs_select(name, sqlite=sqlite).subquery("pairs")
+
+
+def pairs_values(name: str, pairs: list[tuple[int, int]], *, sqlite: bool) -> dict:
     if sqlite:
-        # each pair packed into one 64-bit integer (a·2³² + b) and split by two integer
-        # operations: two json_extract calls per pair cost ~1.2 µs of a probe's ~3 µs
-        packed = orjson.dumps([(a << 32) | b for a, b in pairs]).decode()
-        each = func.json_each(bindparam(None, packed)).table_valued("value")
-        return select(each.c.value.op(">>")(32).label("a"),
-                      each.c.value.op("&")(0xFFFFFFFF).label("b")).subquery("pairs")
-    unnest = func.unnest(bindparam(None, [a for a, _ in pairs], type_=ARRAY(Integer)),
-                         bindparam(None, [b for _, b in pairs], type_=ARRAY(Integer))).table_valued("a", "b").render_derived()
-    return select(unnest.c.a, unnest.c.b).subquery("pairs")
+        # each pair packed into one 64-bit integer (a·2³² + b), split by two integer operations
+        # in the statement: two json_extract calls per pair cost ~1.2 µs of a probe's ~3 µs
+        return {name: orjson.dumps([(a << 32) | b for a, b in pairs]).decode()}
+    return {f"{name}_a": [a for a, _ in pairs], f"{name}_b": [b for _, b in pairs]}
+
+
+def _pairs_select(name: str, *, sqlite: bool):
+    if sqlite:
+        each = func.json_each(bindparam(name, type_=String)).table_valued("value")
+        return select(each.c.value.op(">>")(32).label("a"), each.c.value.op("&")(0xFFFFFFFF).label("b"))
+    unnest = func.unnest(bindparam(f"{name}_a", type_=ARRAY(Integer)),
+                         bindparam(f"{name}_b", type_=ARRAY(Integer))).table_valued("a", "b").render_derived()
+    return select(unnest.c.a, unnest.c.b)
 
 
 async def insert_columns(conn, table: Table, columns: dict[str, list], *, sqlite: bool) -> None:

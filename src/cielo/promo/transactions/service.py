@@ -35,7 +35,7 @@ from cielo.audit import service as audit
 from cielo.audit.service import Actor
 from cielo.cache import CacheRegistry
 from cielo.db import Database, utcnow
-from cielo.db.lists import among, insert_columns, pairs_table
+from cielo.db.lists import among, among_parameter, among_values, insert_columns, pairs_parameter, pairs_values
 from cielo.promo.cards.models import Card
 from cielo.promo.cards.service import CardService
 from cielo.promo.environments import Environment
@@ -196,11 +196,11 @@ class TransactionService:
         (the parsing ones given, unknown cards and unknown establishments)."""
         cards, birthdates, card_errors = await self._cards_of(session, env, items)
         errors = errors + card_errors
-        E = CommercialEstablishment
         # by primary key alone, the environment checked on the rows found (see _cards_of)
-        versions = {e: version for e, version, environment in await self._db.rows_before_writes(session, (
-            select(E.id, E.campaigns_version, E.environment).where(
-                self._among(E.id, {i.establishment_id for i in items if i})))) if environment == env.value}
+        sqlite = self._db.is_sqlite
+        versions = {e: version for e, version, environment in await self._db.rows_before_writes(
+            session, _lookups(sqlite).establishments,
+            among_values("ids", {i.establishment_id for i in items if i}, sqlite=sqlite)) if environment == env.value}
         for index, item in enumerate(items):
             if item is not None and item.establishment_id not in versions:
                 errors.append({"index": index, "reason": f"There is no commercial establishment "
@@ -276,13 +276,13 @@ class TransactionService:
         errors: list[dict] = []
         by_id = {i.card_id for i in items if i and i.card_id is not None}
         id_rows = {}
-        with_holder = select(Card.id, Card.holder_id, Holder.birthdate).join(Holder, Holder.id == Card.holder_id)
         if by_id:
             # By primary key alone, the environment checked on the rows found: a condition on
             # it made SQLite walk the environment's index, every row of it, for the list (183 ms
             # a batch over a million establishments, against 2 ms by key).
-            for card_id, holder_id, birthdate, environment in await self._db.rows_before_writes(session, (
-                    with_holder.add_columns(Card.environment).where(self._among(Card.id, by_id)))):
+            sqlite = self._db.is_sqlite
+            for card_id, holder_id, birthdate, environment in await self._db.rows_before_writes(
+                    session, _lookups(sqlite).cards, among_values("ids", by_id, sqlite=sqlite)):
                 if environment == env.value:
                     id_rows[card_id] = holder_id
                     birthdates[holder_id] = birthdate
@@ -290,6 +290,7 @@ class TransactionService:
                         for index, i in enumerate(items) if i and i.card_number is not None}
         by_print: dict[str, list[tuple[int, int]]] = defaultdict(list)
         if fingerprints:
+            with_holder = select(Card.id, Card.holder_id, Holder.birthdate).join(Holder, Holder.id == Card.holder_id)
             for row in (await session.execute(
                 with_holder.add_columns(Card.fingerprint)
                 .where(Card.environment == env.value, Card.fingerprint.in_(set(fingerprints.values())))
@@ -343,25 +344,10 @@ class TransactionService:
         """The counted purchases (not reversed) of each (holder, establishment), oldest first
         (``written``: whether this transaction has written yet; see Database.rows_before_writes)."""
         history: dict[tuple[int, int], list[engine.Purchase]] = defaultdict(list)
-        T = Transaction
-        pairs = sorted(pairs)
-        columns = (T.id, T.holder_id, T.establishment_id, T.occurred_at, T.amount_cents)
-        counted = _counted()
-        wanted = pairs_table(pairs, sqlite=self._db.is_sqlite)
-        if self._db.is_sqlite:
-            # the pairs (one JSON parameter) drive the join, each probing ix_transactions_counted
-            # (a row-value IN list made SQLite scan the whole table)
-            stmt = (select(*columns).select_from(wanted)
-                    .join(T, and_(T.holder_id == wanted.c.a, T.establishment_id == wanted.c.b)).where(counted))
-        else:
-            # the pairs as one array parameter, each probing ix_transactions_counted. OFFSET 0 keeps
-            # the LATERAL subquery from being pulled up into a join, which the planner made a
-            # hash join over a scan of the whole table (~27 ms at 100,000 rows, growing with it;
-            # ~5 ms as 1,000 probes)
-            each = (select(*columns).where(T.holder_id == wanted.c.a, T.establishment_id == wanted.c.b, counted)
-                    .offset(0).lateral("history"))
-            stmt = select(each).select_from(wanted).join(each, true())
-        rows = (await session.execute(stmt)).all() if written else await self._db.rows_before_writes(session, stmt)
+        sqlite = self._db.is_sqlite
+        stmt, values = _history_statement(sqlite), pairs_values("pairs", sorted(pairs), sqlite=sqlite)
+        rows = (await session.execute(stmt, values)).all() if written else \
+            await self._db.rows_before_writes(session, stmt, values)
         for row_id, holder_id, establishment_id, occurred_at, amount in rows:
             history[(holder_id, establishment_id)].append(engine.Purchase(row_id, occurred_at, amount))
         for purchases in history.values():
@@ -683,6 +669,43 @@ def _holder_statements() -> _HolderStatements:
             .order_by(*newest_first))
     by_ids = select(*columns).select_from(with_places).where(t.c.id.in_(bindparam("ids", expanding=True)))
     return _HolderStatements(count, ids, page, by_ids)
+
+
+class _Lookups(NamedTuple):
+    cards: Select
+    establishments: Select
+
+
+@lru_cache(maxsize=2)
+def _lookups(sqlite: bool) -> _Lookups:
+    """A batch's cards (with their holders' birthdates) and establishments (with their campaign
+    versions) by id (bound parameter "ids", see among_values), built once."""
+    E = CommercialEstablishment
+    return _Lookups(
+        select(Card.id, Card.holder_id, Holder.birthdate, Card.environment).join(Holder, Holder.id == Card.holder_id)
+        .where(among_parameter(Card.id, "ids", sqlite=sqlite)),
+        select(E.id, E.campaigns_version, E.environment).where(among_parameter(E.id, "ids", sqlite=sqlite)))
+
+
+@lru_cache(maxsize=2)
+def _history_statement(sqlite: bool) -> Select:
+    """The counted purchases of a list of (holder, establishment) pairs (bound parameters
+    "pairs…", see pairs_values), built once: building it cost ~1 ms a batch."""
+    T = Transaction
+    columns = (T.id, T.holder_id, T.establishment_id, T.occurred_at, T.amount_cents)
+    wanted = pairs_parameter("pairs", sqlite=sqlite)
+    if sqlite:
+        # the pairs (one JSON parameter) drive the join, each probing ix_transactions_counted
+        # (a row-value IN list made SQLite scan the whole table)
+        return (select(*columns).select_from(wanted)
+                .join(T, and_(T.holder_id == wanted.c.a, T.establishment_id == wanted.c.b)).where(_counted()))
+    # the pairs as one array parameter, each probing ix_transactions_counted. OFFSET 0 keeps the
+    # LATERAL subquery from being pulled up into a join, which the planner made a hash join
+    # over a scan of the whole table (~27 ms at 100,000 rows, growing with it; ~5 ms as 1,000
+    # probes)
+    each = (select(*columns).where(T.holder_id == wanted.c.a, T.establishment_id == wanted.c.b, _counted())
+            .offset(0).lateral("history"))
+    return select(each).select_from(wanted).join(each, true())
 
 
 def _counted():
