@@ -141,6 +141,33 @@ def test_birthday_period_wraps_the_year_and_leap_days():
     leap = [at(2027, 2, 28), at(2027, 3, 3)]
     assert earning(leap, campaign("B", {"daysBefore": 0, "daysAfter": 0}), date(2000, 2, 29)) == [20270228]
     assert earning(history, c, None) == []
+    # early January, in the period of last year's late-December birthday
+    january = [at(2027, 1, 2), at(2027, 1, 6)]
+    december = campaign("B", {"daysBefore": 0, "daysAfter": 5})
+    assert earning(january, december, date(1990, 12, 30)) == [20270102]
+    assert replay(january, [december], date(1990, 12, 30))[20270102][0].reason.endswith("around 2026-12-30")
+
+
+@given(st.dates(date(1920, 1, 1), date(2010, 12, 31)), st.integers(0, 31), st.integers(0, 31),
+       st.lists(moments, max_size=20, unique=True))
+def test_birthday_against_an_oracle(birthdate, before, after, times):
+    """A purchase earns when its local date is within the period around the holder's birthday
+    in its own year or either neighbour (29 February in a common year: the 28th), and says which."""
+    def birthday(year):
+        return birthdate.replace(year=year) if birthdate.month != 2 or birthdate.day != 29 or year % 4 == 0 and (
+            year % 100 != 0 or year % 400 == 0) else date(year, 2, 28)
+    history = purchases(times)
+    expected = {}
+    for p in history:
+        day = p.local_date
+        near = [b for b in (birthday(day.year + k) for k in (-1, 0, 1))
+                if b - timedelta(days=before) <= day <= b + timedelta(days=after)]
+        if near:
+            expected[p.key] = near[0]
+    earned = replay(history, [campaign("B", {"daysBefore": before, "daysAfter": after})], birthdate)
+    assert sorted(earned) == sorted(expected)
+    for key, (won,) in earned.items():
+        assert won.reason.endswith(f"around {expected[key].isoformat()}")
 
 
 def test_event_days_are_local_dates():

@@ -44,13 +44,16 @@ class Purchase:
     one), when it happened (aware), its amount in cents, and its São Paulo local time, date and
     day number (the windows count days as integers). A plain slotted class: a batch builds one
     per purchase of every history it replays (a dataclass's __post_init__ doubled the cost)."""
-    __slots__ = ("key", "occurred_at", "amount", "local_at", "local_date", "day")
+    __slots__ = ("key", "occurred_at", "amount", "local_at", "day")
 
     def __init__(self, key: int, occurred_at: datetime, amount: int) -> None:
         self.key, self.occurred_at, self.amount = key, occurred_at, amount
         self.local_at = local_at = occurred_at.astimezone(SAO_PAULO)
-        self.local_date = local_date = local_at.date()
-        self.day = local_date.toordinal()
+        self.day = local_at.toordinal()  # the local date's day number
+
+    @property
+    def local_date(self) -> date:
+        return self.local_at.date()
 
     def __repr__(self) -> str:
         return f"Purchase({self.key}, {self.occurred_at.isoformat()}, {self.amount})"
@@ -149,13 +152,15 @@ def _birthday(rules: dict):
         if birthdate is None:
             return
         for p in purchases[start:]:
-            day, year = p.day, p.local_date.year
-            for near in (year - 1, year, year + 1):
-                birthday = _birthday_in(birthdate, near)
-                if birthday - before <= day <= birthday + after:
-                    yield p, (f"purchase on {p.local_date.isoformat()}, within the birthday period around "
-                              f"{date.fromordinal(birthday).isoformat()}")
-                    break
+            day, year = p.day, p.local_at.year
+            # this year's birthday, else the nearer neighbour's: the period is a few days wide
+            birthday = _birthday_in(birthdate, year)
+            if not birthday - before <= day <= birthday + after:
+                birthday = _birthday_in(birthdate, year - 1 if day < birthday else year + 1)
+                if not birthday - before <= day <= birthday + after:
+                    continue
+            yield p, (f"purchase on {p.local_date.isoformat()}, within the birthday period around "
+                      f"{date.fromordinal(birthday).isoformat()}")
     return judge
 
 

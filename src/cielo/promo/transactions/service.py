@@ -417,11 +417,17 @@ class TransactionService:
         for n in new:
             incoming[(n.holder_id, n.item.establishment_id)].append(n)
         recounts: list[tuple[tuple[int, int], datetime, dict[int, list[engine.Earned]]]] = []
+        Purchase = engine.Purchase
         for pair, entries in incoming.items():
             past = history.get(pair, [])
-            mine = sorted((engine.Purchase(n.key, n.item.occurred_at, n.item.amount) for n in entries), key=_order)
-            # the history is in order; the new purchases usually all come after it
-            merged = ([*past, *mine] if not past or _order(past[-1]) <= _order(mine[0])
+            if len(entries) == 1:  # the usual case: one new purchase of the pair in the batch
+                n = entries[0]
+                mine = [Purchase(n.key, n.item.occurred_at, n.item.amount)]
+            else:
+                mine = sorted((Purchase(n.key, n.item.occurred_at, n.item.amount) for n in entries), key=_order)
+            # the history is in order; the new purchases usually all come after it (a stored
+            # purchase goes before a new one at the same instant: _order)
+            merged = ([*past, *mine] if not past or past[-1].occurred_at <= mine[0].occurred_at
                       else sorted([*past, *mine], key=_order))
             earliest = mine[0].occurred_at
             # only the new purchases and any stored after them are judged
