@@ -469,10 +469,12 @@ class TransactionService:
                                                                           "arrived late")
 
     async def _reserve_ids(self, session, count: int) -> list[int]:
-        """Ids for ``count`` new transactions: on SQLite the next ones after the largest (this
-        transaction holds the single write lock); on PostgreSQL drawn from the sequence."""
+        """Ids for ``count`` new transactions, asked before the transaction writes: on SQLite the
+        next ones after the largest (this transaction holds the single write lock); on
+        PostgreSQL drawn from the sequence."""
         if self._db.is_sqlite:
-            first = (await session.execute(select(func.coalesce(func.max(Transaction.id), 0)))).scalar_one() + 1
+            largest = await self._db.rows_before_writes(session, _largest_transaction_id())
+            first = largest[0][0] + 1
             return list(range(first, first + count))
         # one array in one row (a thousand rows cost more to decode than to draw)
         return (await session.execute(
@@ -675,6 +677,11 @@ def _holder_statements() -> _HolderStatements:
             .order_by(*newest_first))
     by_ids = select(*columns).select_from(with_places).where(t.c.id.in_(bindparam("ids", expanding=True)))
     return _HolderStatements(count, ids, page, by_ids)
+
+
+@lru_cache(maxsize=1)
+def _largest_transaction_id() -> Select:
+    return select(func.coalesce(func.max(Transaction.id), 0))
 
 
 class _Lookups(NamedTuple):
