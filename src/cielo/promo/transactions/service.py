@@ -149,6 +149,22 @@ def _fresh_model(environment: str, n: _New, earned_at: str) -> dict:
          for e in n.earned])
 
 
+async def _answer_beside(work, environment: str, new: list[_New], earned_at: str) -> dict[int, dict]:
+    """The new purchases' answers, built a slice at a time while ``work`` (a write or a commit)
+    runs, the loop let run between slices so that it goes on as soon as its database step is
+    done; returned once it is done too."""
+    running = asyncio.ensure_future(work)
+    fresh = {}
+    try:
+        for start in range(0, len(new), _ANSWER_SLICE):
+            await asyncio.sleep(0)
+            for n in new[start:start + _ANSWER_SLICE]:
+                fresh[n.id] = _fresh_model(environment, n, earned_at)
+    finally:
+        await running
+    return fresh
+
+
 def holder_model(row: Transaction, establishment: dict) -> dict:
     """The seed's TransactionData (``establishment``: its CommercialEstablishment model)."""
     body = {"id": row.id, "commercialEstablishment": establishment,
@@ -233,38 +249,29 @@ class TransactionService:
                 if item.external_id:
                     first_of[item.external_id] = entry
         by_index = {n.index: n for n in new}
-        fresh = {}
+        fresh: dict[int, dict] = {}
+        earlier = {row_id for row_id, _ in results if row_id is not None and row_id > 0}
+        if earlier:  # a repeated externalId answers with the first transaction, read back
+            fresh.update({m["id"]: m for m, _ in await self._models(session, [(i, False) for i in earlier])})
         if new:
             recounts = await self._judge(session, new, known)
             now = utcnow()
-            ids = await self._reserve_ids(session, len(new))
-            for n, row_id in zip(new, ids):
+            for n, row_id in zip(new, await self._reserve_ids(session, len(new))):
                 n.id = row_id
-            # The new rows are answered from memory (only repeated externalIds are read back).
-            # On PostgreSQL the server writes while this process builds the answer: a slice at a
-            # time, the loop let run between slices so that the writing task sends each
-            # statement as soon as the one before it is done. Not on SQLite: aiosqlite's thread
-            # needs the GIL to bind every row of an executemany, so Python work beside it stalls
-            # the write by up to the interpreter's switch interval per row.
-            earned_at = now.isoformat()
-            if self._db.is_sqlite:
-                await self._write(session, env, new, recounts, now)
-                fresh = {n.id: _fresh_model(env.value, n, earned_at) for n in new}
-            else:
-                writing = asyncio.ensure_future(self._write(session, env, new, recounts, now))
-                try:
-                    for start in range(0, len(new), _ANSWER_SLICE):
-                        await asyncio.sleep(0)
-                        for n in new[start:start + _ANSWER_SLICE]:
-                            fresh[n.id] = _fresh_model(env.value, n, earned_at)
-                finally:
-                    await writing
             audit.record(session, actor, "create", "transaction", str(new[0].id) if len(new) == 1 else "batch",
                          {"count": len(new), "ids": [n.id for n in new][:1000]})
+            # The new rows are answered from memory, built while the database works elsewhere:
+            # on PostgreSQL while the server writes them; on SQLite while aiosqlite's thread
+            # commits (one step of SQLite's C code, without the GIL). Not while SQLite writes:
+            # its executemany takes the GIL back to bind every row, so Python work beside it
+            # stalls the write by up to the interpreter's switch interval per row.
+            if self._db.is_sqlite:
+                await self._write(session, env, new, recounts, now)
+                work = session.commit()
+            else:
+                work = self._write(session, env, new, recounts, now)
+            fresh.update(await _answer_beside(work, env.value, new, now.isoformat()))
         ids = {n.key: n.id for n in new}
-        earlier = {row_id for row_id, _ in results if row_id is not None and row_id > 0}
-        if earlier:
-            fresh.update({m["id"]: m for m, _ in await self._models(session, [(i, False) for i in earlier])})
         return [(fresh[n.id], True) if (n := by_index.get(index)) else (fresh[ids.get(row_id, row_id)], False)
                 for index, (row_id, _) in enumerate(results)]
 
