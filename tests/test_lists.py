@@ -7,6 +7,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timezone
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import BigInteger, Boolean, Column, Integer, MetaData, String, Table, Text, insert, text
 
 from cielo.db import Database, UTCDateTime
@@ -65,3 +67,22 @@ def test_sqlite_datetime_text_reads_back_as_the_utc_instant():
     assert process("2026-03-05 10:22:33-03:00") == datetime(2026, 3, 5, 13, 22, 33, tzinfo=utc)
     assert process("2026-03-05 13:22:33.120000+00:00").tzinfo is utc
     assert process(None) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.datetimes(datetime(1, 1, 2), datetime(9999, 12, 30), timezones=st.timezones()))
+def test_sqlite_datetimes_are_written_in_the_dialects_own_text(moment):
+    """UTCDateTime's own SQLite text is the dialect's, for every instant with any offset, and
+    reads back as the same instant."""
+    from sqlalchemy import DateTime
+    from sqlalchemy.dialects.sqlite import aiosqlite
+
+    dialect = aiosqlite.dialect()
+    ours = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+    theirs = DateTime().dialect_impl(dialect).bind_processor(dialect)
+    try:
+        utc = moment.astimezone(timezone.utc)
+    except OverflowError:  # the offset pushes it off the calendar
+        return
+    assert ours(moment) == theirs(utc.replace(tzinfo=None))
+    assert UTCDateTime().result_processor(dialect, None)(ours(moment)) == utc

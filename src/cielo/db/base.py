@@ -42,6 +42,24 @@ class UTCDateTime(TypeDecorator):
             return value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc)
 
+    def bind_processor(self, dialect):
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        # SQLite keeps text: the dialect's format ('2026-03-05 13:22:33.120000') written by
+        # isoformat (~0.5 µs), where process_bind_param and then the dialect's formatting took
+        # ~1.6 µs (a batch writes a thousand). A test holds the two equal.
+        def process(value, utc=timezone.utc):
+            if value is None:
+                return None
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given to a UTC column")
+            if value.tzinfo is not utc:
+                value = value.astimezone(utc)
+            return value.isoformat(" ", "microseconds")[:26]
+
+        return process
+
     def result_processor(self, dialect, coltype):
         if dialect.name != "sqlite":
             return super().result_processor(dialect, coltype)
