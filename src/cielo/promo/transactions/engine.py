@@ -20,7 +20,6 @@ Definitions the rules share:
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -119,20 +118,18 @@ def _amount(rules: dict):
     target, days = cents(rules["amount"]), rules["windowDays"]
 
     def judge(purchases: Sequence[Purchase], start: int, birthdate: date | None):
-        window: deque[Purchase] = deque()  # purchases since the last firing, within the window
-        total = 0
+        first, total = 0, 0  # the window: purchases[first:n + 1], since the last firing and within the days
         for n, p in enumerate(purchases):
-            window.append(p)
             total += p.amount
             oldest = p.day - days + 1
-            while window[0].day < oldest:
-                total -= window.popleft().amount
+            while purchases[first].day < oldest:  # stops at p itself at the latest
+                total -= purchases[first].amount
+                first += 1
             if total >= target:
                 if n >= start:
-                    yield p, (f"spend at the establishment reached R$ {brl(total)} over {len(window)} purchase(s) "
+                    yield p, (f"spend at the establishment reached R$ {brl(total)} over {n - first + 1} purchase(s) "
                               f"within {days} day(s) (target R$ {brl(target)})")
-                window.clear()
-                total = 0
+                first, total = n + 1, 0
     return judge
 
 
@@ -178,16 +175,15 @@ def _frequency(rules: dict):
     visits, days = rules["visits"], rules["windowDays"]
 
     def judge(purchases: Sequence[Purchase], start: int, birthdate: date | None):
-        window: deque[Purchase] = deque()
+        first = 0  # the window: purchases[first:n + 1], since the last firing and within the days
         for n, p in enumerate(purchases):
-            window.append(p)
             oldest = p.day - days + 1
-            while window[0].day < oldest:
-                window.popleft()
-            if len(window) >= visits:
+            while purchases[first].day < oldest:  # stops at p itself at the latest
+                first += 1
+            if n - first + 1 >= visits:
                 if n >= start:
-                    yield p, f"{_ordinal(len(window))} visit within {days} day(s) (target {visits})"
-                window.clear()
+                    yield p, f"{_ordinal(n - first + 1)} visit within {days} day(s) (target {visits})"
+                first = n + 1
     return judge
 
 
