@@ -134,16 +134,6 @@ def plain_rows(raws: list[dict], holder_of: dict[int, int]) -> list[dict]:
              "contains_promotions": False, "created_at": now} for r in raws]
 
 
-async def timed(calls) -> tuple[float, list[float]]:
-    laps = []
-    t0 = time.perf_counter()
-    for call in calls:
-        t = time.perf_counter()
-        await call()
-        laps.append(time.perf_counter() - t)
-    return time.perf_counter() - t0, laps
-
-
 async def interleaved(runs: dict[str, list]) -> dict[str, list[float]]:
     """Each run's calls, taken in rounds: call i of every run, in an order that rotates from
     round to round. The machine's speed drifts by tens of percent over minutes here, so runs
