@@ -23,11 +23,11 @@ depends_on = None
 def upgrade() -> None:
     if op.get_bind().dialect.name != "sqlite":
         return
-    for table, column in (("transaction_rewards", "earned_at"), ("transactions", "occurred_at"),
-                          ("transactions", "created_at")):
-        op.execute(f"UPDATE {table} SET {column} = CASE WHEN length({column}) = 25 "
-                   f"THEN substr({column}, 1, 19) || '.000000' ELSE substr({column}, 1, 26) END "
-                   f"WHERE {column} LIKE '%+00:00'")
+    # only rewards went through insert_columns before this revision (transactions did from it
+    # on, already in the dialect's format): no scan of the transactions table
+    op.execute("UPDATE transaction_rewards SET earned_at = CASE WHEN length(earned_at) = 25 "
+               "THEN substr(earned_at, 1, 19) || '.000000' ELSE substr(earned_at, 1, 26) END "
+               "WHERE earned_at LIKE '%+00:00'")
 
 
 def downgrade() -> None:
