@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cielo import runtime
 from cielo.config import Settings, get_settings, normalise_database_url
 
 app = typer.Typer(help="cielo: the white-label account API and the Cielo Promo API.", no_args_is_help=True)
@@ -364,8 +365,6 @@ def sandbox_seed(
 
 
 def main() -> None:
-    from cielo import runtime
-
     runtime.tune()
     app()
 
