@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
 from functools import lru_cache
+from operator import attrgetter
 from typing import NamedTuple
 
 from cielo.promo.localtime import SAO_PAULO
@@ -73,13 +74,15 @@ class Campaign:
     active: bool
     subscribed: tuple[tuple[datetime, datetime | None], ...]
     floor: int = field(init=False, repr=False, compare=False)  # minAmount in cents (0: none)
-    rule: Callable = field(init=False, repr=False, compare=False)
+    rule: Rule = field(init=False, repr=False, compare=False)
+    heading: tuple = field(init=False, repr=False, compare=False)  # what every Earned of it begins with
     first_day: int = field(init=False, repr=False, compare=False)  # start and end dates as day numbers
     last_day: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "floor", cents(self.rules["minAmount"]) if "minAmount" in self.rules else 0)
         object.__setattr__(self, "rule", RULES[self.campaign_type](self.rules))
+        object.__setattr__(self, "heading", (self.promotion_id, self.campaign_type, self.premium))
         object.__setattr__(self, "first_day", self.start_date.toordinal())
         object.__setattr__(self, "last_day", self.end_date.toordinal())
 
@@ -106,18 +109,43 @@ def _ordinal(n: int) -> str:
 
 
 # ---- the nine rules ------------------------------------------------------------------------
-# Each takes a promotion's rules (CONTRACT §3.5) and returns its judge. A judge takes the
-# promotion's counted purchases (oldest first), the index of the first one being judged and
-# the holder's birthdate, and yields (purchase, why) for every judged purchase on which the
-# rule fires. The purchases before `start` still count (punches, visits, spend), but a batch
-# that replays a holder's whole history to judge its newest purchase writes no sentence for
-# the others, and the rules that look at one purchase alone skip them.
+# Each takes a promotion's rules (CONTRACT §3.5) and returns its judge, of one of two kinds.
+#
+# A rule of each purchase (B, E, G, P, R, W, X) looks at one purchase and at most its place
+# and the one before it: its judge takes the promotion's counted purchases (oldest first), the
+# index n of the one judged and the holder's birthdate, and says why it fires, or None.
+#
+# A running rule (A, F) follows the counted purchases since its last firing: its judge takes
+# them (oldest first), the index of the first one being judged and the holder's birthdate,
+# and returns (purchase, why) for every judged purchase on which it fires. The purchases
+# before that index still count (spend, visits), but no sentence is written for them.
+#
+# A batch asks ~9,000 judges, most about its one new purchase: plain functions (a generator
+# costs several calls' worth to make and finish), and replay calls a rule of each purchase
+# once for that purchase alone.
 
 
-def _amount(rules: dict):
+Fired = list[tuple[Purchase, str]]
+
+
+class Rule(NamedTuple):
+    judge: Callable
+    each: bool  # a rule of each purchase (judge(purchases, n, birthdate) -> why | None)
+
+
+def _each(judge: Callable) -> Rule:
+    return Rule(judge, True)
+
+
+def _running(judge: Callable) -> Rule:
+    return Rule(judge, False)
+
+
+def _amount(rules: dict) -> Rule:
     target, days = cents(rules["amount"]), rules["windowDays"]
 
-    def judge(purchases: Sequence[Purchase], start: int, birthdate: date | None):
+    def judge(purchases: Sequence[Purchase], start: int, birthdate: date | None) -> Fired:
+        fired = []
         first, total = 0, 0  # the window: purchases[first:n + 1], since the last firing and within the days
         for n, p in enumerate(purchases):
             total += p.amount
@@ -127,10 +155,11 @@ def _amount(rules: dict):
                 first += 1
             if total >= target:
                 if n >= start:
-                    yield p, (f"spend at the establishment reached R$ {brl(total)} over {n - first + 1} purchase(s) "
-                              f"within {days} day(s) (target R$ {brl(target)})")
+                    fired.append((p, f"spend at the establishment reached R$ {brl(total)} over {n - first + 1} "
+                                     f"purchase(s) within {days} day(s) (target R$ {brl(target)})"))
                 first, total = n + 1, 0
-    return judge
+        return fired
+    return _running(judge)
 
 
 @lru_cache(maxsize=65536)
@@ -142,39 +171,41 @@ def _birthday_in(birthdate: date, year: int) -> int:
         return date(year, 2, 28).toordinal()
 
 
-def _birthday(rules: dict):
+def _birthday(rules: dict) -> Rule:
     before, after = rules["daysBefore"], rules["daysAfter"]
 
-    def judge(purchases: Sequence[Purchase], start: int, birthdate: date | None):
+    def judge(purchases: Sequence[Purchase], n: int, birthdate: date | None) -> str | None:
         if birthdate is None:
-            return
-        for p in purchases[start:]:
-            day, year = p.day, p.local_at.year
-            # this year's birthday, else the nearer neighbour's: the period is a few days wide
-            birthday = _birthday_in(birthdate, year)
+            return None
+        p = purchases[n]
+        day, year = p.day, p.local_at.year
+        # this year's birthday, else the nearer neighbour's: the period is a few days wide
+        birthday = _birthday_in(birthdate, year)
+        if not birthday - before <= day <= birthday + after:
+            birthday = _birthday_in(birthdate, year - 1 if day < birthday else year + 1)
             if not birthday - before <= day <= birthday + after:
-                birthday = _birthday_in(birthdate, year - 1 if day < birthday else year + 1)
-                if not birthday - before <= day <= birthday + after:
-                    continue
-            yield p, (f"purchase on {p.local_date.isoformat()}, within the birthday period around "
-                      f"{date.fromordinal(birthday).isoformat()}")
-    return judge
+                return None
+        return (f"purchase on {p.local_date.isoformat()}, within the birthday period around "
+                f"{date.fromordinal(birthday).isoformat()}")
+    return _each(judge)
 
 
-def _event_day(rules: dict):
+def _event_day(rules: dict) -> Rule:
     days = {date.fromisoformat(d).toordinal() for d in rules["dates"]}
 
-    def judge(purchases: Sequence[Purchase], start: int, birthdate: date | None):
-        for p in purchases[start:]:
-            if p.day in days:
-                yield p, f"purchase on the event day {p.local_date.isoformat()}"
-    return judge
+    def judge(purchases: Sequence[Purchase], n: int, birthdate: date | None) -> str | None:
+        p = purchases[n]
+        return f"purchase on the event day {p.local_date.isoformat()}" if p.day in days else None
+    return _each(judge)
 
 
-def _frequency(rules: dict):
+def _frequency(rules: dict) -> Rule:
     visits, days = rules["visits"], rules["windowDays"]
 
-    def judge(purchases: Sequence[Purchase], start: int, birthdate: date | None):
+    def judge(purchases: Sequence[Purchase], start: int, birthdate: date | None) -> Fired:
+        fired = []
+        if len(purchases) < visits:  # no window can hold enough visits yet
+            return fired
         first = 0  # the window: purchases[first:n + 1], since the last firing and within the days
         for n, p in enumerate(purchases):
             oldest = p.day - days + 1
@@ -182,66 +213,63 @@ def _frequency(rules: dict):
                 first += 1
             if n - first + 1 >= visits:
                 if n >= start:
-                    yield p, f"{_ordinal(n - first + 1)} visit within {days} day(s) (target {visits})"
+                    fired.append((p, f"{_ordinal(n - first + 1)} visit within {days} day(s) (target {visits})"))
                 first = n + 1
-    return judge
+        return fired
+    return _running(judge)
 
 
-def _generic(rules: dict):
-    def judge(purchases: Sequence[Purchase], start: int, birthdate: date | None):
-        for p in purchases[start:]:
-            yield p, "every purchase earns"
-    return judge
+def _generic(rules: dict) -> Rule:
+    def judge(purchases: Sequence[Purchase], n: int, birthdate: date | None) -> str | None:
+        return "every purchase earns"
+    return _each(judge)
 
 
-def _punch(rules: dict):
+def _punch(rules: dict) -> Rule:
     every = rules["every"]
 
-    def judge(purchases: Sequence[Purchase], start: int, birthdate: date | None):
-        for n in range(start + 1, len(purchases) + 1):
-            if n % every == 0:
-                yield purchases[n - 1], f"{_ordinal(n)} purchase at the establishment (every {every})"
-    return judge
+    def judge(purchases: Sequence[Purchase], n: int, birthdate: date | None) -> str | None:
+        count = n + 1  # the purchase's place among the counted ones
+        return f"{_ordinal(count)} purchase at the establishment (every {every})" if count % every == 0 else None
+    return _each(judge)
 
 
-def _recurring(rules: dict):
+def _recurring(rules: dict) -> Rule:
     weekdays = set(rules["weekdays"])
     opens, closes = time.fromisoformat(rules["startTime"]), time.fromisoformat(rules["endTime"])
 
-    def judge(purchases: Sequence[Purchase], start: int, birthdate: date | None):
-        for p in purchases[start:]:
-            moment = p.local_at
-            clock = moment.time()  # naive (datetime.time() drops the zone)
-            if moment.isoweekday() in weekdays and opens <= clock < closes:
-                yield p, (f"purchase on ISO weekday {moment.isoweekday()} at {clock.strftime('%H:%M')} local time, "
-                          f"within {rules['startTime']}–{rules['endTime']}")
-    return judge
+    def judge(purchases: Sequence[Purchase], n: int, birthdate: date | None) -> str | None:
+        moment = purchases[n].local_at
+        clock = moment.time()  # naive (datetime.time() drops the zone)
+        if moment.isoweekday() in weekdays and opens <= clock < closes:
+            return (f"purchase on ISO weekday {moment.isoweekday()} at {clock.strftime('%H:%M')} local time, "
+                    f"within {rules['startTime']}–{rules['endTime']}")
+        return None
+    return _each(judge)
 
 
-def _recency(rules: dict):
+def _recency(rules: dict) -> Rule:
     days = rules["daysAway"]
 
-    def judge(purchases: Sequence[Purchase], start: int, birthdate: date | None):
-        for n in range(max(start, 1), len(purchases)):
-            away = purchases[n].day - purchases[n - 1].day
-            if away >= days:
-                yield purchases[n], f"first purchase in {away} day(s) (at least {days})"
-    return judge
+    def judge(purchases: Sequence[Purchase], n: int, birthdate: date | None) -> str | None:
+        if n == 0:
+            return None
+        away = purchases[n].day - purchases[n - 1].day
+        return f"first purchase in {away} day(s) (at least {days})" if away >= days else None
+    return _each(judge)
 
 
-def _welcome(rules: dict):
-    def judge(purchases: Sequence[Purchase], start: int, birthdate: date | None):
-        if purchases and start == 0:
-            yield purchases[0], "the holder's first purchase at the establishment"
-    return judge
+def _welcome(rules: dict) -> Rule:
+    def judge(purchases: Sequence[Purchase], n: int, birthdate: date | None) -> str | None:
+        return "the holder's first purchase at the establishment" if n == 0 else None
+    return _each(judge)
 
 
 RULES = {"A": _amount, "B": _birthday, "E": _event_day, "F": _frequency, "G": _generic, "P": _punch,
          "R": _recurring, "X": _recency, "W": _welcome}
 
-
-def _moment(p: Purchase) -> datetime:
-    return p.occurred_at
+_moment = attrgetter("occurred_at")
+_earned = tuple.__new__  # Earned(*fields) without the Python-level __new__ a NamedTuple has
 
 
 def replay(history: Sequence[Purchase], campaigns: Iterable[Campaign], birthdate: date | None = None,
@@ -252,29 +280,42 @@ def replay(history: Sequence[Purchase], campaigns: Iterable[Campaign], birthdate
     earned: dict[int, list[Earned]] = {}
     if not history:
         return earned
+    last = len(history) - 1
     first = 0 if since is None else bisect_left(history, since, key=_moment)
-    if first == len(history):
+    if first > last:
         return earned
-    judged_from, judged_to = history[first].day, history[-1].day
+    judged_from, judged_to = history[first].day, history[last].day
+    fired: list[tuple[Campaign, Purchase, str]] = []
     for campaign in campaigns:
         # a promotion that can reward none of the judged purchases needs no replay
-        if not campaign.active or campaign.last_day < judged_from or campaign.first_day > judged_to:
+        if not (campaign.active and campaign.first_day <= judged_to and judged_from <= campaign.last_day):
             continue
         # the purchases the campaign counts, and where judging starts (found once above for
         # the campaigns that count every purchase)
-        floor = campaign.floor
-        if floor:
-            counted = [p for p in history if p.amount >= floor]
+        if campaign.floor:
+            counted = [p for p in history if p.amount >= campaign.floor]
             start = 0 if since is None else bisect_left(counted, since, key=_moment)
+            end = len(counted) - 1
         else:
-            counted, start = history, first
-        for purchase, why in campaign.rule(counted, start, birthdate):
-            if campaign.rewards_at(purchase):
-                won = Earned(campaign.promotion_id, campaign.campaign_type, campaign.premium, why)
-                if (already := earned.get(purchase.key)) is None:
-                    earned[purchase.key] = [won]
-                else:
-                    already.append(won)
+            counted, start, end = history, first, last
+        judge, each = campaign.rule
+        if not each:
+            for purchase, why in judge(counted, start, birthdate):
+                fired.append((campaign, purchase, why))
+        elif start == end:  # the usual case: one purchase judged, the newest
+            if (why := judge(counted, end, birthdate)) is not None:
+                fired.append((campaign, counted[end], why))
+        else:
+            for n in range(start, end + 1):
+                if (why := judge(counted, n, birthdate)) is not None:
+                    fired.append((campaign, counted[n], why))
+    for campaign, purchase, why in fired:
+        if campaign.rewards_at(purchase):
+            won = _earned(Earned, (*campaign.heading, why))
+            if (already := earned.get(purchase.key)) is None:
+                earned[purchase.key] = [won]
+            else:
+                already.append(won)
     return earned
 
 
