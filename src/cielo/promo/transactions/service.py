@@ -446,6 +446,13 @@ class TransactionService:
 
     async def _write(self, session, env: Environment, new: list[_New], recounts: list[tuple], now: datetime) -> None:
         """Write the new purchases (their ids reserved) and what they earned, and the recounts."""
+        won = [(n.id, e) for n in new for e in n.earned]  # in id order, as the rewards' indexes are
+        # The purchases in the order of the indexes that lead with the holder (/me/transactions'
+        # and the engine's), not in the batch's: each index page they change is then changed
+        # once, where a batch in time order sends every row to another page (on SQLite, whose
+        # page cache is smaller than a batch's pages, ~15% of the write; the ids stay the
+        # batch's order).
+        new = sorted(new, key=_by_holder)
         count, ids = len(new), [n.id for n in new]
         items = [n.item for n in new]
         conn = await session.connection()
@@ -463,7 +470,6 @@ class TransactionService:
             "external_id": [i.external_id for i in items],
             "contains_promotions": [bool(n.earned) for n in new], "created_at": [now] * count,
         }, sqlite=self._db.is_sqlite)
-        won = [(n.id, e) for n in new for e in n.earned]
         await insert_columns(conn, TransactionReward.__table__, {
             "transaction_id": [row_id for row_id, _ in won], "promotion_id": [e.promotion_id for _, e in won],
             "campaign_type": [e.campaign_type for _, e in won], "premium": [e.premium for _, e in won],
@@ -750,6 +756,10 @@ def _parse_all(raws, limit: int | None = MAX_BATCH) -> tuple[list[Item | None], 
             items.append(None)
             errors.append({"index": index, "reason": str(exc)})
     return items, errors
+
+
+def _by_holder(n: _New) -> tuple[int, int]:
+    return n.holder_id, n.item.establishment_id
 
 
 def _order(p: engine.Purchase):
