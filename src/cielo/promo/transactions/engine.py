@@ -74,14 +74,17 @@ class Campaign:
     active: bool
     subscribed: tuple[tuple[datetime, datetime | None], ...]
     floor: int = field(init=False, repr=False, compare=False)  # minAmount in cents (0: none)
-    rule: Rule = field(init=False, repr=False, compare=False)
+    judge: Callable = field(init=False, repr=False, compare=False)  # its rule's (see Rule)
+    each: bool = field(init=False, repr=False, compare=False)
     heading: tuple = field(init=False, repr=False, compare=False)  # what every Earned of it begins with
     first_day: int = field(init=False, repr=False, compare=False)  # start and end dates as day numbers
     last_day: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "floor", cents(self.rules["minAmount"]) if "minAmount" in self.rules else 0)
-        object.__setattr__(self, "rule", RULES[self.campaign_type](self.rules))
+        rule = RULES[self.campaign_type](self.rules)
+        object.__setattr__(self, "judge", rule.judge)
+        object.__setattr__(self, "each", rule.each)
         object.__setattr__(self, "heading", (self.promotion_id, self.campaign_type, self.premium))
         object.__setattr__(self, "first_day", self.start_date.toordinal())
         object.__setattr__(self, "last_day", self.end_date.toordinal())
@@ -298,8 +301,8 @@ def replay(history: Sequence[Purchase], campaigns: Iterable[Campaign], birthdate
             end = len(counted) - 1
         else:
             counted, start, end = history, first, last
-        judge, each = campaign.rule
-        if not each:
+        judge = campaign.judge
+        if not campaign.each:
             for purchase, why in judge(counted, start, birthdate):
                 fired.append((campaign, purchase, why))
         elif start == end:  # the usual case: one purchase judged, the newest
@@ -311,7 +314,7 @@ def replay(history: Sequence[Purchase], campaigns: Iterable[Campaign], birthdate
                     fired.append((campaign, counted[n], why))
     for campaign, purchase, why in fired:
         if campaign.rewards_at(purchase):
-            won = _earned(Earned, (*campaign.heading, why))
+            won = _earned(Earned, campaign.heading + (why,))
             if (already := earned.get(purchase.key)) is None:
                 earned[purchase.key] = [won]
             else:

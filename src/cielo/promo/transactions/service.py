@@ -425,22 +425,22 @@ class TransactionService:
         recounts: list[tuple[tuple[int, int], datetime, dict[int, list[engine.Earned]]]] = []
         Purchase = engine.Purchase
         for pair, entries in incoming.items():
-            past = history.get(pair, [])
             if len(entries) == 1:  # the usual case: one new purchase of the pair in the batch
                 n = entries[0]
                 mine = [Purchase(n.key, n.item.occurred_at, n.item.amount)]
             else:
                 mine = sorted((Purchase(n.key, n.item.occurred_at, n.item.amount) for n in entries), key=_order)
+            earliest = mine[0].occurred_at
             # the history is in order; the new purchases usually all come after it (a stored
             # purchase goes before a new one at the same instant: _order)
-            merged = ([*past, *mine] if not past or past[-1].occurred_at <= mine[0].occurred_at
-                      else sorted([*past, *mine], key=_order))
-            earliest = mine[0].occurred_at
+            past = history.get(pair)
+            late = past is not None and earliest < past[-1].occurred_at
+            merged = sorted(past + mine, key=_order) if late else past + mine if past else mine
             # only the new purchases and any stored after them are judged
             earned = engine.replay(merged, campaigns.get(pair[1], ()), birthdates.get(pair[0]), since=earliest)
             for n in entries:
                 n.earned = earned.get(n.key, [])
-            if past and earliest < past[-1].occurred_at:  # a late arrival: later purchases are recounted
+            if late:  # later purchases are recounted
                 recounts.append((pair, earliest, earned))
         return recounts
 
