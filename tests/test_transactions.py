@@ -486,3 +486,49 @@ def test_no_body_makes_the_back_office_fail(client, admin, settings, world):
             assert response.json()["detail"]
 
     probe()
+
+
+def test_the_engine_reads_histories_through_the_counted_index(settings, backend):
+    """The history statement probes ix_transactions_counted on both databases: the partial
+    index's condition (models.COUNTED) and the statement's (service._counted) are written apart,
+    and a statement the index cannot serve scans the whole table for every batch. On
+    PostgreSQL under a generic plan, as a prepared statement is run after its fifth execution
+    (the condition must hold without the parameters' values), sequential scans disabled so that
+    a tiny table shows whether the index can serve at all."""
+    from sqlalchemy.dialects import sqlite
+
+    from cielo.db import Database
+    from cielo.db.lists import pairs_values
+    from cielo.promo.transactions.service import _history_statement
+
+    db = Database(settings.resolved_database_url, pool_size=1)
+    try:
+        is_sqlite = backend == "sqlite"
+        stmt = _history_statement(is_sqlite)
+        values = pairs_values("pairs", [(1, 2), (3, 4)], sqlite=is_sqlite)
+        if is_sqlite:
+            sql = str(stmt.params(values).compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
+            plan = " ".join(str(r) for r in db_sql(settings, "EXPLAIN QUERY PLAN " + sql))
+        else:
+            compiled = stmt.compile(dialect=db.engine.dialect)
+            # the statement prepared as the driver sends it, its parameters given as literals
+            given = {**compiled.params, **values}
+            arrays = ", ".join("'{%s}'" % ",".join(map(str, given[name])) if isinstance(given[name], list)
+                               else str(int(given[name])) for name in compiled.positiontup)
+
+            async def explain():
+                async with db.engine.connect() as conn:
+                    raw = (await conn.get_raw_connection()).driver_connection
+                    async with raw.transaction():
+                        await raw.execute("SET LOCAL enable_seqscan = off")
+                        await raw.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+                        await raw.execute("PREPARE history AS " + compiled.string)
+                        try:
+                            return " ".join(str(r) for r in await raw.fetch(f"EXPLAIN EXECUTE history({arrays})"))
+                        finally:
+                            await raw.execute("DEALLOCATE history")
+
+            plan = run(explain())
+        assert "ix_transactions_counted" in plan, plan
+    finally:
+        run(db.dispose())
