@@ -218,6 +218,21 @@ def test_judging_from_an_instant_is_the_full_replay_from_that_instant(hours_and_
     assert judged == {p.key: everything[p.key] for p in history if p.occurred_at >= since and p.key in everything}
 
 
+@given(st.lists(st.tuples(st.integers(0, 200 * 24), st.integers(100, 20_000)), min_size=1, max_size=30))
+@settings(max_examples=200)
+def test_purchases_judged_as_they_arrive_earn_what_the_full_replay_says(hours_and_amounts):
+    """Ingestion's usual case: each purchase judged when it arrives, the newest of its history
+    (replay judges a single purchase without its loop), against the whole history at once."""
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    history = purchases([start + timedelta(hours=h) for h, _ in hours_and_amounts], [a for _, a in hours_and_amounts])
+    campaigns = [Campaign(i, kind, rules, "prize", date(2026, 1, 1), date(2026, 12, 31), True, ALWAYS)
+                 for i, (kind, rules) in enumerate(KINDS_AND_RULES)]
+    as_they_arrive = {}
+    for n, purchase in enumerate(history):
+        as_they_arrive.update(replay(history[:n + 1], campaigns, date(1990, 2, 10), since=purchase.occurred_at))
+    assert as_they_arrive == replay(history, campaigns, date(1990, 2, 10))
+
+
 @given(st.from_regex(r"[0-9]{1,10}(\.[0-9]{1,2})?", fullmatch=True))
 def test_amount_strings_are_their_decimal_value_in_cents(text):
 
