@@ -414,14 +414,14 @@ class TransactionService:
     async def _judge(self, session, new: list[_New], known: _Known) -> list[tuple]:
         """What each new purchase earns (n.earned), its pair locked and its history read; and
         the recounts that late arrivals make: (pair, since, what the replay says)."""
-        pairs = {(n.holder_id, n.item.establishment_id) for n in new}
+        pairs = {_pair(n) for n in new}
         await self._lock_pairs(session, pairs)
         history = await self._history(session, pairs, written=False)
         campaigns = await self._campaigns(session, {e for _, e in pairs}, known.versions)
         birthdates = known.birthdates
         incoming: dict[tuple[int, int], list[_New]] = defaultdict(list)
         for n in new:
-            incoming[(n.holder_id, n.item.establishment_id)].append(n)
+            incoming[_pair(n)].append(n)
         recounts: list[tuple[tuple[int, int], datetime, dict[int, list[engine.Earned]]]] = []
         Purchase = engine.Purchase
         for pair, entries in incoming.items():
@@ -435,7 +435,12 @@ class TransactionService:
             # purchase goes before a new one at the same instant: _order)
             past = history.get(pair)
             late = past is not None and earliest < past[-1].occurred_at
-            merged = sorted(past + mine, key=_order) if late else past + mine if past else mine
+            if past is None:
+                merged = mine
+            elif late:
+                merged = sorted(past + mine, key=_order)
+            else:
+                merged = past + mine
             # only the new purchases and any stored after them are judged
             earned = engine.replay(merged, campaigns.get(pair[1], ()), birthdates.get(pair[0]), since=earliest)
             for n in entries:
@@ -452,7 +457,7 @@ class TransactionService:
         # once, where a batch in time order sends every row to another page (on SQLite, whose
         # page cache is smaller than a batch's pages, ~15% of the write; the ids stay the
         # batch's order).
-        new = sorted(new, key=_by_holder)
+        new = sorted(new, key=_pair)
         count, ids = len(new), [n.id for n in new]
         items = [n.item for n in new]
         conn = await session.connection()
@@ -758,7 +763,8 @@ def _parse_all(raws, limit: int | None = MAX_BATCH) -> tuple[list[Item | None], 
     return items, errors
 
 
-def _by_holder(n: _New) -> tuple[int, int]:
+def _pair(n: _New) -> tuple[int, int]:
+    """The (holder, establishment) whose history a new purchase joins."""
     return n.holder_id, n.item.establishment_id
 
 
