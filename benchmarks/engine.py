@@ -165,7 +165,7 @@ async def ingestion(urls: dict[str, str], data_dir: Path, application_ids: dict[
     the same rows without it — SQLAlchemy's executemany of the rows (the baseline of the goal)
     and insert_columns (one statement of arrays on PostgreSQL, the driver's executemany of
     tuples on SQLite) in holder order, which is how the engine itself writes them."""
-    from cielo import runtime
+    from cielo.web import runtime
     from cielo.config import Settings
     from cielo.db.lists import insert_columns
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from cielo.middleware import FixedPathRoutes
+from cielo.web.middleware import FixedPathRoutes
 
 
 async def _ok(request):

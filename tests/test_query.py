@@ -8,7 +8,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from starlette.requests import Request
 
-from cielo.http import query_of
+from cielo.web.http import query_of
 
 # names and values from the characters that change parsing: separators, escapes, blanks, non-ASCII
 _PIECES = st.text(alphabet=st.sampled_from(list("ab_=&;%+2F0é ~.-")), max_size=8)

@@ -8,7 +8,7 @@ import socket
 
 import uvicorn
 
-from cielo.serving import (
+from cielo.web.serving import (
     MAX_HELD_BYTES,
     CoalescingHttpToolsProtocol,
     CoalescingTransport,
@@ -177,10 +177,10 @@ def test_a_real_server_answers_every_kind_of_response_whole():
 
 def test_every_process_collects_garbage_at_the_tuned_thresholds(settings):
     """The application factory (every serving worker) and the command line set the collector's
-    thresholds (cielo.runtime: the defaults cost about a tenth of batched ingestion)."""
+    thresholds (cielo.web.runtime: the defaults cost about a tenth of batched ingestion)."""
     import gc
 
-    from cielo import runtime
+    from cielo.web import runtime
     from cielo.app import create_app
 
     before = gc.get_threshold()

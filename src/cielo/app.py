@@ -15,7 +15,7 @@ from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.routing import Match
 
 import cielo
-from cielo import health, runtime
+from cielo.web import health, runtime
 from cielo.admin.establishments import router as admin_establishments_router
 from cielo.admin.promotions import router as admin_promotions_router
 from cielo.admin.router import router as admin_router
@@ -28,15 +28,15 @@ from cielo.developer.router import PREFIX as DEVELOPER_PREFIX
 from cielo.developer.router import install_handlers as install_developer_handlers
 from cielo.developer.router import router as developer_router
 from cielo.developer.service import DeveloperService
-from cielo.http import (
+from cielo.web.http import (
     STATUS_SENTENCES,
     JSONResponse,
     error_style_for,
     register_error_style,
 )
 from cielo.logs import AccessLog
-from cielo.middleware import FixedPathRoutes, RequestContextMiddleware
-from cielo.pages import error_page
+from cielo.web.middleware import FixedPathRoutes, RequestContextMiddleware
+from cielo.web.pages import error_page
 from cielo.promo import errors as promo_errors
 from cielo.promo.access import Access
 from cielo.promo.cards.service import CardService

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cielo import runtime
+from cielo.web import runtime
 from cielo.config import Settings, get_settings, normalise_database_url
 
 app = typer.Typer(help="cielo: the white-label account API and the Cielo Promo API.", no_args_is_help=True)
@@ -80,7 +80,7 @@ def serve(
     from cielo.db.migrate import upgrade
     from cielo.logs import configure, logging_config
     from cielo.security.secrets import secret_box_from_settings
-    from cielo.serving import CoalescingHttpToolsProtocol
+    from cielo.web.serving import CoalescingHttpToolsProtocol
 
     settings = _settings(database_url)
     configure(settings.log_level, settings.log_json)

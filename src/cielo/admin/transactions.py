@@ -10,7 +10,7 @@ from sqlalchemy import select
 from cielo.admin.router import admin_actor
 from cielo.admin.schemas import Limit, Offset
 from cielo.audit.service import Actor
-from cielo.http import JSONResponse, json_body
+from cielo.web.http import JSONResponse, json_body
 from cielo.ids import MAX_ID, PathId
 from cielo.promo.environments import Environment
 from cielo.promo.transactions.models import CANCELLATION, UNDO, Transaction

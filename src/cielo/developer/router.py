@@ -13,7 +13,7 @@ from cielo.developer.service import (
     parse_profile,
 )
 from cielo.ids import MAX_ID
-from cielo.pages import PAGE_HEADERS, csrf_ok, error_page, render, secure_request
+from cielo.web.pages import PAGE_HEADERS, csrf_ok, error_page, render, secure_request
 from cielo.promo.environments import Environment
 
 PREFIX = "/developer"

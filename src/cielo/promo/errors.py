@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from cielo.http import JSONResponse
+from cielo.web.http import JSONResponse
 
 OBJECT_STATUSES = {412, 422, 500}
 DEFAULT_CODES = {412: "PRECONDITION_FAILED", 422: "MISSING_PARAMETER", 500: "INTERNAL_ERROR"}

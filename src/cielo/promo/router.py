@@ -12,9 +12,9 @@ from fastapi.routing import APIRoute
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from cielo.http import JSONResponse, json_body, query_of
+from cielo.web.http import JSONResponse, json_body, query_of
 from cielo.ids import MAX_ID
-from cielo.pages import PAGE_HEADERS, csrf_ok, error_page, render
+from cielo.web.pages import PAGE_HEADERS, csrf_ok, error_page, render
 from cielo.promo import validation
 from cielo.promo.environments import Environment
 from cielo.promo.errors import PromoError, missing

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cielo.http import JSONResponse, hides_detail
+from cielo.web.http import JSONResponse, hides_detail
 
 UNAUTHORIZED_DETAIL = "Unauthorized Request: Bearer <token>"
 INTERNAL_ERROR = "An internal server error has occurred. Please reach out to cielo24 support for assistance."

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from cielo.http import JSONResponse
+from cielo.web.http import JSONResponse
 
 router = APIRouter(tags=["Health"])
 

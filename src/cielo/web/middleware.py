@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cielo.cache import RequestMarker, request_marker
 from cielo.db import unavailable
-from cielo.http import STATUS_SENTENCES, error_style_for
+from cielo.web.http import STATUS_SENTENCES, error_style_for
 from cielo.logs import AccessLog, request_id_var
 
 error_log = logging.getLogger("cielo.error")
