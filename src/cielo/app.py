@@ -8,10 +8,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.utils import get_openapi
 from redis.asyncio import Redis
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.routing import Match
 
 import cielo
@@ -35,7 +33,8 @@ from cielo.web.http import (
     register_error_style,
 )
 from cielo.logs import AccessLog
-from cielo.web.middleware import FixedPathRoutes, RequestContextMiddleware
+from cielo.web.middleware import RequestContextMiddleware
+from cielo.web.routing import add_routes
 from cielo.web.pages import error_page
 from cielo.promo import errors as promo_errors
 from cielo.promo.access import Access
@@ -55,8 +54,7 @@ from cielo.security.secrets import secret_box_from_settings
 from cielo.security.signing import signing_keys_from_settings
 from cielo.whitelabel import errors as wl_errors
 from cielo.whitelabel.router import PREFIX as WHITELABEL_PREFIX
-from cielo.whitelabel.router import router as whitelabel_docs
-from cielo.whitelabel.router import routes as whitelabel_routes
+from cielo.whitelabel.router import router as whitelabel_router
 from cielo.whitelabel.service import WhiteLabelService
 
 
@@ -126,38 +124,6 @@ def _install_error_handlers(app: FastAPI) -> None:
         return error_style_for(request.url.path)(400, sentence)
 
 
-def _document(app: FastAPI, extra_routes) -> None:
-    """/openapi.json also describes routes served as plain Starlette routes."""
-
-    def openapi() -> dict:
-        if app.openapi_schema is None:
-            app.openapi_schema = get_openapi(
-                title=app.title, version=app.version, description=app.description,
-                routes=[*app.routes, *extra_routes],
-            )
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
-
-
-class CieloApp(FastAPI):
-    """FastAPI, with the plain routes of fixed paths found by one dict lookup
-    (middleware.FixedPathRoutes): the hot GETs of the Promotions API skip the router's scan
-    and FastAPI's own middleware layers, which they do not use."""
-
-    fixed_paths: FixedPathRoutes | None = None
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "http" and self.fixed_paths is not None:
-            found = self.fixed_paths.find(scope)
-            if found is not None:
-                scope["app"] = self
-                scope.setdefault("router", self.router)  # as the router would (Request.url_for reads it)
-                await self.fixed_paths(found, scope, receive, send)
-                return
-        await super().__call__(scope, receive, send)
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     runtime.tune()
     settings = settings or get_settings()
@@ -195,7 +161,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if redis is not None:
             await redis.aclose()
 
-    app = CieloApp(
+    app = FastAPI(
         title="cielo",
         version=cielo.__version__,
         description="cielo24 Canvas Studio white-label accounts and the Cielo Promo Promotions API.",
@@ -215,35 +181,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.developers = DeveloperService(db, app.state.limiter)
     app.state.access = Access(db, app.state.limiter, caches)
     app.state.oauth = OAuthService(db, app.state.access, box, signing, app.state.limiter)
-    app.state.holders = HolderService(db, box)
-    app.state.cards = CardService(db, signing)
-    app.state.establishments = EstablishmentService(db)
+    app.state.holders = HolderService(db, box, caches)
+    app.state.cards = CardService(db, signing, caches)
+    app.state.establishments = EstablishmentService(db, caches)
     app.state.promotions = PromotionService(db, caches, in_memory=settings.search_index)
-    app.state.subscriptions = SubscriptionService(db)
+    app.state.subscriptions = SubscriptionService(db, caches)
     app.state.transactions = TransactionService(db, app.state.cards, caches)
 
     _install_error_handlers(app)
-    docs = list(whitelabel_docs.routes)
-    plain_routes = list(whitelabel_routes)
-    for env in Environment:
-        promo_docs, promo_routes = build_promo(env)
-        app.router.routes.extend(promo_routes)
-        plain_routes += promo_routes
-        docs += promo_docs.routes
-    _document(app, docs)
-    app.include_router(health.router)
-    app.router.routes.extend(whitelabel_routes)
-    app.include_router(developer_router)
-    app.include_router(admin_router)
-    app.include_router(admin_establishments_router)
-    app.include_router(admin_promotions_router)
-    app.include_router(admin_transactions_router)
-    context = {"max_body_bytes": settings.max_body_bytes, "access_log": access_log}
-    app.add_middleware(RequestContextMiddleware, **context)
-    # The same request context and exception handlers as the stack FastAPI builds (less its
-    # last-resort 500 handler, which the request context already is).
-    handlers = {key: handler for key, handler in app.exception_handlers.items() if key not in (500, Exception)}
-    app.fixed_paths = FixedPathRoutes.build(
-        app.router.routes, plain_routes,
-        lambda endpoint: RequestContextMiddleware(ExceptionMiddleware(endpoint, handlers=handlers), **context))
+    routers = [health.router, whitelabel_router, *(build_promo(env) for env in Environment), developer_router,
+               admin_router, admin_establishments_router, admin_promotions_router, admin_transactions_router]
+    add_routes(app, routers)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, access_log=access_log)
     return app

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import AsyncIterator
 
-from sqlalchemy import Connection, Engine, NullPool, Row, create_engine, event, text
+from sqlalchemy import Connection, Engine, NullPool, Row, create_engine, event, func, select, text
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -138,6 +138,20 @@ class Database:
             return self._on_loop_thread(lambda conn: conn.execute(statement, values).all())
         async with self._single.connect() as conn:
             return list((await conn.execute(statement, values)).all())
+
+    async def page(self, statement, offset: int, limit: int) -> tuple[list[Row], int]:
+        """One page of a Core SELECT (ordered by the caller) and the number of rows of the
+        whole SELECT, read as single-statement reads are (``all``). The total comes with the
+        page in one statement (``count(*) OVER ()`` is computed before LIMIT), so both are of
+        one snapshot; only a page past the end needs a second statement for the total."""
+        counted = statement.add_columns(func.count().over().label("_total")).offset(offset).limit(limit)
+        rows = await self.all(counted)
+        if rows:
+            return rows, rows[0][-1]
+        if offset == 0:
+            return [], 0
+        total = await self.first(select(func.count()).select_from(statement.order_by(None).subquery()))
+        return [], total[0] if total is not None else 0
 
     async def rows_before_writes(self, session: AsyncSession, statement, values: dict | None = None) -> list[Row]:
         """Every row of one Core SELECT made in a ``write()`` transaction that has written

@@ -1,20 +1,20 @@
-"""Routes of the Promotions API, built once per environment (CONTRACT §2–§3).
+"""Routes of the Promotions API, built once per environment.
 
-Like the white-label API, the routes are served as plain Starlette routes and described
-for /openapi.json through an APIRouter holding the same endpoint functions."""
+Every endpoint takes only the Request and parses it itself (``LeanRoute`` calls it as it is);
+the HTML pages of the sign-in and of the card registration are routes of the same router,
+left out of the OpenAPI document."""
 
 from __future__ import annotations
 
 from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Request
-from fastapi.routing import APIRoute
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import Route
 
 from cielo.web.http import JSONResponse, json_body, query_of
 from cielo.ids import MAX_ID
 from cielo.web.pages import PAGE_HEADERS, csrf_ok, error_page, render
+from cielo.web.routing import LeanRoute
 from cielo.promo import validation
 from cielo.promo.environments import Environment
 from cielo.promo.errors import PromoError, missing
@@ -89,10 +89,11 @@ def transaction_period(query) -> tuple:
     return start_bound, end_bound
 
 
-def build(env: Environment) -> tuple[APIRouter, list[Route]]:
+def build(env: Environment) -> APIRouter:
     base = env.base_path
     tag_auth, tag_fidelity = "Authorization", "Fidelity"
-    router = APIRouter(prefix=base)
+    router = APIRouter(prefix=base, route_class=LeanRoute)
+    page = router.api_route  # the HTML pages: routes like the others, outside the API's document
 
     def page_url(request: Request, path: str) -> str:
         return request.scope.get("root_path", "") + base + path
@@ -112,10 +113,12 @@ def build(env: Environment) -> tuple[APIRouter, list[Route]]:
                       app_name=ctx.application.name, prefill=ctx.prefill, request_id=ctx.request.public_id,
                       cpf_masked=f"***.{digits[3:6]}.***-{digits[9:]}", action=page_url(request, "/oauth/login"))
 
+    @page("/oauth/login", methods=["GET"], include_in_schema=False)
     async def login_page(request: Request) -> Response:
         ctx = await request.app.state.oauth.context(env, request.query_params.get("request"))
         return await _login_page(request, ctx)
 
+    @page("/oauth/login", methods=["POST"], include_in_schema=False)
     async def login_submit(request: Request) -> Response:
         form = await request.form()
         oauth = request.app.state.oauth
@@ -133,6 +136,7 @@ def build(env: Environment) -> tuple[APIRouter, list[Route]]:
         return RedirectResponse(page_url(request, "/oauth/consent") + "?" + urlencode({"request": ctx.request.public_id}),
                                 status_code=303, headers=PAGE_HEADERS)
 
+    @page("/oauth/consent", methods=["GET"], include_in_schema=False)
     async def consent_page(request: Request) -> Response:
         ctx = await request.app.state.oauth.context(env, request.query_params.get("request"))
         if ctx.request.holder_id is None:
@@ -141,6 +145,7 @@ def build(env: Environment) -> tuple[APIRouter, list[Route]]:
                       redirect_host=urlsplit(ctx.request.redirect_url).netloc or ctx.request.redirect_url,
                       action=page_url(request, "/oauth/consent"))
 
+    @page("/oauth/consent", methods=["POST"], include_in_schema=False)
     async def consent_submit(request: Request) -> Response:
         form = await request.form()
         oauth = request.app.state.oauth
@@ -194,10 +199,12 @@ def build(env: Environment) -> tuple[APIRouter, list[Route]]:
         return render(request, "promo/cards.html", status_code=status_code, error=error, app_name=app.name,
                       partners=partners, request_id=card_request.public_id, action=page_url(request, "/oauth/cards"))
 
+    @page("/oauth/cards", methods=["GET"], include_in_schema=False)
     async def cards_page(request: Request) -> Response:
         context = await request.app.state.cards.context(env, request.query_params.get("request"))
         return await _cards_page(request, context)
 
+    @page("/oauth/cards", methods=["POST"], include_in_schema=False)
     async def cards_submit(request: Request) -> Response:
         form = await request.form()
         service = request.app.state.cards
@@ -329,17 +336,4 @@ def build(env: Environment) -> tuple[APIRouter, list[Route]]:
         await services.subscriptions.requeue(caller.application, env, request_id, body)
         return Response(status_code=204, headers=caller.headers())
 
-    routes = [
-        Route(route.path, route.endpoint, methods=sorted(route.methods), name=f"{env.value}:{route.name}")
-        for route in router.routes
-        if isinstance(route, APIRoute)
-    ]
-    routes += [
-        Route(base + "/oauth/login", login_page, methods=["GET"]),
-        Route(base + "/oauth/login", login_submit, methods=["POST"]),
-        Route(base + "/oauth/consent", consent_page, methods=["GET"]),
-        Route(base + "/oauth/consent", consent_submit, methods=["POST"]),
-        Route(base + "/oauth/cards", cards_page, methods=["GET"]),
-        Route(base + "/oauth/cards", cards_submit, methods=["POST"]),
-    ]
-    return router, routes
+    return router

@@ -12,7 +12,6 @@ import os
 import re
 import time
 
-from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cielo.cache import RequestMarker, request_marker
@@ -135,58 +134,3 @@ class RequestContextMiddleware:
                 )
             request_id_var.reset(token)
             request_marker.reset(marker_token)
-
-
-class FixedPathRoutes:
-    """The plain Starlette routes whose path has no parameter, found by one dict lookup.
-
-    Starlette's router asks every route in turn (~40 here: /promotions came ~37th, ~35 µs a
-    request), and FastAPI's stack adds its own layers (telemetry, body limit, exit stack) that
-    plain routes do not use. Requests to these paths go through the same request-context
-    middleware and the same exception handlers, then straight to their route.
-
-    Exact by construction: a path is served here only for methods no earlier route of the
-    application would have taken (``build`` probes them), and a request whose method no route
-    of that path fully matches falls through to the application (its 405 and Allow stay as
-    they are).
-    """
-
-    def __init__(self, table: dict[str, list], app: ASGIApp) -> None:
-        self._table = table
-        self._app = app  # the request-context middleware around the exception handlers
-
-    @classmethod
-    def build(cls, routes: list, plain: list, wrap) -> "FixedPathRoutes":
-        """``routes``: the application's routes in order; ``plain``: those that may be served
-        here; ``wrap(app)``: the middleware and handlers to serve them with."""
-        plain_ids = {id(route) for route in plain}
-        table: dict[str, list] = {}
-        for position, route in enumerate(routes):
-            if id(route) not in plain_ids or not isinstance(route, Route) or route.param_convertors:
-                continue
-            earlier = routes[:position]
-            if any(other.matches({"type": "http", "path": route.path, "root_path": "", "method": method})[0]
-                   is Match.FULL for method in route.methods or () for other in earlier):
-                continue  # the router would give (some of) its requests to an earlier route
-            table.setdefault(route.path, []).append(route)
-        return cls(table, wrap(cls._dispatch))
-
-    def find(self, scope: Scope):
-        """The route that takes this request, or None."""
-        candidates = self._table.get(scope["path"]) if not scope.get("root_path") else None
-        if candidates is not None:
-            for route in candidates:
-                match, child_scope = route.matches(scope)
-                if match is Match.FULL:
-                    return route, child_scope
-        return None
-
-    async def __call__(self, found, scope: Scope, receive: Receive, send: Send) -> None:
-        route, child_scope = found
-        scope.update(child_scope)
-        scope["fixed_path_route"] = route
-        await self._app(scope, receive, send)
-
-    @staticmethod
-    async def _dispatch(scope: Scope, receive: Receive, send: Send) -> None:
-        await scope["fixed_path_route"].handle(scope, receive, send)

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from stdnum import luhn
 
+from cielo.cache import CacheRegistry
 from cielo.db import Database, utcnow
 from cielo.developer.models import Application
 from cielo.promo.cards.brands import brand_of, cvv_length
@@ -36,10 +37,20 @@ TYPES = ("DEBIT", "CREDIT", "MULTIPLE")
 DECLINING_TEST_CVV = "000"
 
 
+# The columns a card's wire model is made of.
+_CARD_COLUMNS = (Card.id, Card.brand, Card.pan_length, Card.last4, Card.type, Card.status, Card.nickname)
+
+
 class CardService:
-    def __init__(self, db: Database, signing: SigningKeys) -> None:
+    def __init__(self, db: Database, signing: SigningKeys, caches: CacheRegistry | None = None) -> None:
         self._db = db
         self._signing = signing
+        # Exact read caches (emptied by any commit anywhere, cielo.cache): a holder's pages of
+        # cards and single cards, as answered. Without a registry (ingestion from the command
+        # line) nothing is kept.
+        caches = caches or CacheRegistry(db.watcher, enabled=False)
+        self._lists = caches.cache("promo-holder-card-lists", 20_000)
+        self._cards = caches.cache("promo-holder-cards", 20_000)
 
     def fingerprint(self, env: Environment, digits: str) -> str:
         return self._signing.mac("card-number", f"{env.value}:{digits}".encode())
@@ -142,39 +153,42 @@ class CardService:
     # ---- /me/cards ------------------------------------------------------------------------
 
     async def list(self, holder_id: int, page: Page, expand: bool) -> tuple[list[dict], int]:
-        async with self._db.read() as session:
-            total = await session.scalar(select(func.count()).select_from(Card).where(Card.holder_id == holder_id))
-            cards = list((await session.scalars(
-                select(Card).where(Card.holder_id == holder_id).order_by(Card.id).offset(page.offset).limit(page.limit)
-            )).all())
-            partners = await self._partners(session, [c.id for c in cards]) if expand else {}
-        return [self._model(c, partners.get(c.id, []) if expand else None) for c in cards], total or 0
+        async def load() -> tuple[list[dict], int]:
+            cards, total = await self._db.page(
+                select(*_CARD_COLUMNS).where(Card.holder_id == holder_id).order_by(Card.id), page.offset, page.limit)
+            partners = await self._partners([card.id for card in cards]) if expand else {}
+            return [self._model(card, partners.get(card.id, []) if expand else None) for card in cards], total
+
+        return await self._lists.get_or_load((holder_id, page.offset, page.limit, expand), load)
 
     async def one(self, holder_id: int, card_id: int, expand: bool) -> dict:
-        async with self._db.read() as session:
-            card = await session.get(Card, card_id)
-            if card is None or card.holder_id != holder_id:
+        async def load() -> dict:
+            card = await self._db.first(select(*_CARD_COLUMNS).where(Card.id == card_id, Card.holder_id == holder_id))
+            if card is None:
                 raise PromoError(404, f"There is no card {card_id} among this holder's cards.")
-            partners = await self._partners(session, [card.id]) if expand else {}
-        return self._model(card, partners.get(card.id, []) if expand else None)
+            partners = await self._partners([card.id]) if expand else {}
+            return self._model(card, partners.get(card.id, []) if expand else None)
 
-    async def _partners(self, session, card_ids: list[int]) -> dict[int, list[dict]]:
+        return await self._cards.get_or_load((holder_id, card_id, expand), load)
+
+    async def _partners(self, card_ids: list[int]) -> dict[int, list[dict]]:
         if not card_ids:
             return {}
-        rows = (await session.execute(
-            select(CardPartner, Partner).join(Partner, Partner.id == CardPartner.partner_id)
-            .where(CardPartner.card_id.in_(card_ids)).order_by(Partner.id)
-        )).all()
+        rows = await self._db.all(
+            select(CardPartner.card_id, CardPartner.status_association, Partner.id, Partner.name, Partner.description,
+                   Partner.term_url, Partner.association_type)
+            .join(Partner, Partner.id == CardPartner.partner_id)
+            .where(CardPartner.card_id.in_(card_ids)).order_by(Partner.id))
         result: dict[int, list[dict]] = {}
-        for link, partner in rows:
-            result.setdefault(link.card_id, []).append({
-                "id": partner.id, "name": partner.name, "description": partner.description, "term": partner.term_url,
-                "associationType": partner.association_type, "statusAssociation": link.status_association,
+        for row in rows:
+            result.setdefault(row.card_id, []).append({
+                "id": row.id, "name": row.name, "description": row.description, "term": row.term_url,
+                "associationType": row.association_type, "statusAssociation": row.status_association,
             })
         return result
 
     @staticmethod
-    def _model(card: Card, partners: list[dict] | None) -> dict:
+    def _model(card, partners: list[dict] | None) -> dict:
         body = {"id": card.id, "brand": card.brand, "maskedPan": "*" * (card.pan_length - 4) + card.last4,
                 "type": card.type, "status": card.status}
         if card.nickname:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import and_, false, func, or_, select
+from sqlalchemy import and_, false, or_, select
 
+from cielo.cache import CacheRegistry
 from cielo.db import Database
 from cielo.developer.models import Application
 from cielo.promo.environments import Environment
@@ -39,23 +40,24 @@ def model_of(establishment_id: int, fictitious_name: str, business_activity_id: 
 
 
 class EstablishmentService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, caches: CacheRegistry) -> None:
         self._db = db
+        self._lists = caches.cache("promo-establishment-lists", 20_000)  # exact (cielo.cache): pages as answered
 
     async def list_for(self, app: Application, env: Environment, page: Page, *, cnpj: str | None, cpf: str | None):
-        conditions = [visible_to(app, env), CommercialEstablishment.active.is_(True)]
-        if cnpj is not None:
-            conditions.append(and_(CommercialEstablishment.document_type == "CNPJ", CommercialEstablishment.document == cnpj))
-        if cpf is not None:
-            conditions.append(and_(CommercialEstablishment.document_type == "CPF", CommercialEstablishment.document == cpf))
-        if cnpj is not None and cpf is not None:
-            # One owner document per establishment: both filters together match either.
-            conditions = conditions[:2] + [or_(conditions[2], conditions[3])]
-        where = and_(*conditions)
-        async with self._db.read() as session:
-            total = await session.scalar(select(func.count()).select_from(CommercialEstablishment).where(where))
-            rows = (await session.scalars(
-                select(CommercialEstablishment).where(where).order_by(CommercialEstablishment.id)
-                .offset(page.offset).limit(page.limit)
-            )).all()
-        return [model(r) for r in rows], total or 0
+        async def load() -> tuple[list[dict], int]:
+            E = CommercialEstablishment
+            conditions = [visible_to(app, env), E.active.is_(True)]
+            by_cnpj = and_(E.document_type == "CNPJ", E.document == cnpj) if cnpj is not None else None
+            by_cpf = and_(E.document_type == "CPF", E.document == cpf) if cpf is not None else None
+            if by_cnpj is not None and by_cpf is not None:
+                conditions.append(or_(by_cnpj, by_cpf))  # one owner document per establishment: either matches
+            elif by_cnpj is not None or by_cpf is not None:
+                conditions.append(by_cnpj if by_cnpj is not None else by_cpf)
+            rows, total = await self._db.page(
+                select(E.id, E.fictitious_name, E.business_activity_id).where(*conditions).order_by(E.id),
+                page.offset, page.limit)
+            return [model_of(*row[:3]) for row in rows], total
+
+        key = (app.id, app.partner_id, env, page.offset, page.limit, cnpj, cpf)
+        return await self._lists.get_or_load(key, load)

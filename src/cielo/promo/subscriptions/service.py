@@ -17,6 +17,7 @@ from sqlalchemy import and_, func, select
 
 from cielo.audit import service as audit
 from cielo.audit.service import Actor
+from cielo.cache import CacheRegistry
 from cielo.db import Database, utcnow
 from cielo.db.lists import among, pairs_table
 from cielo.developer.models import Application
@@ -38,12 +39,13 @@ STATUSES = {1: "ACCEPTED", 2: "REJECTED"}
 WORKER = Actor(None, "subscription-worker")
 
 
-def queue_item(row: SubscriptionRequest) -> dict:
+def queue_item(row) -> dict:
+    """The queue's wire model, from a SubscriptionRequest or a row of its columns."""
     return {"id": row.id, "promotionId": row.promotion_id, "subscriptionDate": local_date(row.requested_at),
             "action": row.action}
 
 
-def processed_item(row: SubscriptionRequest) -> dict:
+def processed_item(row) -> dict:
     body = {"id": row.id, "promotionId": row.promotion_id,
             "status": {"id": row.status, "description": STATUSES[row.status]}, "action": row.action,
             "subscriptionDate": local_date(row.requested_at), "processingDate": local_date(row.processed_at)}
@@ -70,9 +72,18 @@ def parse_body(body: dict) -> tuple[int, str]:
     return promotion_id, action
 
 
+_REQUEST_COLUMNS = (SubscriptionRequest.id, SubscriptionRequest.application_id, SubscriptionRequest.establishment_id,
+                    SubscriptionRequest.promotion_id, SubscriptionRequest.action, SubscriptionRequest.requested_at,
+                    SubscriptionRequest.processed_at, SubscriptionRequest.status, SubscriptionRequest.reason)
+
+
 class SubscriptionService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, caches: CacheRegistry | None = None) -> None:
         self._db = db
+        # Exact read caches (emptied by any commit anywhere, cielo.cache) of what partners read:
+        # the queue's pages, requests by id, the processed lists and their items.
+        caches = caches or CacheRegistry(db.watcher, enabled=False)
+        self._reads = caches.cache("promo-subscription-reads", 50_000)
 
     async def _establishment(self, session, app: Application, env: Environment, establishment_id: int):
         row = await session.get(CommercialEstablishment, establishment_id)
@@ -116,34 +127,61 @@ class SubscriptionService:
             row.requested_at, row.processed_at, row.status, row.reason = utcnow(), None, None, None
 
     async def queued(self, app: Application, page: Page) -> tuple[list[dict], int]:
-        where = (SubscriptionRequest.application_id == app.id, SubscriptionRequest.processed_at.is_(None))
-        async with self._db.read() as session:
-            total = await session.scalar(select(func.count()).select_from(SubscriptionRequest).where(*where))
-            rows = (await session.scalars(select(SubscriptionRequest).where(*where).order_by(SubscriptionRequest.id)
-                                          .offset(page.offset).limit(page.limit))).all()
-        return [queue_item(r) for r in rows], total or 0
+        R = SubscriptionRequest
 
-    async def queue_entry(self, app: Application, request_id: int) -> SubscriptionRequest:
-        async with self._db.read() as session:
-            return await self._own(session, app, request_id)
+        async def load() -> tuple[list[dict], int]:
+            rows, total = await self._db.page(
+                select(*_REQUEST_COLUMNS).where(R.application_id == app.id, R.processed_at.is_(None)).order_by(R.id),
+                page.offset, page.limit)
+            return [queue_item(row) for row in rows], total
+
+        return await self._reads.get_or_load(("queue", app.id, page.offset, page.limit), load)
+
+    async def queue_entry(self, app: Application, request_id: int):
+        """The request (its columns) if this application made it."""
+        async def load():
+            row = await self._db.first(select(*_REQUEST_COLUMNS).where(SubscriptionRequest.id == request_id))
+            if row is None or row.application_id != app.id:
+                raise PromoError(404, f"There is no subscription request {request_id} of this application.")
+            return row
+
+        return await self._reads.get_or_load(("entry", app.id, request_id), load)
+
+    async def _check_visible(self, app: Application, env: Environment, establishment_id: int) -> None:
+        """The same refusals as a write's (``_establishment``), read on their own."""
+        E = CommercialEstablishment
+        row = await self._db.first(
+            select(E.environment, visible_to(app, env).label("visible")).where(E.id == establishment_id))
+        if row is None or row.environment != env.value:
+            raise PromoError(404 if env is Environment.SANDBOX else 403,
+                             f"There is no commercial establishment {establishment_id} this application may act for.")
+        if not row.visible:
+            raise PromoError(403, f"This application may not act for commercial establishment {establishment_id}.")
 
     async def processed(self, app: Application, env: Environment, establishment_id: int, page: Page):
-        where = (SubscriptionRequest.establishment_id == establishment_id, SubscriptionRequest.processed_at.is_not(None))
-        async with self._db.read() as session:
-            await self._establishment(session, app, env, establishment_id)
-            total = await session.scalar(select(func.count()).select_from(SubscriptionRequest).where(*where))
-            rows = (await session.scalars(select(SubscriptionRequest).where(*where).order_by(SubscriptionRequest.id)
-                                          .offset(page.offset).limit(page.limit))).all()
-        return [processed_item(r) for r in rows], total or 0
+        R = SubscriptionRequest
+
+        async def load() -> tuple[list[dict], int]:
+            await self._check_visible(app, env, establishment_id)
+            rows, total = await self._db.page(
+                select(*_REQUEST_COLUMNS).where(R.establishment_id == establishment_id, R.processed_at.is_not(None))
+                .order_by(R.id), page.offset, page.limit)
+            return [processed_item(row) for row in rows], total
+
+        key = ("processed", app.id, app.partner_id, env, establishment_id, page.offset, page.limit)
+        return await self._reads.get_or_load(key, load)
 
     async def processed_one(self, app: Application, env: Environment, establishment_id: int, request_id: int) -> dict:
-        async with self._db.read() as session:
-            await self._establishment(session, app, env, establishment_id)
-            row = await session.get(SubscriptionRequest, request_id)
-        if row is None or row.establishment_id != establishment_id or row.processed_at is None:
-            raise PromoError(404, f"There is no processed subscription {request_id} of commercial establishment "
-                                  f"{establishment_id}.")
-        return processed_item(row)
+        async def load() -> dict:
+            await self._check_visible(app, env, establishment_id)
+            row = await self._db.first(select(*_REQUEST_COLUMNS).where(SubscriptionRequest.id == request_id))
+            if row is None or row.establishment_id != establishment_id or row.processed_at is None:
+                raise PromoError(404, f"There is no processed subscription {request_id} of commercial establishment "
+                                      f"{establishment_id}.")
+            return processed_item(row)
+
+        return await self._reads.get_or_load(("processed-one", app.id, app.partner_id, env, establishment_id,
+                                              request_id), load)
 
     # ---- processing --------------------------------------------------------------------
 

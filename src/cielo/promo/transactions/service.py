@@ -184,6 +184,7 @@ class TransactionService:
         # for a period of more than PERIOD_IDS purchases, only their count); exact, like every
         # read cache (emptied by any commit, see cielo.cache). At most ~40 MB of ids.
         self._periods = caches.cache("holder-transaction-periods", 256) if caches and caches.enabled else None
+        self._pages = caches.cache("holder-transaction-pages", 20_000) if caches and caches.enabled else None  # as answered
         self._campaign_cache: dict[int, tuple[int, list[engine.Campaign]]] = {}
 
     # ---- ingestion -------------------------------------------------------------------------
@@ -615,7 +616,14 @@ class TransactionService:
         covering ix_transactions_holder and kept until the next commit, so a page deep in the
         period costs what the first one does (an OFFSET walks the index up to the page); then
         one statement reads the page's rows with their establishments and reversals. Core
-        rows, single statements (on SQLite on the loop's own thread)."""
+        rows, single statements (on SQLite on the loop's own thread). The page as answered is
+        kept too, until the next commit."""
+        if self._pages is not None:
+            return await self._pages.get_or_load((holder_id, page.offset, page.limit, start, end),
+                                                 lambda: self._holder_page(holder_id, page, start, end))
+        return await self._holder_page(holder_id, page, start, end)
+
+    async def _holder_page(self, holder_id: int, page: Page, start: datetime, end: datetime) -> tuple[list[dict], int]:
         if self._periods is None:  # nothing is kept (caches off): count, and walk to the page
             period = (await self._db.first(_holder_statements().count,
                                            {"holder": holder_id, "start": start, "end": end}))[0]

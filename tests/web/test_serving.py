@@ -45,6 +45,26 @@ class Recording(asyncio.Transport):
         return ("127.0.0.1", 1) if name == "peername" else default
 
 
+# The source of uvicorn's protocol class that CoalescingHttpToolsProtocol subclasses, as read and
+# measured with it (uvicorn 0.55.0). The class is uvicorn's internals, not its API: when it
+# changes, read it again (the transport must still be set only in connection_made, and every
+# write go through self.transport), measure the coalescing again against plain httptools
+# (benchmarks/promotions.py, 2 km), and only then record the new digest here.
+UVICORN_HTTPTOOLS_PROTOCOL_SHA256 = "ec7f438cf5cec43e89f2636c4521d2937acfcbd11db4cfdc627dad3b9962ff3f"
+
+
+def test_the_uvicorn_class_we_subclass_is_the_one_we_read():
+    import hashlib
+    import inspect
+
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    digest = hashlib.sha256(inspect.getsource(HttpToolsProtocol).encode()).hexdigest()
+    assert digest == UVICORN_HTTPTOOLS_PROTOCOL_SHA256, (
+        f"uvicorn {uvicorn.__version__} changed HttpToolsProtocol: re-read it and re-measure cielo.web.serving")
+    assert CoalescingHttpToolsProtocol.__mro__[1] is HttpToolsProtocol
+
+
 def test_writes_of_one_turn_leave_as_one():
     async def go():
         loop = asyncio.get_running_loop()
