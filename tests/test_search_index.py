@@ -531,9 +531,9 @@ def test_the_log_is_kept_pruned_a_retention_behind(settings):
 def test_with_caching_off_every_search_goes_to_the_database(settings):
     from cielo.app import create_app
 
-    assert create_app(settings.model_copy(update={"cache": False})).state.promotions.index is None
-    assert create_app(settings.model_copy(update={"search_index": False})).state.promotions.index is None
-    assert create_app(settings).state.promotions.index is not None
+    assert create_app(settings.model_copy(update={"cache": False})).state.services.promotions.index is None
+    assert create_app(settings.model_copy(update={"search_index": False})).state.services.promotions.index is None
+    assert create_app(settings).state.services.promotions.index is not None
 
 
 @pytest.mark.timeout(60)  # the failure this guards against is a loop that never yields

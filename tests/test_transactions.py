@@ -66,7 +66,7 @@ def seed_holder_with_card(settings) -> tuple[int, int]:
     from datetime import date
 
     from cielo.db import Database
-    from cielo.developer.models import Application, Developer
+    from cielo.promo.developer.models import Application, Developer
     from cielo.promo.cards.models import Card
     from cielo.promo.establishments.models import CommercialEstablishment
     from cielo.promo.holders.models import Holder

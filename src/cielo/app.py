@@ -22,10 +22,10 @@ from cielo.auth.service import Authenticator
 from cielo.cache import CacheRegistry
 from cielo.config import Settings, get_settings
 from cielo.db import Database
-from cielo.developer.router import PREFIX as DEVELOPER_PREFIX
-from cielo.developer.router import install_handlers as install_developer_handlers
-from cielo.developer.router import router as developer_router
-from cielo.developer.service import DeveloperService
+from cielo.promo.developer.router import PREFIX as DEVELOPER_PREFIX
+from cielo.promo.developer.router import install_handlers as install_developer_handlers
+from cielo.promo.developer.router import router as developer_router
+from cielo.promo.developer.service import DeveloperService
 from cielo.web.http import (
     STATUS_SENTENCES,
     JSONResponse,
@@ -45,11 +45,12 @@ from cielo.promo.holders.service import HolderService
 from cielo.promo.oauth.service import LoginError, OAuthService
 from cielo.promo.promotions.index import ChangeLog
 from cielo.promo.promotions.service import PromotionService
-from cielo.promo.router import build as build_promo
+from cielo.promo.router import routers as promo_routers
 from cielo.promo.subscriptions.service import SubscriptionService, run_consumer
 from cielo.promo.transactions.service import IngestError, TransactionService
 from cielo.ratelimit import RateLimiter
 from cielo.security.csrf import Csrf
+from cielo.services import Services
 from cielo.security.secrets import secret_box_from_settings
 from cielo.security.signing import signing_keys_from_settings
 from cielo.whitelabel import errors as wl_errors
@@ -138,9 +139,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         stop = asyncio.Event()
-        consumer = (asyncio.get_running_loop().create_task(run_consumer(app.state.subscriptions, stop))
+        consumer = (asyncio.get_running_loop().create_task(run_consumer(app.state.services.subscriptions, stop))
                     if settings.queue_consumer else None)
-        index = app.state.promotions.index
+        index = app.state.services.promotions.index
         warming = asyncio.get_running_loop().create_task(index.warm()) if index is not None else None
         pruning = asyncio.get_running_loop().create_task(ChangeLog(db).keep_pruned(stop))
         # Everything made at start-up (modules, the app, SQLAlchemy's mappers) lives as long as
@@ -167,29 +168,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="cielo24 Canvas Studio white-label accounts and the Cielo Promo Promotions API.",
         lifespan=lifespan,
     )
-    app.state.settings = settings
-    app.state.db = db
-    app.state.redis = redis
-    app.state.caches = caches
-    app.state.secret_box = box
-    app.state.authenticator = Authenticator(db, caches)
-    app.state.whitelabel = WhiteLabelService(db, box, caches)
     signing = signing_keys_from_settings(settings)
-    app.state.signing = signing
-    app.state.csrf = Csrf(signing)
-    app.state.limiter = RateLimiter(settings.redis_url)
-    app.state.developers = DeveloperService(db, app.state.limiter)
-    app.state.access = Access(db, app.state.limiter, caches)
-    app.state.oauth = OAuthService(db, app.state.access, box, signing, app.state.limiter)
-    app.state.holders = HolderService(db, box, caches)
-    app.state.cards = CardService(db, signing, caches)
-    app.state.establishments = EstablishmentService(db, caches)
-    app.state.promotions = PromotionService(db, caches, in_memory=settings.search_index)
-    app.state.subscriptions = SubscriptionService(db, caches)
-    app.state.transactions = TransactionService(db, app.state.cards, caches)
+    limiter = RateLimiter(settings.redis_url)
+    access = Access(db, limiter, caches)
+    cards = CardService(db, signing, caches)
+    app.state.services = Services(
+        settings=settings, db=db, redis=redis, caches=caches, secret_box=box, signing=signing, csrf=Csrf(signing),
+        limiter=limiter, authenticator=Authenticator(db, caches), whitelabel=WhiteLabelService(db, box, caches),
+        developers=DeveloperService(db, limiter), access=access,
+        oauth=OAuthService(db, access, box, signing, limiter), holders=HolderService(db, box, caches), cards=cards,
+        establishments=EstablishmentService(db, caches),
+        promotions=PromotionService(db, caches, in_memory=settings.search_index),
+        subscriptions=SubscriptionService(db, caches), transactions=TransactionService(db, cards, caches),
+    )
 
     _install_error_handlers(app)
-    routers = [health.router, whitelabel_router, *(build_promo(env) for env in Environment), developer_router,
+    routers = [health.router, whitelabel_router, *(router for env in Environment for router in promo_routers(env)), developer_router,
                admin_router, admin_establishments_router, admin_promotions_router, admin_transactions_router]
     add_routes(app, routers)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, access_log=access_log)

@@ -2,7 +2,7 @@
 
 from cielo.audit.models import AuditRecord
 from cielo.auth.models import ApiToken
-from cielo.developer.models import (
+from cielo.promo.developer.models import (
     AppAccessToken,
     Application,
     Developer,

@@ -26,6 +26,7 @@ from cielo.promo.establishments.models import (
     EstablishmentGrant,
 )
 from cielo.promo.partners.models import Partner
+from cielo.services import services
 
 router = APIRouter(prefix="/admin/v1", tags=["Back office"], dependencies=[Depends(admin_actor)])
 
@@ -63,7 +64,7 @@ async def create(env: Environment, body: EstablishmentIn, request: Request, acto
         row = CommercialEstablishment(**establishment_values(env, body))
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from None
-    async with request.app.state.db.write() as session:
+    async with services(request).db.write() as session:
         session.add(row)
         await session.flush()
         audit.record(session, actor, "create", "commercial_establishment", str(row.id),
@@ -73,7 +74,7 @@ async def create(env: Environment, body: EstablishmentIn, request: Request, acto
 
 @router.get("/{env}/commercial-establishments", response_model=list[EstablishmentOut])
 async def list_(env: Environment, request: Request, offset: Offset = 0, limit: Limit = 100):
-    async with request.app.state.db.read() as session:
+    async with services(request).db.read() as session:
         rows = (await session.scalars(
             select(CommercialEstablishment).where(CommercialEstablishment.environment == env.value)
             .order_by(CommercialEstablishment.id).offset(offset).limit(limit)
@@ -88,7 +89,7 @@ async def _own(session, env: Environment, establishment_id: PathId, *, lock: boo
 
 @router.get("/{env}/commercial-establishments/{establishment_id}", response_model=EstablishmentOut)
 async def get(env: Environment, establishment_id: PathId, request: Request):
-    async with request.app.state.db.read() as session:
+    async with services(request).db.read() as session:
         return _out(await _own(session, env, establishment_id))
 
 
@@ -98,7 +99,7 @@ async def patch(env: Environment, establishment_id: PathId, body: EstablishmentP
     changes = body.model_dump(exclude_unset=True)
     columns = {"fictitiousName": "fictitious_name", "businessActivityId": "business_activity_id",
                "latitude": "latitude", "longitude": "longitude", "address": "address", "active": "active"}
-    async with request.app.state.db.write() as session:
+    async with services(request).db.write() as session:
         row = await _own(session, env, establishment_id, lock=True)
         for field, value in changes.items():
             if value is None:
@@ -113,7 +114,7 @@ async def patch(env: Environment, establishment_id: PathId, body: EstablishmentP
 async def grant(env: Environment, partner_id: PathId, body: GrantIn, request: Request, actor: Actor = Depends(admin_actor)):
     if (body.commercialEstablishmentId is None) == (body.cnpjRoot is None):
         raise HTTPException(400, "Grant exactly one of 'commercialEstablishmentId' or 'cnpjRoot'.")
-    async with request.app.state.db.write() as session:
+    async with services(request).db.write() as session:
         await in_environment(session, Partner, env, partner_id, "partner")
         if body.commercialEstablishmentId is not None:
             await _own(session, env, body.commercialEstablishmentId)
@@ -128,7 +129,7 @@ async def grant(env: Environment, partner_id: PathId, body: GrantIn, request: Re
 
 @router.get("/{env}/partners/{partner_id}/grants", response_model=list[GrantOut])
 async def grants(env: Environment, partner_id: PathId, request: Request):
-    async with request.app.state.db.read() as session:
+    async with services(request).db.read() as session:
         rows = (await session.scalars(
             select(EstablishmentGrant).where(EstablishmentGrant.environment == env.value,
                                              EstablishmentGrant.partner_id == partner_id).order_by(EstablishmentGrant.id)
@@ -140,7 +141,7 @@ async def grants(env: Environment, partner_id: PathId, request: Request):
 @router.delete("/{env}/partners/{partner_id}/grants/{grant_id}", status_code=204)
 async def revoke_grant(env: Environment, partner_id: PathId, grant_id: PathId, request: Request,
                        actor: Actor = Depends(admin_actor)):
-    async with request.app.state.db.write() as session:
+    async with services(request).db.write() as session:
         row = await session.get(EstablishmentGrant, grant_id, with_for_update=True)
         if row is None or row.partner_id != partner_id or row.environment != env.value:
             raise HTTPException(404, f"There is no grant {grant_id} of partner {partner_id}.")

@@ -14,6 +14,7 @@ from cielo.promo.environments import Environment
 from cielo.promo.establishments.models import CommercialEstablishment
 from cielo.promo.promotions import rules as campaign_rules
 from cielo.promo.promotions.models import Promotion
+from cielo.services import services
 
 router = APIRouter(prefix="/admin/v1", tags=["Back office"], dependencies=[Depends(admin_actor)])
 
@@ -63,7 +64,7 @@ async def create(env: Environment, body: PromotionIn, request: Request, actor: A
     values = {column: getattr(body, field) for field, column in _COLUMNS.items()}
     values["rules"] = _check(values)
     row = Promotion(environment=env.value, **values)
-    async with request.app.state.db.write() as session:
+    async with services(request).db.write() as session:
         await _establishment(session, env, body.commercialEstablishmentId)
         session.add(row)
         await session.flush()
@@ -73,7 +74,7 @@ async def create(env: Environment, body: PromotionIn, request: Request, actor: A
 
 @router.get("/{env}/promotions")
 async def list_(env: Environment, request: Request, offset: Offset = 0, limit: Limit = 100):
-    async with request.app.state.db.read() as session:
+    async with services(request).db.read() as session:
         rows = (await session.scalars(
             select(Promotion).where(Promotion.environment == env.value).order_by(Promotion.id).offset(offset).limit(limit)
         )).all()
@@ -86,7 +87,7 @@ async def _own(session, env: Environment, promotion_id: PathId, *, lock: bool = 
 
 @router.get("/{env}/promotions/{promotion_id}")
 async def get(env: Environment, promotion_id: PathId, request: Request) -> dict:
-    async with request.app.state.db.read() as session:
+    async with services(request).db.read() as session:
         return out(await _own(session, env, promotion_id))
 
 
@@ -95,7 +96,7 @@ async def patch(env: Environment, promotion_id: PathId, body: PromotionPatch, re
                 actor: Actor = Depends(admin_actor)) -> dict:
     changes = body.model_dump(exclude_unset=True)
     nullable = {"campaignModel", "transactionDays", "validityRedemption"}
-    async with request.app.state.db.write() as session:
+    async with services(request).db.write() as session:
         row = await _own(session, env, promotion_id, lock=True)
         values = {column: getattr(row, column) for column in _COLUMNS.values()}
         for field, value in changes.items():

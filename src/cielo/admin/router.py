@@ -15,16 +15,17 @@ from cielo.admin.schemas import (
 )
 from cielo.audit import service as audit
 from cielo.audit.service import Actor
-from cielo.developer.models import Application
+from cielo.promo.developer.models import Application
 from cielo.ids import PathId
 from cielo.promo.environments import Environment
 from cielo.promo.partners.models import Partner
+from cielo.services import services
 
 PREFIX = "/admin/v1"
 
 
 async def admin_actor(request: Request) -> Actor:
-    actor = await request.app.state.authenticator.authenticate(request.headers.get("authorization"), "admin")
+    actor = await services(request).authenticator.authenticate(request.headers.get("authorization"), "admin")
     if actor is None:
         raise HTTPException(401, "A bearer token with the admin scope is required.", headers={"WWW-Authenticate": "Bearer"})
     return actor
@@ -45,7 +46,7 @@ def _application(a: Application) -> ApplicationOut:
 
 @router.post("/{env}/partners", status_code=201, response_model=PartnerOut)
 async def create_partner(env: Environment, body: PartnerIn, request: Request, actor: Actor = Depends(admin_actor)):
-    db = request.app.state.db
+    db = services(request).db
     row = Partner(environment=env.value, name=body.name, description=body.description, term_url=str(body.term),
                   association_type=body.associationType, active=body.active)
     async with db.write() as session:
@@ -57,7 +58,7 @@ async def create_partner(env: Environment, body: PartnerIn, request: Request, ac
 
 @router.get("/{env}/partners", response_model=list[PartnerOut])
 async def list_partners(env: Environment, request: Request):
-    async with request.app.state.db.read() as session:
+    async with services(request).db.read() as session:
         rows = (await session.scalars(select(Partner).where(Partner.environment == env.value).order_by(Partner.id))).all()
     return [_partner(p) for p in rows]
 
@@ -77,7 +78,7 @@ async def _own_partner(session, env: Environment, partner_id: PathId, *, lock: b
 
 @router.get("/{env}/partners/{partner_id}", response_model=PartnerOut)
 async def get_partner(env: Environment, partner_id: PathId, request: Request):
-    async with request.app.state.db.read() as session:
+    async with services(request).db.read() as session:
         return _partner(await _own_partner(session, env, partner_id))
 
 
@@ -87,7 +88,7 @@ async def patch_partner(env: Environment, partner_id: PathId, body: PartnerPatch
     changes = body.model_dump(exclude_unset=True, mode="json")
     columns = {"name": "name", "description": "description", "term": "term_url",
                "associationType": "association_type", "active": "active"}
-    async with request.app.state.db.write() as session:
+    async with services(request).db.write() as session:
         row = await _own_partner(session, env, partner_id, lock=True)
         for field, value in changes.items():
             if value is None:
@@ -100,7 +101,7 @@ async def patch_partner(env: Environment, partner_id: PathId, body: PartnerPatch
 
 @router.get("/{env}/applications", response_model=list[ApplicationOut])
 async def list_applications(env: Environment, request: Request):
-    async with request.app.state.db.read() as session:
+    async with services(request).db.read() as session:
         rows = (await session.scalars(select(Application).where(Application.environment == env.value).order_by(Application.id))).all()
     return [_application(a) for a in rows]
 
@@ -108,7 +109,7 @@ async def list_applications(env: Environment, request: Request):
 @router.patch("/{env}/applications/{application_id}", response_model=ApplicationOut)
 async def patch_application(env: Environment, application_id: PathId, body: ApplicationPatch, request: Request,
                             actor: Actor = Depends(admin_actor)):
-    async with request.app.state.db.write() as session:
+    async with services(request).db.write() as session:
         app = await in_environment(session, Application, env, application_id, "application", lock=True)
         if "partnerId" in body.model_fields_set:
             if body.partnerId is not None:

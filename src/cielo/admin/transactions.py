@@ -10,6 +10,7 @@ from sqlalchemy import select
 from cielo.admin.router import admin_actor
 from cielo.admin.schemas import Limit, Offset
 from cielo.audit.service import Actor
+from cielo.services import services
 from cielo.web.http import JSONResponse, json_body
 from cielo.ids import MAX_ID, PathId
 from cielo.promo.environments import Environment
@@ -33,7 +34,7 @@ async def _json(request: Request):
                  "schema": SCHEMA, "example": TRANSACTION_EXAMPLE}}}})
 async def ingest_one(env: Environment, request: Request, actor: Actor = Depends(admin_actor)):
     """One transaction; a repeated externalId answers 200 with the first one."""
-    service = request.app.state.transactions
+    service = services(request).transactions
     body = await _json(request)
     if not isinstance(body, dict):
         raise IngestError(400, "The request body must be a transaction object.")
@@ -50,7 +51,7 @@ async def ingest_one(env: Environment, request: Request, actor: Actor = Depends(
 async def ingest_batch(env: Environment, request: Request, actor: Actor = Depends(admin_actor)):
     """Up to 1,000 transactions, all or nothing: a bad item refuses the whole batch, and the
     answer names every bad item with its index and reason."""
-    service = request.app.state.transactions
+    service = services(request).transactions
     body = await _json(request)
     if not isinstance(body, dict) or set(body) != {"transactions"}:
         raise IngestError(400, "The request body must be an object {\"transactions\": [...]}.")
@@ -69,16 +70,16 @@ async def list_(env: Environment, request: Request, holderId: int | None = Query
     for column, value in ((T.holder_id, holderId), (T.card_id, cardId), (T.establishment_id, commercialEstablishmentId)):
         if value is not None:
             stmt = stmt.where(column == value)
-    async with request.app.state.db.read() as session:
+    async with services(request).db.read() as session:
         ids = (await session.scalars(stmt.order_by(T.id).offset(offset).limit(limit))).all()
-    return await request.app.state.transactions.many(ids)
+    return await services(request).transactions.many(ids)
 
 
 @router.get("/{env}/transactions/{transaction_id}")
 async def get(env: Environment, transaction_id: PathId, request: Request):
     """The transaction and what it earned: each promotion, its prize, the rule that fired and
     why — and, for a reward taken back, when and why."""
-    return await request.app.state.transactions.one(env, transaction_id)
+    return await services(request).transactions.one(env, transaction_id)
 
 
 async def _reverse(env: Environment, transaction_id: int, kind: str, request: Request, actor: Actor):
@@ -91,7 +92,7 @@ async def _reverse(env: Environment, transaction_id: int, kind: str, request: Re
         occurred_at = moment(body["occurredAt"]) if body.get("occurredAt") is not None else None
     except ItemError as exc:
         raise IngestError(400, str(exc)[0].upper() + str(exc)[1:]) from None
-    transaction = await request.app.state.transactions.reverse(env, transaction_id, kind, occurred_at, actor)
+    transaction = await services(request).transactions.reverse(env, transaction_id, kind, occurred_at, actor)
     return JSONResponse(transaction, status_code=201)
 
 

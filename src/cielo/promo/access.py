@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from cielo.cache import CacheRegistry
 from cielo.db import Database, utcnow
-from cielo.developer.models import AppAccessToken, Application
+from cielo.promo.developer.models import AppAccessToken, Application
 from cielo.promo.environments import Environment
 from cielo.promo.errors import PromoError
 from cielo.ratelimit import Decision, RateLimiter

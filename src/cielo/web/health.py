@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from cielo.services import services
 from cielo.web.http import JSONResponse
 
 router = APIRouter(tags=["Health"])
@@ -17,8 +18,8 @@ async def healthz() -> Response:
 
 @router.get("/readyz", summary="The database (and Redis, when configured) answer")
 async def readyz(request: Request) -> Response:
-    checks = {"database": await request.app.state.db.ping()}
-    redis = request.app.state.redis
+    checks = {"database": await services(request).db.ping()}
+    redis = services(request).redis
     if redis is not None:
         try:
             checks["redis"] = bool(await redis.ping())

@@ -10,6 +10,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from cielo.services import services
 from cielo.web.http import hides_detail
 from cielo.security.csrf import FIELD, Csrf
 
@@ -27,12 +28,12 @@ PAGE_HEADERS = {
 
 
 def secure_request(request: Request) -> bool:
-    settings = request.app.state.settings
+    settings = services(request).settings
     return request.url.scheme == "https" or settings.cookie_secure
 
 
 def render(request: Request, template: str, *, status_code: int = 200, **context) -> HTMLResponse:
-    csrf: Csrf = request.app.state.csrf
+    csrf: Csrf = services(request).csrf
     token, new_cookie = csrf.token(request)
     root = request.scope.get("root_path", "")
     html = _env.get_template(template).render(csrf_token=token, url=lambda path: root + path, **context)
@@ -42,7 +43,7 @@ def render(request: Request, template: str, *, status_code: int = 200, **context
 
 
 def csrf_ok(request: Request, form) -> bool:
-    return request.app.state.csrf.valid(request, form.get(FIELD))
+    return services(request).csrf.valid(request, form.get(FIELD))
 
 
 def error_page(status_code: int, message: str) -> Response:

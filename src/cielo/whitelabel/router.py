@@ -10,6 +10,7 @@ from starlette.convertors import Convertor, register_url_convertor
 from starlette.responses import Response
 
 from cielo.audit.service import Actor
+from cielo.services import services
 from cielo.web.routing import LeanRoute
 from cielo.whitelabel import schemas
 from cielo.whitelabel.errors import WhiteLabelUnauthorized
@@ -50,11 +51,11 @@ async def caller(request: Request) -> Caller:
     dependencies and typed path parameters (``LeanRoute``: dependency solving was a large part
     of a cached GET). Every route's 403 is covered by tests.
     """
-    state = request.app.state
-    actor = await state.authenticator.authenticate(request.headers.get("authorization"), "whitelabel")
+    found = services(request)
+    actor = await found.authenticator.authenticate(request.headers.get("authorization"), "whitelabel")
     if actor is None:
         raise WhiteLabelUnauthorized()
-    return Caller(actor, state.whitelabel)
+    return Caller(actor, found.whitelabel)
 
 
 def _json(model: BaseModel) -> Response:

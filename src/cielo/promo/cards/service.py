@@ -21,7 +21,7 @@ from stdnum import luhn
 
 from cielo.cache import CacheRegistry
 from cielo.db import Database, utcnow
-from cielo.developer.models import Application
+from cielo.promo.developer.models import Application
 from cielo.promo.cards.brands import brand_of, cvv_length
 from cielo.promo.cards.models import Card, CardPartner, CardRequest
 from cielo.promo.environments import Environment

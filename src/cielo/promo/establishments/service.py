@@ -6,7 +6,7 @@ from sqlalchemy import and_, false, or_, select
 
 from cielo.cache import CacheRegistry
 from cielo.db import Database
-from cielo.developer.models import Application
+from cielo.promo.developer.models import Application
 from cielo.promo.environments import Environment
 from cielo.promo.establishments.models import (
     CommercialEstablishment,

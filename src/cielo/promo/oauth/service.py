@@ -28,7 +28,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from cielo.db import Database, utcnow
-from cielo.developer.models import Application
+from cielo.promo.developer.models import Application
 from cielo.promo import validation
 from cielo.promo.access import HOLDER_TOKEN_PREFIX, Access
 from cielo.promo.environments import Environment

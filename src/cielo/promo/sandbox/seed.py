@@ -22,7 +22,7 @@ from stdnum.br import cnpj as stdnum_cnpj
 from cielo.audit.service import Actor
 from cielo.auth.models import ApiToken
 from cielo.db import Database, utcnow
-from cielo.developer.models import AppAccessToken, Application, Developer
+from cielo.promo.developer.models import AppAccessToken, Application, Developer
 from cielo.promo.cards.brands import brand_of
 from cielo.promo.cards.models import Card, CardPartner
 from cielo.promo.cards.service import CardService

@@ -20,7 +20,7 @@ from cielo.audit.service import Actor
 from cielo.cache import CacheRegistry
 from cielo.db import Database, utcnow
 from cielo.db.lists import among, pairs_table
-from cielo.developer.models import Application
+from cielo.promo.developer.models import Application
 from cielo.ids import MAX_ID
 from cielo.promo.environments import Environment
 from cielo.promo.errors import PromoError, invalid, missing

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from cielo.audit import service as audit
 from cielo.audit.service import Actor
 from cielo.db import Database, utcnow
-from cielo.developer.models import (
+from cielo.promo.developer.models import (
     AppAccessToken,
     Application,
     Developer,

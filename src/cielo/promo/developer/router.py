@@ -5,14 +5,15 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
-from cielo.developer.models import Developer
-from cielo.developer.service import (
+from cielo.promo.developer.models import Developer
+from cielo.promo.developer.service import (
     DeveloperService,
     NotFound,
     PanelError,
     parse_profile,
 )
 from cielo.ids import MAX_ID
+from cielo.services import services
 from cielo.web.pages import PAGE_HEADERS, csrf_ok, error_page, render, secure_request
 from cielo.promo.environments import Environment
 
@@ -24,7 +25,7 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 
 def _service(request: Request) -> DeveloperService:
-    return request.app.state.developers
+    return services(request).developers
 
 
 def _see_other(request: Request, path: str) -> RedirectResponse:

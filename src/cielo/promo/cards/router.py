@@ -1,0 +1,73 @@
+"""Cards: ``/cards`` and the registration page it leads to, ``/me/cards`` and one card."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from starlette.responses import RedirectResponse, Response
+
+from cielo.promo.environments import Environment
+from cielo.promo.oauth.service import LoginError
+from cielo.promo.pagination import Page
+from cielo.promo.requests import FORM_EXPIRED, expand, path_id, url_of
+from cielo.services import services
+from cielo.web.http import JSONResponse
+from cielo.web.pages import PAGE_HEADERS, csrf_ok, render
+from cielo.web.routing import LeanRoute
+
+
+def router(env: Environment) -> APIRouter:
+    routes = APIRouter(prefix=env.base_path, route_class=LeanRoute)
+    page = routes.api_route  # the HTML pages: routes like the others, outside the API's document
+
+    @routes.get("/cards", tags=["Authorization"], status_code=301, summary="Getting the HTML from the card register page",
+                responses={301: {"description": "Card registration screen URL redirection."}})
+    async def cards(request: Request) -> Response:
+        found = services(request)
+        caller = await found.access.holder_from_query(request, env)
+        card_request = await found.cards.start(env, caller.holder_id, caller.application,
+                                               request.query_params.get("redirect_url"))
+        query = urlencode({"client_id": caller.application.client_id, "redirect_url": card_request.redirect_url,
+                           "request": card_request.public_id})
+        return RedirectResponse(url_of(request, env, "/oauth/cards") + "?" + query, status_code=301)
+
+    async def _cards_page(request: Request, context, *, error=None, status_code=200) -> Response:
+        card_request, app, partners = context
+        return render(request, "promo/cards.html", status_code=status_code, error=error, app_name=app.name,
+                      partners=partners, request_id=card_request.public_id, action=url_of(request, env, "/oauth/cards"))
+
+    @page("/oauth/cards", methods=["GET"], include_in_schema=False)
+    async def cards_page(request: Request) -> Response:
+        context = await services(request).cards.context(env, request.query_params.get("request"))
+        return await _cards_page(request, context)
+
+    @page("/oauth/cards", methods=["POST"], include_in_schema=False)
+    async def cards_submit(request: Request) -> Response:
+        form = await request.form()
+        service = services(request).cards
+        context = await service.context(env, str(form.get("request", "")))
+        if not csrf_ok(request, form):
+            return await _cards_page(request, context, error=FORM_EXPIRED, status_code=403)
+        try:
+            _, target = await service.register(env, context[0], context[2], form)
+        except LoginError as exc:
+            return await _cards_page(request, context, error=str(exc), status_code=exc.status_code)
+        return RedirectResponse(target, status_code=303, headers=PAGE_HEADERS)
+
+    @routes.get("/me/cards", tags=["Fidelity"], summary="Returns the card holder's list")
+    async def my_cards(request: Request) -> Response:
+        found = services(request)
+        caller = await found.access.holder(request, env)
+        page = Page.parse(request.query_params, caller.max_page_size, required=True)
+        items, total = await found.cards.list(caller.holder_id, page, expand(request))
+        return JSONResponse(items, headers={**caller.headers(), **page.headers(request, total)})
+
+    @routes.get("/me/cards/{card_id}", tags=["Fidelity"], summary="Gets data from a card")
+    async def my_card(request: Request) -> Response:
+        found = services(request)
+        caller = await found.access.holder(request, env)
+        body = await found.cards.one(caller.holder_id, path_id(request, "card_id"), expand(request))
+        return JSONResponse(body, headers=caller.headers())
+
+    return routes

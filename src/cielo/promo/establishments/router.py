@@ -1,0 +1,32 @@
+"""``/commercial-establishments``: the establishments an application may act for."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from cielo.promo import validation
+from cielo.promo.environments import Environment
+from cielo.promo.pagination import Page
+from cielo.services import services
+from cielo.web.http import JSONResponse, query_of
+from cielo.web.routing import LeanRoute
+
+TAG = "Commercial establishments"
+
+
+def router(env: Environment) -> APIRouter:
+    routes = APIRouter(prefix=env.base_path, route_class=LeanRoute)
+
+    @routes.get("/commercial-establishments", tags=[TAG], summary="Returns the list of commercial establishments")
+    async def establishments(request: Request) -> Response:
+        found = services(request)
+        caller = await found.access.partner(request, env)
+        query = query_of(request)
+        cnpj = validation.cnpj(query["cnpj"]) if query.get("cnpj") else None
+        cpf = validation.cpf(query["cpf"]) if query.get("cpf") else None
+        page = Page.parse(query, caller.max_page_size, required=False)
+        items, total = await found.establishments.list_for(caller.application, env, page, cnpj=cnpj, cpf=cpf)
+        return JSONResponse(items, headers={**caller.headers(), **page.headers(request, total)})
+
+    return routes

@@ -1,0 +1,111 @@
+"""The holder's sign-in: ``/login``, its HTML pages (sign-in or sign-up, consent) and the token
+endpoints ``/access-token`` and ``/refresh-token``."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode, urlsplit
+
+from fastapi import APIRouter, Request
+from starlette.responses import RedirectResponse, Response
+
+from cielo.promo.environments import Environment
+from cielo.promo.errors import PromoError
+from cielo.promo.oauth.service import LoginError
+from cielo.promo.requests import FORM_EXPIRED, client_ip, json_object, url_of
+from cielo.services import services
+from cielo.web.http import JSONResponse
+from cielo.web.pages import PAGE_HEADERS, csrf_ok, error_page, render
+from cielo.web.routing import LeanRoute
+
+TAG = "Authorization"
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def grant_type(body: dict, expected: str) -> None:
+    value = body.get("grant_type")
+    if value in (None, ""):
+        raise PromoError(422, "The 'grant_type' body field is mandatory.", code="MISSING_PARAMETER")
+    if value != expected:
+        raise PromoError(400, f"The 'grant_type' must be '{expected}' here.")
+
+
+def router(env: Environment) -> APIRouter:
+    routes = APIRouter(prefix=env.base_path, route_class=LeanRoute)
+    page = routes.api_route  # the HTML pages: routes like the others, outside the API's document
+
+    @routes.get("/login", tags=[TAG], status_code=301, summary="Getting HTML from LOGIN page",
+                responses={301: {"description": "Login screen URL redirection."}})
+    async def login(request: Request) -> Response:
+        auth_request, app = await services(request).oauth.start(env, request.query_params)
+        query = urlencode({"client_id": app.client_id, "redirect_url": auth_request.redirect_url,
+                           "request": auth_request.public_id})
+        return RedirectResponse(url_of(request, env, "/oauth/login") + "?" + query, status_code=301)
+
+    async def _login_page(request: Request, ctx, *, error=None, status_code=200) -> Response:
+        digits = ctx.prefill["cpf"]
+        return render(request, "promo/login.html", status_code=status_code, error=error, known=ctx.known_holder,
+                      app_name=ctx.application.name, prefill=ctx.prefill, request_id=ctx.request.public_id,
+                      cpf_masked=f"***.{digits[3:6]}.***-{digits[9:]}", action=url_of(request, env, "/oauth/login"))
+
+    @page("/oauth/login", methods=["GET"], include_in_schema=False)
+    async def login_page(request: Request) -> Response:
+        ctx = await services(request).oauth.context(env, request.query_params.get("request"))
+        return await _login_page(request, ctx)
+
+    @page("/oauth/login", methods=["POST"], include_in_schema=False)
+    async def login_submit(request: Request) -> Response:
+        form = await request.form()
+        oauth = services(request).oauth
+        ctx = await oauth.context(env, str(form.get("request", "")))
+        if not csrf_ok(request, form):
+            return await _login_page(request, ctx, error=FORM_EXPIRED, status_code=403)
+        try:
+            if ctx.known_holder:
+                await oauth.sign_in(ctx, str(form.get("password", "")), client_ip(request))
+            else:
+                await oauth.sign_up(ctx, str(form.get("password", "")), str(form.get("password_confirm", "")),
+                                    form.get("accept_terms") is not None, client_ip(request))
+        except LoginError as exc:
+            return await _login_page(request, ctx, error=str(exc), status_code=exc.status_code)
+        consent = url_of(request, env, "/oauth/consent") + "?" + urlencode({"request": ctx.request.public_id})
+        return RedirectResponse(consent, status_code=303, headers=PAGE_HEADERS)
+
+    @page("/oauth/consent", methods=["GET"], include_in_schema=False)
+    async def consent_page(request: Request) -> Response:
+        ctx = await services(request).oauth.context(env, request.query_params.get("request"))
+        if ctx.request.holder_id is None:
+            return error_page(400, "Sign in first.")
+        return render(request, "promo/consent.html", app_name=ctx.application.name, request_id=ctx.request.public_id,
+                      redirect_host=urlsplit(ctx.request.redirect_url).netloc or ctx.request.redirect_url,
+                      action=url_of(request, env, "/oauth/consent"))
+
+    @page("/oauth/consent", methods=["POST"], include_in_schema=False)
+    async def consent_submit(request: Request) -> Response:
+        form = await request.form()
+        oauth = services(request).oauth
+        ctx = await oauth.context(env, str(form.get("request", "")))
+        if not csrf_ok(request, form):
+            return error_page(403, FORM_EXPIRED)
+        decision = form.get("decision")
+        if decision not in ("allow", "deny"):
+            return error_page(400, "Choose Allow or Deny.")
+        target = await oauth.decide(ctx, decision == "allow")
+        return RedirectResponse(target, status_code=303, headers=PAGE_HEADERS)
+
+    @routes.post("/access-token", tags=[TAG], status_code=201, summary="Gets the ACCESS_TOKEN")
+    async def access_token(request: Request) -> Response:
+        found = services(request)
+        app = await found.access.basic_client(request, env)
+        body = await json_object(request)
+        grant_type(body, "authorization_code")
+        return JSONResponse(await found.oauth.exchange_code(app, body), status_code=201, headers=NO_STORE)
+
+    @routes.post("/refresh-token", tags=[TAG], status_code=201, summary="Updates the ACCESS_TOKEN from the refresh_token")
+    async def refresh_token(request: Request) -> Response:
+        found = services(request)
+        app = await found.access.basic_client(request, env)
+        body = await json_object(request)
+        grant_type(body, "refresh_token")
+        return JSONResponse(await found.oauth.refresh(app, body), status_code=201, headers=NO_STORE)
+
+    return routes
