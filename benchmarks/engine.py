@@ -292,7 +292,7 @@ def me_transactions(label: str, data_dir: Path, url: str | None, document: dict,
 
 
 async def app_id(url: str, client_id: str) -> int:
-    from cielo.developer.models import Application
+    from cielo.promo.developer.models import Application
 
     db = Database(url, pool_size=1)
     try:
