@@ -238,7 +238,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin_establishments_router)
     app.include_router(admin_promotions_router)
     app.include_router(admin_transactions_router)
-    context = {"max_body_bytes": settings.max_body_bytes, "access_log": access_log}
+    context: dict = {"max_body_bytes": settings.max_body_bytes, "access_log": access_log}
     app.add_middleware(RequestContextMiddleware, **context)
     # The same request context and exception handlers as the stack FastAPI builds (less its
     # last-resort 500 handler, which the request context already is).

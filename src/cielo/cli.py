@@ -220,7 +220,7 @@ def rotate_keys(
 
     async def rotate(db) -> int:
         service = WhiteLabelService(db, box, CacheRegistry(db.watcher, enabled=False))
-        if box.from_file:
+        if box.key_file is not None:  # box.from_file
             old_keys = list(box.keys)
             write_key_file(box.key_file, [Fernet.generate_key(), *old_keys])
             err.print("New key written; old keys kept for reading until the rotation completes.")
@@ -228,7 +228,7 @@ def rotate_keys(
         count = await service.rotate_secrets()
         # Writes that raced with the first pass under a stale key: catch them too.
         count += await service.rotate_secrets()
-        if box.from_file:
+        if box.key_file is not None:  # box.from_file
             write_key_file(box.key_file, [box.keys[0]])
         async with db.write() as session:
             audit.record(session, audit.Actor.cli(), "rotate-keys", "secret_keys", box.primary_id, {"reencrypted": count})

@@ -130,6 +130,12 @@ class Database:
         async with self._single.connect() as conn:
             return (await conn.execute(statement, values)).first()
 
+    async def scalar(self, statement, values: dict | None = None):
+        """The first column of the one row of an aggregate SELECT (a count)."""
+        row = await self.first(statement, values)
+        assert row is not None, "an aggregate SELECT returns one row"
+        return row[0]
+
     async def all(self, statement, values: dict | None = None, *, heavy: bool = False) -> list[Row]:
         """Every row of one Core SELECT (with its bound values). A ``heavy`` one (milliseconds
         of work, such as a search over a wide radius) stays off the event loop's thread on
@@ -152,6 +158,7 @@ class Database:
         return list((await session.execute(statement, values)).all())
 
     def _on_loop_thread(self, work):
+        assert self._loop_reader is not None  # only called on SQLite, which has one
         try:
             if self._loop_conn is None:
                 self._loop_conn = self._loop_reader.connect().execution_options(sqlite_begin="NONE")

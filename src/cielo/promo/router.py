@@ -330,7 +330,7 @@ def build(env: Environment) -> tuple[APIRouter, list[Route]]:
         return Response(status_code=204, headers=caller.headers())
 
     routes = [
-        Route(route.path, route.endpoint, methods=sorted(route.methods), name=f"{env.value}:{route.name}")
+        Route(route.path, route.endpoint, methods=sorted(route.methods or ()), name=f"{env.value}:{route.name}")
         for route in router.routes
         if isinstance(route, APIRoute)
     ]

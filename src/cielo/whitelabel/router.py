@@ -66,7 +66,7 @@ def _body(model: type[BaseModel]) -> dict:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}}
 
 
-_ERRORS = {
+_ERRORS: dict[int | str, dict] = {
     400: {"model": schemas.ErrorBody, "description": "Bad input, or the space name is (not) integrated."},
     403: {"model": schemas.DetailBody, "description": "Invalid authorization token."},
     500: {"model": schemas.ErrorBody, "description": "Unexpected failure; reach out to cielo24 support."},
@@ -154,7 +154,7 @@ async def delete_account(request: Request) -> Response:
 
 
 routes = [
-    Route(route.path, route.endpoint, methods=sorted(route.methods), name=route.name)
+    Route(route.path, route.endpoint, methods=sorted(route.methods or ()), name=route.name)
     for route in router.routes
     if isinstance(route, APIRoute)
 ]

@@ -13,6 +13,7 @@ deployment; the simulator stands where that call would be.)
 
 from __future__ import annotations
 
+import builtins
 from datetime import date, timedelta
 
 from sqlalchemy import func, select
@@ -70,6 +71,7 @@ class CardService:
             partners = list((await session.scalars(
                 select(Partner).where(Partner.environment == env.value, Partner.active.is_(True)).order_by(Partner.name, Partner.id)
             )).all())
+        assert app is not None  # the request's application (a foreign key)
         return row, app, partners
 
     async def register(self, env: Environment, request: CardRequest, partners: list[Partner], form) -> tuple[Card, str]:
@@ -158,7 +160,7 @@ class CardService:
             partners = await self._partners(session, [card.id]) if expand else {}
         return self._model(card, partners.get(card.id, []) if expand else None)
 
-    async def _partners(self, session, card_ids: list[int]) -> dict[int, list[dict]]:
+    async def _partners(self, session, card_ids: builtins.list[int]) -> dict[int, builtins.list[dict]]:
         if not card_ids:
             return {}
         rows = (await session.execute(
@@ -174,7 +176,7 @@ class CardService:
         return result
 
     @staticmethod
-    def _model(card: Card, partners: list[dict] | None) -> dict:
+    def _model(card: Card, partners: builtins.list[dict] | None) -> dict:
         body = {"id": card.id, "brand": card.brand, "maskedPan": "*" * (card.pan_length - 4) + card.last4,
                 "type": card.type, "status": card.status}
         if card.nickname:

@@ -50,13 +50,14 @@ import math
 import sys
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import NamedTuple
 
 import numba
 import numpy as np
-from sqlalchemy import text
+from sqlalchemy import Row, text
 
 from cielo.cache import CacheRegistry, RequestMarker, request_marker
 from cielo.db import Database
@@ -137,7 +138,7 @@ class _Layer:
         return _Layer.of({name: np.insert(kept[name], slots, added[name]) for name in _FIELDS}, ordered=True)
 
 
-def _columns(rows: list) -> dict[str, np.ndarray]:
+def _columns(rows: Sequence) -> dict[str, np.ndarray]:
     """Searchable rows (columns of ``_COLUMNS``) as arrays."""
     n = len(rows)
     titles = np.empty(n, dtype=object)
@@ -169,12 +170,12 @@ class PointIndex:
     def __len__(self) -> int:
         return sum(layer.ids.size for layer in self._layers.values())
 
-    def replace(self, rows: list) -> None:
+    def replace(self, rows: Sequence) -> None:
         """Everything, from the rows of promotions (any order; unsearchable ones left out)."""
         self._layers = {}
         self.apply([], rows)
 
-    def apply(self, changed: list[int], rows: list) -> None:
+    def apply(self, changed: list[int], rows: Sequence) -> None:
         """``changed`` promotions are now as ``rows`` say (those absent were deleted)."""
         gone = np.unique(np.fromiter(changed, np.int64, len(changed)))
         rows = [r for r in rows if _searchable(r)]
@@ -546,7 +547,7 @@ class SearchIndex:
         if self._position is not None:
             # Usually one statement (one snapshot, one round trip; on SQLite the loop thread's
             # connection): where the log stands, its horizon, and what changed since our look.
-            rows = await db.all(self._changes(), {"since": self._position})
+            rows: Sequence[Row] = await db.all(self._changes(), {"since": self._position})
             position, horizon = rows[0].position, rows[0].horizon
             if self._position >= horizon:
                 changed = [r for r in rows if r.changed is not None]
@@ -600,7 +601,7 @@ class ChangeLog:
         return "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
 
     async def position(self) -> int:
-        return (await self._db.first(text(f"SELECT {self.position_sql(self._db)}")))[0]
+        return await self._db.scalar(text(f"SELECT {self.position_sql(self._db)}"))
 
     async def prune(self, upto: int) -> None:
         """Forget the log before ``upto`` and say so in the horizon, in one transaction."""

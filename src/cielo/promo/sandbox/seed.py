@@ -276,7 +276,7 @@ class Seeder:
             return [e for e in near if e in ids]
 
         first_day = today - timedelta(days=170)
-        items = []
+        items: list[dict] = []
 
         def purchase(card: int, establishment: int, day: date, hour: int, minute: int, amount: float) -> None:
             moment = datetime(day.year, day.month, day.day, hour, minute, tzinfo=SAO_PAULO)
@@ -327,7 +327,7 @@ class Seeder:
                    "latitude", "longitude", "address", "active", "created_at", "updated_at"]
         done = 0
         while done < total:
-            rows = []
+            rows: list[tuple] = []
             for _ in range(min(chunk, total - done)):
                 # About 10,000 establishments end up within 2 km of Avenida Paulista (~800 per
                 # km², a dense commercial centre), a thousand of them with a promotion.
@@ -372,7 +372,7 @@ class Seeder:
             start = (await conn.execute(select(func.coalesce(func.max(id_column), 0)))).scalar_one() + 1
             await conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), :v, false)"), {"v": start})
             raw = await conn.get_raw_connection()
-            await raw.driver_connection.copy_records_to_table(table, records=rows, columns=columns)
+            await raw.driver_connection.copy_records_to_table(table, records=rows, columns=columns)  # type: ignore[union-attr]
             await conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), :v, false)"),
                                {"v": start + len(rows)})
         return start

@@ -44,6 +44,7 @@ def queue_item(row: SubscriptionRequest) -> dict:
 
 
 def processed_item(row: SubscriptionRequest) -> dict:
+    assert row.status is not None and row.processed_at is not None  # a processed request
     body = {"id": row.id, "promotionId": row.promotion_id,
             "status": {"id": row.status, "description": STATUSES[row.status]}, "action": row.action,
             "subscriptionDate": local_date(row.requested_at), "processingDate": local_date(row.processed_at)}
