@@ -66,7 +66,7 @@ class InProcessWindows:
         current_ttl = (1 - ((now / period) % 1)) * period
         previous_ttl = (1 - (((now - period) / period) % 1)) * period if previous else 0.0
         weighted = previous * previous_ttl / period + current
-        allowed = 1 <= limit and math.floor(weighted) + 1 <= limit
+        allowed = limit >= 1 and math.floor(weighted) + 1 <= limit
         if allowed:
             current += 1
             weighted += 1

@@ -101,7 +101,8 @@ async def patch_partner(env: Environment, partner_id: PathId, body: PartnerPatch
 @router.get("/{env}/applications", response_model=list[ApplicationOut])
 async def list_applications(env: Environment, request: Request):
     async with request.app.state.db.read() as session:
-        rows = (await session.scalars(select(Application).where(Application.environment == env.value).order_by(Application.id))).all()
+        rows = (await session.scalars(
+            select(Application).where(Application.environment == env.value).order_by(Application.id))).all()
     return [_application(a) for a in rows]
 
 

@@ -10,12 +10,12 @@ from sqlalchemy import select
 from cielo.admin.router import admin_actor
 from cielo.admin.schemas import Limit, Offset
 from cielo.audit.service import Actor
-from cielo.web.http import JSONResponse, json_body
 from cielo.ids import MAX_ID, PathId
 from cielo.promo.environments import Environment
 from cielo.promo.transactions.models import CANCELLATION, UNDO, Transaction
 from cielo.promo.transactions.parsing import SCHEMA, ItemError, moment
 from cielo.promo.transactions.service import MAX_BATCH, IngestError
+from cielo.web.http import JSONResponse, json_body
 
 router = APIRouter(prefix="/admin/v1", tags=["Back office"], dependencies=[Depends(admin_actor)])
 

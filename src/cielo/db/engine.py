@@ -7,9 +7,9 @@ upgrades a read lock (SQLITE_BUSY_SNAPSHOT). PostgreSQL uses asyncpg with a pool
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import AsyncIterator
 
 from sqlalchemy import Connection, Engine, NullPool, Row, create_engine, event, text
 from sqlalchemy.ext.asyncio import (
@@ -181,16 +181,14 @@ class Database:
         transaction on PostgreSQL, a deferred transaction on SQLite (its first read fixes it)."""
         engine = self.engine if self.is_sqlite else self.engine.execution_options(
             isolation_level="REPEATABLE READ", postgresql_readonly=True)
-        async with engine.connect() as conn:
-            async with conn.begin():
-                yield conn
+        async with engine.connect() as conn, conn.begin():
+            yield conn
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """A session inside one transaction: committed on success, rolled back on error."""
-        async with self._writer() as session:
-            async with session.begin():
-                yield session
+        async with self._writer() as session, session.begin():
+            yield session
 
     async def analyze(self) -> None:
         """Refresh the planner's statistics (and PostgreSQL's visibility map) after a bulk load. Without them SQLite takes

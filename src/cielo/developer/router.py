@@ -13,8 +13,8 @@ from cielo.developer.service import (
     parse_profile,
 )
 from cielo.ids import MAX_ID
-from cielo.web.pages import PAGE_HEADERS, csrf_ok, error_page, render, secure_request
 from cielo.promo.environments import Environment
+from cielo.web.pages import PAGE_HEADERS, csrf_ok, error_page, render, secure_request
 
 PREFIX = "/developer"
 SESSION_COOKIE = "cielo_dev_session"

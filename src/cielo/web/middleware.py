@@ -156,7 +156,7 @@ class FixedPathRoutes:
         self._app = app  # the request-context middleware around the exception handlers
 
     @classmethod
-    def build(cls, routes: list, plain: list, wrap) -> "FixedPathRoutes":
+    def build(cls, routes: list, plain: list, wrap) -> FixedPathRoutes:
         """``routes``: the application's routes in order; ``plain``: those that may be served
         here; ``wrap(app)``: the middleware and handlers to serve them with."""
         plain_ids = {id(route) for route in plain}

@@ -69,7 +69,8 @@ class CardService:
                 raise LoginError("This card registration link has expired; start again from the application.")
             app = await session.get(Application, row.application_id)
             partners = list((await session.scalars(
-                select(Partner).where(Partner.environment == env.value, Partner.active.is_(True)).order_by(Partner.name, Partner.id)
+                select(Partner).where(Partner.environment == env.value, Partner.active.is_(True))
+                .order_by(Partner.name, Partner.id)
             )).all())
         assert app is not None  # the request's application (a foreign key)
         return row, app, partners

@@ -100,7 +100,7 @@ class _Layer:
     kmin: int
 
     @classmethod
-    def of(cls, columns: dict[str, np.ndarray], ordered: bool = False) -> "_Layer":
+    def of(cls, columns: dict[str, np.ndarray], ordered: bool = False) -> _Layer:
         band = np.floor(columns["lat"] / BAND_DEGREES).astype(np.int64)
         if not ordered:
             order = np.lexsort((columns["ids"], columns["lon"], band))
@@ -116,7 +116,7 @@ class _Layer:
     def columns(self, keep: np.ndarray | None = None) -> dict[str, np.ndarray]:
         return {name: getattr(self, name) if keep is None else getattr(self, name)[keep] for name in _FIELDS}
 
-    def merged(self, stays: np.ndarray | None, added: dict[str, np.ndarray] | None) -> "_Layer | None":
+    def merged(self, stays: np.ndarray | None, added: dict[str, np.ndarray] | None) -> _Layer | None:
         """This layer without the points ``stays`` drops and with ``added``; a few points are
         slotted into the sorted columns (no sort of the whole environment: ~10 ms at 100,000)."""
         kept = self.columns(stays)
@@ -130,7 +130,7 @@ class _Layer:
         old_band = np.floor(kept["lat"] / BAND_DEGREES).astype(np.int64)
         slots = np.empty(order.size, np.int64)
         for n, (b, lon, promotion_id) in enumerate(zip(band[order].tolist(), added["lon"].tolist(),
-                                                        added["ids"].tolist())):
+                                                        added["ids"].tolist(), strict=True)):
             i, j = int(old_band.searchsorted(b, "left")), int(old_band.searchsorted(b, "right"))
             i += int(kept["lon"][i:j].searchsorted(lon, "left"))
             j = i + int(kept["lon"][i:j].searchsorted(lon, "right"))  # the same longitude: ids decide
@@ -628,5 +628,5 @@ class ChangeLog:
                 log.warning("promotion change log prune failed: %r", exc)
             try:
                 await asyncio.wait_for(stop.wait(), timeout=max(retention_s / 12, 0.05))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass

@@ -36,7 +36,7 @@ class Search:
     sort: tuple[tuple[str, bool], ...]  # (key, descending)
 
     @classmethod
-    def parse(cls, query) -> "Search":
+    def parse(cls, query) -> Search:
         for name in ("latitude", "longitude", "radius"):
             if query.get(name) in (None, ""):
                 raise missing(name)
@@ -137,7 +137,7 @@ class _Kept(NamedTuple):
     head: bytes
 
     @classmethod
-    def of(cls, body: dict) -> "_Kept":
+    def of(cls, body: dict) -> _Kept:
         return cls(body, orjson.dumps(body)[:-1] + b',"distance":')
 
 
@@ -173,8 +173,8 @@ class PromotionService:
             return await self.search_in_database(env, search, page)
         hits, bodies = found
         # a promotion deleted since the index's look is left out of the page
-        return ([{**bodies[i].body, "distance": round(d, 1)} for i, d in zip(hits.ids, hits.distances) if i in bodies],
-                hits.total)
+        return ([{**bodies[i].body, "distance": round(d, 1)}
+                 for i, d in zip(hits.ids, hits.distances, strict=True) if i in bodies], hits.total)
 
     async def search_json(self, env: Environment, search: Search, page: Page) -> tuple[bytes, int]:
         """The page as the JSON the API sends, and the total. From the index, each promotion's
@@ -186,7 +186,7 @@ class PromotionService:
             return orjson.dumps(items), total
         hits, bodies = found
         parts = [b"["]
-        for i, d in zip(hits.ids, hits.distances):
+        for i, d in zip(hits.ids, hits.distances, strict=True):
             kept = bodies.get(i)
             if kept is not None:
                 parts += (kept.head, distance_json(d))
@@ -247,7 +247,7 @@ class PromotionService:
         values: dict = {"env": env.value, "lat": search.latitude, "lon": search.longitude, "radius": float(search.radius),
                   "cos_lat": math.cos(math.radians(search.latitude))}
         for i, box in enumerate(box_list):
-            values.update({f"b{i}_{k}": v for k, v in zip(("lat0", "lat1", "lon0", "lon1"), box)})
+            values.update({f"b{i}_{k}": v for k, v in zip(("lat0", "lat1", "lon0", "lon1"), box, strict=True)})
         if search.active is not None:
             values["active"] = search.active
         if search.types:

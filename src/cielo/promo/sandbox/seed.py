@@ -85,7 +85,7 @@ def _card_number(test_number: str, holder: int, card: int) -> str:
     return body + luhn.calc_check_digit(body)
 
 
-def EVENT_DAYS(today: date) -> list[date]:  # noqa: N802 - a constant that depends on the day of seeding
+def EVENT_DAYS(today: date) -> list[date]:  # a constant (hence the capitals) that depends on the day of seeding
     return [today - timedelta(days=40), today - timedelta(days=9), date(today.year, 12, 24), date(today.year, 12, 31)]
 
 
@@ -365,7 +365,7 @@ class Seeder:
             async with self._db.write() as session:
                 first = (await session.execute(select(func.coalesce(func.max(id_column), 0)))).scalar_one() + 1
                 await session.execute(insert(model.__table__), [
-                    {c: (orjson.loads(v) if c in json_columns else v) for c, v in zip(columns, r)} for r in rows])
+                    {c: (orjson.loads(v) if c in json_columns else v) for c, v in zip(columns, r, strict=True)} for r in rows])
             return first
         async with self._db.engine.begin() as conn:
             await conn.execute(text(f"LOCK TABLE {table} IN EXCLUSIVE MODE"))

@@ -218,5 +218,5 @@ async def run_consumer(service: SubscriptionService, stop: asyncio.Event, *, idl
         if done == 0:
             try:
                 await asyncio.wait_for(stop.wait(), timeout=idle_seconds)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass

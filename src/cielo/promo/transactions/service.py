@@ -256,7 +256,7 @@ class TransactionService:
         if new:
             recounts = await self._judge(session, new, known)
             now = utcnow()
-            for n, row_id in zip(new, await self._reserve_ids(session, len(new))):
+            for n, row_id in zip(new, await self._reserve_ids(session, len(new)), strict=True):
                 n.id = row_id
             audit.record(session, actor, "create", "transaction", str(new[0].id) if len(new) == 1 else "batch",
                          {"count": len(new), "ids": [n.id for n in new][:1000]})
