@@ -569,7 +569,7 @@ class TransactionService:
             claimed = await session.execute(update(Transaction).where(
                 Transaction.id == original.id, Transaction.reversed_by_id.is_(None)
             ).values(reversed_by_id=reversal.id, contains_promotions=False))
-            if claimed.rowcount != 1:  # type: ignore[attr-defined]  # pragma: no cover - the lock and the unique reverses_id rule it out
+            if claimed.rowcount != 1:  # type: ignore[attr-defined, unused-ignore]  # pragma: no cover - the lock and the unique reverses_id rule it out
                 raise IngestError(400, f"Transaction {transaction_id} was already reversed.")
             await session.execute(update(TransactionReward).where(
                 TransactionReward.transaction_id == original.id, TransactionReward.withdrawn_at.is_(None)
