@@ -183,7 +183,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
 
     _install_error_handlers(app)
-    routers = [health.router, whitelabel_router, *(router for env in Environment for router in promo_routers(env)), developer_router,
+    promo = [router for env in Environment for router in promo_routers(env)]
+    routers = [health.router, whitelabel_router, *promo, developer_router,
                admin_router, admin_establishments_router, admin_promotions_router, admin_transactions_router]
     add_routes(app, routers)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, access_log=access_log)

@@ -5,8 +5,9 @@ A request's first lookup refreshes the registry (:meth:`CacheRegistry.refresh`, 
 :meth:`ReadCache.get_or_load`): the watcher says whether any commit happened since the last
 look (db/changes.py), and if so every cache is emptied and the generation moves on. A value
 read from the database is stored only if no clear happened since the read began
-(``put(..., generation)``), so a slow reader cannot put back what a commit made stale. A lookup in a request that has not refreshed misses: a
-forgotten call costs speed, never correctness. With caching off, every lookup misses.
+(``put(..., generation)``), so a slow reader cannot put back what a commit made stale. A lookup
+in a request that has not refreshed misses: a forgotten call costs speed, never correctness. With
+caching off, every lookup misses.
 
 :meth:`ReadCache.get_or_load` is the usual way in: concurrent misses of one key in one
 generation share a single load. After a commit empties the caches, the requests already in
@@ -19,7 +20,8 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import weakref
-from typing import Any, Awaitable, Callable, Generic, Hashable, TypeVar
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any, Generic, TypeVar
 
 from cielo.db.changes import ChangeWatcher
 
@@ -37,7 +39,7 @@ request_marker: contextvars.ContextVar[RequestMarker | None] = contextvars.Conte
 
 
 class ReadCache(Generic[V]):
-    def __init__(self, registry: "CacheRegistry", name: str, max_entries: int) -> None:
+    def __init__(self, registry: CacheRegistry, name: str, max_entries: int) -> None:
         self._registry = registry
         self.name = name
         self._max = max_entries
@@ -59,7 +61,7 @@ class ReadCache(Generic[V]):
     def clear(self) -> None:
         self._data.clear()
 
-    async def get_or_load(self, key: Hashable, load: Callable[[], Awaitable[V | None]]) -> V | None:
+    async def get_or_load(self, key: Hashable, load: Callable[[], Awaitable[V]]) -> V:
         """The cached value, or what ``load()`` reads (kept unless None). Concurrent misses
         of ``key`` share one load, but only within a generation: a request that saw a commit
         never joins a load that began before it. Refreshes the registry first (once per request)."""
@@ -75,10 +77,10 @@ class ReadCache(Generic[V]):
         if task is None:
             task = self._loading[flight] = asyncio.ensure_future(load())
             task.add_done_callback(lambda _: self._loading.pop(flight, None))
-        found = await asyncio.shield(task)  # a cancelled waiter leaves the load to the others
-        if found is not None:
-            self.put(key, found, generation)
-        return found
+        loaded: V = await asyncio.shield(task)  # a cancelled waiter leaves the load to the others
+        if loaded is not None:
+            self.put(key, loaded, generation)
+        return loaded
 
 
 class CacheRegistry:

@@ -5,16 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import time
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from cielo.web import runtime
 from cielo.config import Settings, get_settings, normalise_database_url
+from cielo.web import runtime
 
 app = typer.Typer(help="cielo: the white-label account API and the Cielo Promo API.", no_args_is_help=True)
 admin_app = typer.Typer(help="Administration: tokens, keys, audit trail.", no_args_is_help=True)
@@ -70,7 +68,7 @@ def _run(coro_fn):
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8000, min=1, max=65535, help="TCP port."),
-    database_url: Optional[str] = typer.Option(None, help="PostgreSQL or SQLite URL (default: embedded SQLite)."),
+    database_url: str | None = typer.Option(None, help="PostgreSQL or SQLite URL (default: embedded SQLite)."),
     workers: int = typer.Option(1, min=1, max=64, help="Worker processes."),
 ) -> None:
     """Serve every API; creates and migrates the database first."""
@@ -112,7 +110,7 @@ def serve(
 
 @app.command()
 def worker(
-    database_url: Optional[str] = typer.Option(None, help="PostgreSQL or SQLite URL (default: embedded SQLite)."),
+    database_url: str | None = typer.Option(None, help="PostgreSQL or SQLite URL (default: embedded SQLite)."),
     batch: int = typer.Option(200, min=1, max=10_000, help="Requests claimed per transaction."),
     idle: float = typer.Option(0.2, min=0.01, max=60, help="Seconds to wait when the queue is empty."),
 ) -> None:
@@ -179,7 +177,8 @@ def token_list(as_json: bool = typer.Option(False, "--json", help="Print a JSON 
         typer.echo(
             json.dumps(
                 [
-                    {"id": r.id, "name": r.name, "scope": r.scope, "created_at": _iso(r.created_at), "revoked_at": _iso(r.revoked_at)}
+                    {"id": r.id, "name": r.name, "scope": r.scope, "created_at": _iso(r.created_at),
+                     "revoked_at": _iso(r.revoked_at)}
                     for r in rows
                 ]
             )
@@ -220,15 +219,15 @@ def rotate_keys(
 
     async def rotate(db) -> int:
         service = WhiteLabelService(db, box, CacheRegistry(db.watcher, enabled=False))
-        if box.from_file:
+        if box.key_file is not None:  # box.from_file
             old_keys = list(box.keys)
             write_key_file(box.key_file, [Fernet.generate_key(), *old_keys])
             err.print("New key written; old keys kept for reading until the rotation completes.")
-            time.sleep(grace_seconds)
+            await asyncio.sleep(grace_seconds)
         count = await service.rotate_secrets()
         # Writes that raced with the first pass under a stale key: catch them too.
         count += await service.rotate_secrets()
-        if box.from_file:
+        if box.key_file is not None:  # box.from_file
             write_key_file(box.key_file, [box.keys[0]])
         async with db.write() as session:
             audit.record(session, audit.Actor.cli(), "rotate-keys", "secret_keys", box.primary_id, {"reencrypted": count})
@@ -289,7 +288,7 @@ def admin_import(
 
 @admin_app.command("audit")
 def audit_list(
-    space: Optional[str] = typer.Option(None, "--space", help="Only this white-label space name."),
+    space: str | None = typer.Option(None, "--space", help="Only this white-label space name."),
     limit: int = typer.Option(100, min=1, max=10_000),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
 ) -> None:

@@ -83,7 +83,7 @@ class AccessLog:
         self._max_buffer = max_buffer
         self._lines: list[bytes] = []
         self._size = 0
-        self._timer = None
+        self._timer: asyncio.TimerHandle | None = None
 
     def _out(self):
         stream = self._stream or sys.stderr

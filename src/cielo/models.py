@@ -2,13 +2,13 @@
 
 from cielo.audit.models import AuditRecord
 from cielo.auth.models import ApiToken
+from cielo.promo.cards.models import Card, CardPartner, CardRequest
 from cielo.promo.developer.models import (
     AppAccessToken,
     Application,
     Developer,
     DeveloperSession,
 )
-from cielo.promo.cards.models import Card, CardPartner, CardRequest
 from cielo.promo.establishments.models import (
     CommercialEstablishment,
     EstablishmentGrant,

@@ -9,6 +9,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from limits import RateLimitItemPerMinute, RateLimitItemPerSecond, storage, strategies
 from limits.aio import strategies as aio_strategies
@@ -65,7 +66,7 @@ class InProcessWindows:
         current_ttl = (1 - ((now / period) % 1)) * period
         previous_ttl = (1 - (((now - period) / period) % 1)) * period if previous else 0.0
         weighted = previous * previous_ttl / period + current
-        allowed = 1 <= limit and math.floor(weighted) + 1 <= limit
+        allowed = limit >= 1 and math.floor(weighted) + 1 <= limit
         if allowed:
             current += 1
             weighted += 1
@@ -98,6 +99,8 @@ class InProcessWindows:
 
 class RateLimiter:
     def __init__(self, redis_url: str | None = None) -> None:
+        self._limiter: aio_strategies.SlidingWindowCounterRateLimiter | None
+        self._exact: aio_strategies.MovingWindowRateLimiter | strategies.MovingWindowRateLimiter
         if redis_url:
             uri = "async+" + redis_url if not redis_url.startswith("async+") else redis_url
             self._storage = storage.storage_from_string(uri, implementation="redispy")
@@ -117,7 +120,7 @@ class RateLimiter:
             allowed, remaining, reset_in = self._local.hit(f"{namespace}/{period}/{key}", per_minute, period)
             return Decision(allowed, per_minute, remaining, max(0, math.ceil(reset_in)))
         item = RateLimitItemPerSecond(per_minute) if per_second else RateLimitItemPerMinute(per_minute)
-        limiter = self._exact if exact else self._limiter
+        limiter: Any = self._exact if exact else self._limiter  # async over Redis, sync in memory
         try:
             if self._local is None:  # Redis: limits' async strategies
                 allowed = await limiter.hit(item, namespace, key)
@@ -135,7 +138,7 @@ class RateLimiter:
         if self._local is not None and not exact:
             self._local.clear(f"{namespace}/60/{key}")
             return
-        limiter = self._exact if exact else self._limiter
+        limiter: Any = self._exact if exact else self._limiter
         result = limiter.clear(RateLimitItemPerMinute(per_minute), namespace, key)
         if self._local is None:
             await result

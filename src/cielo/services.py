@@ -4,7 +4,6 @@ reaches them: ``services(request)``."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 from typing import TYPE_CHECKING
 
 from starlette.requests import HTTPConnection

@@ -47,7 +47,8 @@ def establishment_values(env: Environment, body: EstablishmentIn) -> dict:
     if (body.cnpj is None) == (body.cpf is None):
         raise ValueError("Give the owner's document as exactly one of 'cnpj' or 'cpf'.")
     try:
-        kind, document = ("CNPJ", validation.cnpj(body.cnpj)) if body.cnpj is not None else ("CPF", validation.cpf(body.cpf))
+        kind, document = (("CNPJ", validation.cnpj(body.cnpj)) if body.cnpj is not None
+                          else ("CPF", validation.cpf(body.cpf or "")))  # (exactly one is given: checked above)
     except PromoError as exc:
         raise ValueError(exc.description.replace("parameter", "field")) from None
     return {

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 from pydantic import ValidationError
 from sqlalchemy import insert, select
@@ -116,7 +116,7 @@ async def import_transactions(db: Database, service, path: Path, env: Environmen
     if report.errors and not skip_invalid:
         return report
     bad = {line for line, _ in report.errors}
-    good = [raw for line, raw in zip(lines, raws) if line not in bad]
+    good = [raw for line, raw in zip(lines, raws, strict=True) if line not in bad]
     for start in range(0, len(good), 1000):
         results = await service.ingest(env, good[start:start + 1000], Actor.cli())
         report.loaded += sum(1 for _, created in results if created)

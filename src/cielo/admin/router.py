@@ -15,8 +15,8 @@ from cielo.admin.schemas import (
 )
 from cielo.audit import service as audit
 from cielo.audit.service import Actor
-from cielo.promo.developer.models import Application
 from cielo.ids import PathId
+from cielo.promo.developer.models import Application
 from cielo.promo.environments import Environment
 from cielo.promo.partners.models import Partner
 from cielo.services import services
@@ -102,7 +102,8 @@ async def patch_partner(env: Environment, partner_id: PathId, body: PartnerPatch
 @router.get("/{env}/applications", response_model=list[ApplicationOut])
 async def list_applications(env: Environment, request: Request):
     async with services(request).db.read() as session:
-        rows = (await session.scalars(select(Application).where(Application.environment == env.value).order_by(Application.id))).all()
+        rows = (await session.scalars(
+            select(Application).where(Application.environment == env.value).order_by(Application.id))).all()
     return [_application(a) for a in rows]
 
 

@@ -17,14 +17,18 @@ Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 
 
-def _line(max_length: int, min_length: int = 0):
+def _line(max_length: int, min_length: int = 0) -> StringConstraints:
     """One line of text (a name, an address line, a prize): no control characters."""
-    return Annotated[str, StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length,
-                                            pattern=LINE_PATTERN)]
+    return StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length, pattern=LINE_PATTERN)
 
 
-Name = _line(100, min_length=1)
-Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000, pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$")]
+# Written out as Annotated aliases (not calls) so that type checkers read them as types.
+Name = Annotated[str, _line(100, min_length=1)]
+Line20 = Annotated[str, _line(20)]
+Line100 = Annotated[str, _line(100)]
+Line200 = Annotated[str, _line(200)]
+Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000,
+                                               pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$")]
 
 
 class PartnerIn(BaseModel):
@@ -73,17 +77,17 @@ class ApplicationPatch(BaseModel):
     partnerId: BodyId | None = None
 
 
-Premium = _line(200, min_length=1)
+Premium = Annotated[str, _line(200, min_length=1)]
 
 
 class Address(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    street: _line(200) | None = None
-    number: _line(20) | None = None
-    complement: _line(100) | None = None
-    district: _line(100) | None = None
-    city: _line(100) | None = None
+    street: Line200 | None = None
+    number: Line20 | None = None
+    complement: Line100 | None = None
+    district: Line100 | None = None
+    city: Line100 | None = None
     state: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
     zipCode: Annotated[str, StringConstraints(pattern=r"^[0-9]{5}-?[0-9]{3}$")] | None = None
 
@@ -161,8 +165,8 @@ class PromotionIn(BaseModel):
     active: bool = True
     premium: Premium
     rules: dict = Field(default_factory=dict)
-    campaignModel: _line(100) | None = None
-    transactionDays: _line(100) | None = None
+    campaignModel: Line100 | None = None
+    transactionDays: Line100 | None = None
     validityRedemption: date | None = None
     shareable: bool = False
 
@@ -179,7 +183,7 @@ class PromotionPatch(BaseModel):
     active: bool | None = None
     premium: Premium | None = None
     rules: dict | None = None
-    campaignModel: _line(100) | None = None
-    transactionDays: _line(100) | None = None
+    campaignModel: Line100 | None = None
+    transactionDays: Line100 | None = None
     validityRedemption: date | None = None
     shareable: bool | None = None

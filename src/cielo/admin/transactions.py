@@ -10,13 +10,13 @@ from sqlalchemy import select
 from cielo.admin.router import admin_actor
 from cielo.admin.schemas import Limit, Offset
 from cielo.audit.service import Actor
-from cielo.services import services
-from cielo.web.http import JSONResponse, json_body
 from cielo.ids import MAX_ID, PathId
 from cielo.promo.environments import Environment
 from cielo.promo.transactions.models import CANCELLATION, UNDO, Transaction
 from cielo.promo.transactions.parsing import SCHEMA, ItemError, moment
 from cielo.promo.transactions.service import MAX_BATCH, IngestError
+from cielo.services import services
+from cielo.web.http import JSONResponse, json_body
 
 router = APIRouter(prefix="/admin/v1", tags=["Back office"], dependencies=[Depends(admin_actor)])
 
@@ -72,7 +72,7 @@ async def list_(env: Environment, request: Request, holderId: int | None = Query
             stmt = stmt.where(column == value)
     async with services(request).db.read() as session:
         ids = (await session.scalars(stmt.order_by(T.id).offset(offset).limit(limit))).all()
-    return await services(request).transactions.many(ids)
+    return await services(request).transactions.many(list(ids))
 
 
 @router.get("/{env}/transactions/{transaction_id}")

@@ -19,7 +19,7 @@ class Actor:
     name: str
 
     @classmethod
-    def cli(cls) -> "Actor":
+    def cli(cls) -> Actor:
         return cls(None, "cli")
 
     @property

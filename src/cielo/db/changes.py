@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from typing import Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import unquote
 
 
@@ -72,7 +73,7 @@ class PostgresSnapshotWatcher(ChangeWatcher):
     def __init__(self, dsn: str, connect: Callable | None = None) -> None:
         self._dsn = dsn
         self._connect = connect
-        self._conn = None
+        self._conn: Any = None  # an asyncpg connection (asyncpg ships no types)
         self._snapshot: str | None = None
         self._lock = asyncio.Lock()
         self._pending: asyncio.Task | None = None

@@ -7,9 +7,9 @@ upgrades a read lock (SQLITE_BUSY_SNAPSHOT). PostgreSQL uses asyncpg with a pool
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import AsyncIterator
 
 from sqlalchemy import Connection, Engine, NullPool, Row, create_engine, event, func, select, text
 from sqlalchemy.ext.asyncio import (
@@ -130,6 +130,12 @@ class Database:
         async with self._single.connect() as conn:
             return (await conn.execute(statement, values)).first()
 
+    async def scalar(self, statement, values: dict | None = None):
+        """The first column of the one row of an aggregate SELECT (a count)."""
+        row = await self.first(statement, values)
+        assert row is not None, "an aggregate SELECT returns one row"
+        return row[0]
+
     async def all(self, statement, values: dict | None = None, *, heavy: bool = False) -> list[Row]:
         """Every row of one Core SELECT (with its bound values). A ``heavy`` one (milliseconds
         of work, such as a search over a wide radius) stays off the event loop's thread on
@@ -166,6 +172,7 @@ class Database:
         return list((await session.execute(statement, values)).all())
 
     def _on_loop_thread(self, work):
+        assert self._loop_reader is not None  # only called on SQLite, which has one
         try:
             if self._loop_conn is None:
                 self._loop_conn = self._loop_reader.connect().execution_options(sqlite_begin="NONE")
@@ -188,16 +195,14 @@ class Database:
         transaction on PostgreSQL, a deferred transaction on SQLite (its first read fixes it)."""
         engine = self.engine if self.is_sqlite else self.engine.execution_options(
             isolation_level="REPEATABLE READ", postgresql_readonly=True)
-        async with engine.connect() as conn:
-            async with conn.begin():
-                yield conn
+        async with engine.connect() as conn, conn.begin():
+            yield conn
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """A session inside one transaction: committed on success, rolled back on error."""
-        async with self._writer() as session:
-            async with session.begin():
-                yield session
+        async with self._writer() as session, session.begin():
+            yield session
 
     async def analyze(self) -> None:
         """Refresh the planner's statistics (and PostgreSQL's visibility map) after a bulk load. Without them SQLite takes

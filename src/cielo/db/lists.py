@@ -96,8 +96,8 @@ async def insert_columns(conn, table: Table, columns: dict[str, list], *, sqlite
     if sqlite:
         sql, processors = _sqlite_insert(conn.dialect, table, names)
         processed = [values if process is None else _processed(values, process)
-                     for values, process in zip(columns.values(), processors)]
-        await conn.exec_driver_sql(sql, list(zip(*processed)))
+                     for values, process in zip(columns.values(), processors, strict=True)]
+        await conn.exec_driver_sql(sql, list(zip(*processed, strict=True)))
         return
     await conn.execute(insert(table).from_select(names, select(*_unnest_columns(table, names))),
                        {f"many_{name}": values for name, values in columns.items()})

@@ -64,6 +64,13 @@ class Caller:
     grant_id: int | None = None
     decision: Decision | None = field(default=None)
 
+    @property
+    def holder(self) -> int:
+        """The holder's id, on a holder's call (``Access.holder``, ``holder_from_query``)."""
+        if self.holder_id is None:
+            raise RuntimeError("a partner's call has no holder")
+        return self.holder_id
+
     def headers(self) -> dict[str, str]:
         return self.decision.headers() if self.decision else {}
 

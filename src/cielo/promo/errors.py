@@ -41,6 +41,7 @@ def render(status_code: int, description: str, code: str | None = None, headers=
         status_code = 502
     if status_code >= 500 and status_code not in (502, 504):
         status_code, description, code = 500, INTERNAL, "INTERNAL_ERROR"
+    body: dict[str, str] | str
     if status_code in OBJECT_STATUSES:
         body = {"code": code or DEFAULT_CODES[status_code], "description": description}
     else:

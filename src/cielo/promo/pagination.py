@@ -28,7 +28,7 @@ class Page:
     limit: int
 
     @classmethod
-    def parse(cls, query, max_page_size: int, *, required: bool, default_limit: int = 20) -> "Page":
+    def parse(cls, query, max_page_size: int, *, required: bool, default_limit: int = 20) -> Page:
         raw_offset, raw_limit = query.get("_offset"), query.get("_limit")
         if required and raw_offset in (None, ""):
             raise missing("_offset")

@@ -8,8 +8,8 @@ unexpected exception) are rendered through :func:`error_style_for` so they keep 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import orjson
 from starlette.responses import Response

@@ -21,7 +21,8 @@ _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoesc
 PAGE_HEADERS = {
     "Cache-Control": "no-store",
     "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'; form-action 'self' https: http://localhost:* http://127.0.0.1:*",
+    "Content-Security-Policy": "default-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'; "
+                               "form-action 'self' https: http://localhost:* http://127.0.0.1:*",
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
 }

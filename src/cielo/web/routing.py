@@ -19,7 +19,8 @@ Two extension points of the framework, and nothing around it:
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.routing import APIRoute, APIRouter
@@ -43,12 +44,12 @@ class LeanRoute(APIRoute):
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         match, child_scope = super().matches(scope)
-        if match is Match.PARTIAL and scope.get("method") == "HEAD" and "GET" in self.methods:
+        if match is Match.PARTIAL and scope.get("method") == "HEAD" and "GET" in (self.methods or ()):
             return Match.FULL, child_scope
         return match, child_scope
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope.get("method") == "HEAD" and "GET" in self.methods:
+        if scope.get("method") == "HEAD" and "GET" in (self.methods or ()):
             await self.app(scope, receive, send)
         else:
             await super().handle(scope, receive, send)
@@ -102,7 +103,7 @@ class RouteIndex(BaseRoute):
         self._built_for: int | None = None
 
     @classmethod
-    def install(cls, app: FastAPI) -> "RouteIndex":
+    def install(cls, app: FastAPI) -> RouteIndex:
         index = cls(app)
         app.router.routes.insert(0, index)
         return index
@@ -178,7 +179,7 @@ _CHOSEN = "cielo.route"
 
 def _first_full_match(routes: list[BaseRoute], probe: Scope) -> BaseRoute | None:
     for route in routes:
-        match, child_scope = route.matches(dict(probe))
+        match, _ = route.matches(dict(probe))
         if match is Match.FULL:
             return route
     return None

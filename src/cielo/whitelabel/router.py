@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
@@ -66,7 +67,7 @@ def _body(model: type[BaseModel]) -> dict:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}}
 
 
-_ERRORS = {
+_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": schemas.ErrorBody, "description": "Bad input, or the space name is (not) integrated."},
     403: {"model": schemas.DetailBody, "description": "Invalid authorization token."},
     500: {"model": schemas.ErrorBody, "description": "Unexpected failure; reach out to cielo24 support."},

@@ -8,6 +8,7 @@ keys are checked first, because they take precedence over every other complaint.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 import orjson
@@ -119,7 +120,7 @@ class DetailBody(BaseModel):
 _LIMITS = {"api_secret": SECRET_MAX}
 
 
-def _sentence(error: dict[str, Any]) -> str:
+def _sentence(error: Mapping[str, Any]) -> str:
     loc = error.get("loc") or ()
     field = str(loc[0]) if loc else "body"
     kind = error["type"]

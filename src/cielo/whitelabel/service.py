@@ -48,7 +48,9 @@ class WhiteLabelService:
             # Ordered by code point in Python, so both databases give one order whatever their collation.
             return sorted((self._customer(r) for r in rows), key=lambda c: c.canvas_space_name)
 
-        return await self._cache.get_or_load(_ALL_ALL, load)
+        customers = await self._cache.get_or_load(_ALL_ALL, load)
+        assert customers is not None  # load() always returns a list
+        return customers
 
     async def get_one(self, name: str) -> Customer:
         if not schemas.storable_name(name):  # (PostgreSQL text cannot even hold a NUL to compare)
@@ -59,7 +61,7 @@ class WhiteLabelService:
             return self._customer(row) if row is not None else False
 
         cached = await self._cache.get_or_load(("one", name), load)
-        if cached is False:
+        if cached is False or cached is None:  # (load() answers False, never None)
             raise WhiteLabelError(errors.not_integrated(name))
         return cached
 

@@ -26,7 +26,7 @@ def router(env: Environment) -> APIRouter:
     async def cards(request: Request) -> Response:
         found = services(request)
         caller = await found.access.holder_from_query(request, env)
-        card_request = await found.cards.start(env, caller.holder_id, caller.application,
+        card_request = await found.cards.start(env, caller.holder, caller.application,
                                                request.query_params.get("redirect_url"))
         query = urlencode({"client_id": caller.application.client_id, "redirect_url": card_request.redirect_url,
                            "request": card_request.public_id})
@@ -60,14 +60,14 @@ def router(env: Environment) -> APIRouter:
         found = services(request)
         caller = await found.access.holder(request, env)
         page = Page.parse(request.query_params, caller.max_page_size, required=True)
-        items, total = await found.cards.list(caller.holder_id, page, expand(request))
+        items, total = await found.cards.list(caller.holder, page, expand(request))
         return JSONResponse(items, headers={**caller.headers(), **page.headers(request, total)})
 
     @routes.get("/me/cards/{card_id}", tags=["Fidelity"], summary="Gets data from a card")
     async def my_card(request: Request) -> Response:
         found = services(request)
         caller = await found.access.holder(request, env)
-        body = await found.cards.one(caller.holder_id, path_id(request, "card_id"), expand(request))
+        body = await found.cards.one(caller.holder, path_id(request, "card_id"), expand(request))
         return JSONResponse(body, headers=caller.headers())
 
     return routes

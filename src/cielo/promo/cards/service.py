@@ -13,6 +13,7 @@ deployment; the simulator stands where that call would be.)
 
 from __future__ import annotations
 
+import builtins
 from datetime import date, timedelta
 
 from sqlalchemy import select
@@ -21,9 +22,9 @@ from stdnum import luhn
 
 from cielo.cache import CacheRegistry
 from cielo.db import Database, utcnow
-from cielo.promo.developer.models import Application
 from cielo.promo.cards.brands import brand_of, cvv_length
 from cielo.promo.cards.models import Card, CardPartner, CardRequest
+from cielo.promo.developer.models import Application
 from cielo.promo.environments import Environment
 from cielo.promo.errors import PromoError, invalid, missing
 from cielo.promo.oauth.service import LoginError
@@ -79,8 +80,11 @@ class CardService:
                 raise LoginError("This card registration link has expired; start again from the application.")
             app = await session.get(Application, row.application_id)
             partners = list((await session.scalars(
-                select(Partner).where(Partner.environment == env.value, Partner.active.is_(True)).order_by(Partner.name, Partner.id)
+                select(Partner).where(Partner.environment == env.value, Partner.active.is_(True))
+                .order_by(Partner.name, Partner.id)
             )).all())
+        if app is None:  # pragma: no cover - a request's application is never deleted
+            raise LoginError("This card registration link is not valid; start again from the application.")
         return row, app, partners
 
     async def register(self, env: Environment, request: CardRequest, partners: list[Partner], form) -> tuple[Card, str]:
@@ -171,7 +175,7 @@ class CardService:
 
         return await self._cards.get_or_load((holder_id, card_id, expand), load)
 
-    async def _partners(self, card_ids: list[int]) -> dict[int, list[dict]]:
+    async def _partners(self, card_ids: builtins.list[int]) -> dict[int, builtins.list[dict]]:
         if not card_ids:
             return {}
         rows = await self._db.all(
@@ -179,7 +183,7 @@ class CardService:
                    Partner.term_url, Partner.association_type)
             .join(Partner, Partner.id == CardPartner.partner_id)
             .where(CardPartner.card_id.in_(card_ids)).order_by(Partner.id))
-        result: dict[int, list[dict]] = {}
+        result: dict[int, builtins.list[dict]] = {}
         for row in rows:
             result.setdefault(row.card_id, []).append({
                 "id": row.id, "name": row.name, "description": row.description, "term": row.term_url,
@@ -188,7 +192,7 @@ class CardService:
         return result
 
     @staticmethod
-    def _model(card, partners: list[dict] | None) -> dict:
+    def _model(card, partners: builtins.list[dict] | None) -> dict:
         body = {"id": card.id, "brand": card.brand, "maskedPan": "*" * (card.pan_length - 4) + card.last4,
                 "type": card.type, "status": card.status}
         if card.nickname:

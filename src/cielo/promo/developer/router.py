@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
+from cielo.ids import MAX_ID
 from cielo.promo.developer.models import Developer
 from cielo.promo.developer.service import (
     DeveloperService,
@@ -12,10 +13,9 @@ from cielo.promo.developer.service import (
     PanelError,
     parse_profile,
 )
-from cielo.ids import MAX_ID
+from cielo.promo.environments import Environment
 from cielo.services import services
 from cielo.web.pages import PAGE_HEADERS, csrf_ok, error_page, render, secure_request
-from cielo.promo.environments import Environment
 
 PREFIX = "/developer"
 SESSION_COOKIE = "cielo_dev_session"

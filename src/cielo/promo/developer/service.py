@@ -180,6 +180,7 @@ class DeveloperService:
             )
             if passwords.needs_rehash(developer.password_hash):
                 row = await session.get(Developer, developer.id)
+                assert row is not None  # signed in a moment ago; developers are never deleted
                 row.password_hash = passwords.hash_password(password)
         return developer, issued.token
 

@@ -20,6 +20,6 @@ def router(env: Environment) -> APIRouter:
     async def me(request: Request) -> Response:
         found = services(request)
         caller = await found.access.holder(request, env)
-        return JSONResponse(await found.holders.me(caller.holder_id), headers=caller.headers())
+        return JSONResponse(await found.holders.me(caller.holder), headers=caller.headers())
 
     return routes

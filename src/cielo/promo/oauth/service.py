@@ -28,9 +28,9 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from cielo.db import Database, utcnow
-from cielo.promo.developer.models import Application
 from cielo.promo import validation
 from cielo.promo.access import HOLDER_TOKEN_PREFIX, Access
+from cielo.promo.developer.models import Application
 from cielo.promo.environments import Environment
 from cielo.promo.errors import PromoError, invalid, missing
 from cielo.promo.holders.models import Holder
@@ -69,7 +69,7 @@ class LoginContext:
     known_holder: bool
 
 
-def with_query(url: str, params: dict[str, str]) -> str:
+def with_query(url: str, params: dict[str, str | None]) -> str:
     """The URL with parameters added to its query (keeping any it had)."""
     parts = urlsplit(url)
     extra = urlencode({k: v for k, v in params.items() if v is not None})
@@ -159,6 +159,7 @@ class OAuthService:
                 select(Holder.id).where(Holder.environment == env.value, Holder.cpf_fingerprint == row.cpf_fingerprint)
             )
         prefill = orjson.loads(self._box.decrypt(row.prefill_encrypted))
+        assert app is not None  # the request's application (a foreign key)
         return LoginContext(row, app, prefill, known is not None)
 
     async def _throttle(self, ctx: LoginContext, client_ip: str) -> None:
@@ -204,6 +205,7 @@ class OAuthService:
             )
         if not passwords.verify_password(holder.password_hash if holder else None, password):
             raise LoginError("The password is wrong.")
+        assert holder is not None  # verify_password refused a missing holder
         async with self._db.write() as session:
             await self._attach(session, ctx, holder.id)
 

@@ -50,13 +50,14 @@ import math
 import sys
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import NamedTuple
 
 import numba
 import numpy as np
-from sqlalchemy import text
+from sqlalchemy import Row, text
 
 from cielo.cache import CacheRegistry, RequestMarker, request_marker
 from cielo.db import Database
@@ -99,7 +100,7 @@ class _Layer:
     kmin: int
 
     @classmethod
-    def of(cls, columns: dict[str, np.ndarray], ordered: bool = False) -> "_Layer":
+    def of(cls, columns: dict[str, np.ndarray], ordered: bool = False) -> _Layer:
         band = np.floor(columns["lat"] / BAND_DEGREES).astype(np.int64)
         if not ordered:
             order = np.lexsort((columns["ids"], columns["lon"], band))
@@ -115,7 +116,7 @@ class _Layer:
     def columns(self, keep: np.ndarray | None = None) -> dict[str, np.ndarray]:
         return {name: getattr(self, name) if keep is None else getattr(self, name)[keep] for name in _FIELDS}
 
-    def merged(self, stays: np.ndarray | None, added: dict[str, np.ndarray] | None) -> "_Layer | None":
+    def merged(self, stays: np.ndarray | None, added: dict[str, np.ndarray] | None) -> _Layer | None:
         """This layer without the points ``stays`` drops and with ``added``; a few points are
         slotted into the sorted columns (no sort of the whole environment: ~10 ms at 100,000)."""
         kept = self.columns(stays)
@@ -129,7 +130,7 @@ class _Layer:
         old_band = np.floor(kept["lat"] / BAND_DEGREES).astype(np.int64)
         slots = np.empty(order.size, np.int64)
         for n, (b, lon, promotion_id) in enumerate(zip(band[order].tolist(), added["lon"].tolist(),
-                                                        added["ids"].tolist())):
+                                                        added["ids"].tolist(), strict=True)):
             i, j = int(old_band.searchsorted(b, "left")), int(old_band.searchsorted(b, "right"))
             i += int(kept["lon"][i:j].searchsorted(lon, "left"))
             j = i + int(kept["lon"][i:j].searchsorted(lon, "right"))  # the same longitude: ids decide
@@ -137,7 +138,7 @@ class _Layer:
         return _Layer.of({name: np.insert(kept[name], slots, added[name]) for name in _FIELDS}, ordered=True)
 
 
-def _columns(rows: list) -> dict[str, np.ndarray]:
+def _columns(rows: Sequence) -> dict[str, np.ndarray]:
     """Searchable rows (columns of ``_COLUMNS``) as arrays."""
     n = len(rows)
     titles = np.empty(n, dtype=object)
@@ -169,12 +170,12 @@ class PointIndex:
     def __len__(self) -> int:
         return sum(layer.ids.size for layer in self._layers.values())
 
-    def replace(self, rows: list) -> None:
+    def replace(self, rows: Sequence) -> None:
         """Everything, from the rows of promotions (any order; unsearchable ones left out)."""
         self._layers = {}
         self.apply([], rows)
 
-    def apply(self, changed: list[int], rows: list) -> None:
+    def apply(self, changed: list[int], rows: Sequence) -> None:
         """``changed`` promotions are now as ``rows`` say (those absent were deleted)."""
         gone = np.unique(np.fromiter(changed, np.int64, len(changed)))
         rows = [r for r in rows if _searchable(r)]
@@ -546,7 +547,7 @@ class SearchIndex:
         if self._position is not None:
             # Usually one statement (one snapshot, one round trip; on SQLite the loop thread's
             # connection): where the log stands, its horizon, and what changed since our look.
-            rows = await db.all(self._changes(), {"since": self._position})
+            rows: Sequence[Row] = await db.all(self._changes(), {"since": self._position})
             position, horizon = rows[0].position, rows[0].horizon
             if self._position >= horizon:
                 changed = [r for r in rows if r.changed is not None]
@@ -600,7 +601,7 @@ class ChangeLog:
         return "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
 
     async def position(self) -> int:
-        return (await self._db.first(text(f"SELECT {self.position_sql(self._db)}")))[0]
+        return await self._db.scalar(text(f"SELECT {self.position_sql(self._db)}"))
 
     async def prune(self, upto: int) -> None:
         """Forget the log before ``upto`` and say so in the horizon, in one transaction."""
@@ -627,5 +628,5 @@ class ChangeLog:
                 log.warning("promotion change log prune failed: %r", exc)
             try:
                 await asyncio.wait_for(stop.wait(), timeout=max(retention_s / 12, 0.05))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass

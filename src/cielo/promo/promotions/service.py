@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import Boolean, Float, and_, bindparam, column, func, or_, select, table
@@ -36,7 +36,7 @@ class Search:
     sort: tuple[tuple[str, bool], ...]  # (key, descending)
 
     @classmethod
-    def parse(cls, query) -> "Search":
+    def parse(cls, query) -> Search:
         for name in ("latitude", "longitude", "radius"):
             if query.get(name) in (None, ""):
                 raise missing(name)
@@ -137,7 +137,7 @@ class _Kept(NamedTuple):
     head: bytes
 
     @classmethod
-    def of(cls, body: dict) -> "_Kept":
+    def of(cls, body: dict) -> _Kept:
         return cls(body, orjson.dumps(body)[:-1] + b',"distance":')
 
 
@@ -152,7 +152,7 @@ class PromotionService:
         self._db = db
         # the in-memory index (index.py) answers whenever the read caches may be used
         self.index = SearchIndex(db, caches) if caches is not None and caches.enabled and in_memory else None
-        self._one = caches.cache("promotion-by-id", 20_000) if self.index is not None else None
+        self._one = caches.cache("promotion-by-id", 20_000) if self.index is not None and caches else None
 
     # The statements are built once per shape (number of boxes, filters given, sort) with bound
     # parameters, and reused: building and cache-keying a statement of this size cost more
@@ -173,8 +173,8 @@ class PromotionService:
             return await self.search_in_database(env, search, page)
         hits, bodies = found
         # a promotion deleted since the index's look is left out of the page
-        return ([{**bodies[i].body, "distance": round(d, 1)} for i, d in zip(hits.ids, hits.distances) if i in bodies],
-                hits.total)
+        return ([{**bodies[i].body, "distance": round(d, 1)}
+                 for i, d in zip(hits.ids, hits.distances, strict=True) if i in bodies], hits.total)
 
     async def search_json(self, env: Environment, search: Search, page: Page) -> tuple[bytes, int]:
         """The page as the JSON the API sends, and the total. From the index, each promotion's
@@ -186,7 +186,7 @@ class PromotionService:
             return orjson.dumps(items), total
         hits, bodies = found
         parts = [b"["]
-        for i, d in zip(hits.ids, hits.distances):
+        for i, d in zip(hits.ids, hits.distances, strict=True):
             kept = bodies.get(i)
             if kept is not None:
                 parts += (kept.head, distance_json(d))
@@ -205,6 +205,7 @@ class PromotionService:
     async def _page_bodies(self, ids: list[int]) -> dict[int, _Kept]:
         """The page's promotions as the seed shows them (without distance): those the index
         keeps, the others in one statement (kept unless a sync dropped anything meanwhile)."""
+        assert self.index is not None  # called only when the index answers
         kept = self.index.bodies
         found, missing = {}, []
         for promotion_id in ids:
@@ -237,16 +238,16 @@ class PromotionService:
         if rows:
             return [_body(row, row.distance) for row in rows], rows[0].total
         # an offset past the end: the page is empty, the total still counts
-        return [], (await self._db.first(count, values))[0]
+        return [], await self._db.scalar(count, values)
 
     @staticmethod
     def _bound(env: Environment, search: Search, page: Page | None) -> tuple[tuple, dict]:
         """The statement's shape (number of boxes, filters given, sort) and its bound values."""
         box_list = boxes(search.latitude, search.longitude, search.radius)
-        values = {"env": env.value, "lat": search.latitude, "lon": search.longitude, "radius": float(search.radius),
+        values: dict = {"env": env.value, "lat": search.latitude, "lon": search.longitude, "radius": float(search.radius),
                   "cos_lat": math.cos(math.radians(search.latitude))}
         for i, box in enumerate(box_list):
-            values.update({f"b{i}_{k}": v for k, v in zip(("lat0", "lat1", "lon0", "lon1"), box)})
+            values.update({f"b{i}_{k}": v for k, v in zip(("lat0", "lat1", "lon0", "lon1"), box, strict=True)})
         if search.active is not None:
             values["active"] = search.active
         if search.types:
@@ -301,7 +302,7 @@ class PromotionService:
         E, P = CommercialEstablishment, Promotion
         hits = self._candidates(n_boxes, has_active, has_types).cte("hits")
         radius = bindparam("radius", type_=Float)
-        inside = select(hits.c.id, hits.c.distance).where(hits.c.distance <= radius)
+        inside: Any = select(hits.c.id, hits.c.distance).where(hits.c.distance <= radius)  # then its CTE
         if any(key not in ("distance", "id") for key, _ in sort):  # other keys live in the rows
             inside = (select(hits.c.id, hits.c.distance, P.start_date, P.end_date, P.title)
                       .join(P, P.id == hits.c.id).where(hits.c.distance <= radius))

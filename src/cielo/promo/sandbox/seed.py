@@ -22,10 +22,10 @@ from stdnum.br import cnpj as stdnum_cnpj
 from cielo.audit.service import Actor
 from cielo.auth.models import ApiToken
 from cielo.db import Database, utcnow
-from cielo.promo.developer.models import AppAccessToken, Application, Developer
 from cielo.promo.cards.brands import brand_of
 from cielo.promo.cards.models import Card, CardPartner
 from cielo.promo.cards.service import CardService
+from cielo.promo.developer.models import AppAccessToken, Application, Developer
 from cielo.promo.environments import Environment
 from cielo.promo.establishments.models import CommercialEstablishment
 from cielo.promo.holders.models import Holder
@@ -85,7 +85,7 @@ def _card_number(test_number: str, holder: int, card: int) -> str:
     return body + luhn.calc_check_digit(body)
 
 
-def EVENT_DAYS(today: date) -> list[date]:  # noqa: N802 - a constant that depends on the day of seeding
+def EVENT_DAYS(today: date) -> list[date]:  # a constant (hence the capitals) that depends on the day of seeding
     return [today - timedelta(days=40), today - timedelta(days=9), date(today.year, 12, 24), date(today.year, 12, 31)]
 
 
@@ -276,7 +276,7 @@ class Seeder:
             return [e for e in near if e in ids]
 
         first_day = today - timedelta(days=170)
-        items = []
+        items: list[dict] = []
 
         def purchase(card: int, establishment: int, day: date, hour: int, minute: int, amount: float) -> None:
             moment = datetime(day.year, day.month, day.day, hour, minute, tzinfo=SAO_PAULO)
@@ -327,7 +327,7 @@ class Seeder:
                    "latitude", "longitude", "address", "active", "created_at", "updated_at"]
         done = 0
         while done < total:
-            rows = []
+            rows: list[tuple] = []
             for _ in range(min(chunk, total - done)):
                 # About 10,000 establishments end up within 2 km of Avenida Paulista (~800 per
                 # km², a dense commercial centre), a thousand of them with a promotion.
@@ -365,14 +365,14 @@ class Seeder:
             async with self._db.write() as session:
                 first = (await session.execute(select(func.coalesce(func.max(id_column), 0)))).scalar_one() + 1
                 await session.execute(insert(model.__table__), [
-                    {c: (orjson.loads(v) if c in json_columns else v) for c, v in zip(columns, r)} for r in rows])
+                    {c: (orjson.loads(v) if c in json_columns else v) for c, v in zip(columns, r, strict=True)} for r in rows])
             return first
         async with self._db.engine.begin() as conn:
             await conn.execute(text(f"LOCK TABLE {table} IN EXCLUSIVE MODE"))
             start = (await conn.execute(select(func.coalesce(func.max(id_column), 0)))).scalar_one() + 1
             await conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), :v, false)"), {"v": start})
             raw = await conn.get_raw_connection()
-            await raw.driver_connection.copy_records_to_table(table, records=rows, columns=columns)
+            await raw.driver_connection.copy_records_to_table(table, records=rows, columns=columns)  # type: ignore[union-attr]
             await conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), :v, false)"),
                                {"v": start + len(rows)})
         return start

@@ -13,15 +13,15 @@ import asyncio
 import logging
 from datetime import datetime
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, select
 
 from cielo.audit import service as audit
 from cielo.audit.service import Actor
 from cielo.cache import CacheRegistry
 from cielo.db import Database, utcnow
 from cielo.db.lists import among, pairs_table
-from cielo.promo.developer.models import Application
 from cielo.ids import MAX_ID
+from cielo.promo.developer.models import Application
 from cielo.promo.environments import Environment
 from cielo.promo.errors import PromoError, invalid, missing
 from cielo.promo.establishments.models import CommercialEstablishment
@@ -255,5 +255,5 @@ async def run_consumer(service: SubscriptionService, stop: asyncio.Event, *, idl
         if done == 0:
             try:
                 await asyncio.wait_for(stop.wait(), timeout=idle_seconds)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass

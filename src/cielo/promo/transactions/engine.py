@@ -93,7 +93,7 @@ class Campaign:
         if not self.active or not self.first_day <= purchase.day <= self.last_day:
             return False
         moment = purchase.occurred_at
-        for start, end in self.subscribed:
+        for start, end in self.subscribed:  # noqa: SIM110 - a loop is cheaper than any() over a generator here
             if start <= moment and (end is None or moment < end):
                 return True
         return False
@@ -206,7 +206,7 @@ def _frequency(rules: dict) -> Rule:
     visits, days = rules["visits"], rules["windowDays"]
 
     def judge(purchases: Sequence[Purchase], start: int, birthdate: date | None) -> Fired:
-        fired = []
+        fired: Fired = []
         if len(purchases) < visits:  # no window can hold enough visits yet
             return fired
         first = 0  # the window: purchases[first:n + 1], since the last firing and within the days
@@ -296,7 +296,7 @@ def replay(history: Sequence[Purchase], campaigns: Iterable[Campaign], birthdate
         # the purchases the campaign counts, and where judging starts (found once above for
         # the campaigns that count every purchase)
         if campaign.floor:
-            counted = [p for p in history if p.amount >= campaign.floor]
+            counted: Sequence[Purchase] = [p for p in history if p.amount >= campaign.floor]
             start = 0 if since is None else bisect_left(counted, since, key=_moment)
             end = len(counted) - 1
         else:

@@ -114,6 +114,7 @@ def moment(value, name: str = "occurredAt") -> datetime:
     if not isinstance(value, str):
         raise ItemError(f"'{name}' must be an ISO 8601 date-time with its UTC offset, such as "
                         "\"2026-11-24T12:30:00-03:00\".")
+    parsed: datetime | None
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:

@@ -44,7 +44,7 @@ def router(env: Environment) -> APIRouter:
         query = query_of(request)
         page = Page.parse(query, caller.max_page_size, required=True)
         start, end = transaction_period(query)
-        items, total = await found.transactions.for_holder(caller.holder_id, page, start, end)
+        items, total = await found.transactions.for_holder(caller.holder, page, start, end)
         return JSONResponse(items, headers={**caller.headers(), **page.headers(request, total)})
 
     return routes

@@ -154,7 +154,7 @@ async def _answer_beside(work, environment: str, new: list[_New], earned_at: str
     runs, the loop let run between slices so that it goes on as soon as its database step is
     done; returned once it is done too."""
     running = asyncio.ensure_future(work)
-    fresh = {}
+    fresh: dict = {}
     try:
         for start in range(0, len(new), _ANSWER_SLICE):
             await asyncio.sleep(0)
@@ -165,7 +165,7 @@ async def _answer_beside(work, environment: str, new: list[_New], earned_at: str
     return fresh
 
 
-def holder_model(row: Transaction, establishment: dict) -> dict:
+def holder_model(row: Transaction | SimpleNamespace, establishment: dict) -> dict:
     """The seed's TransactionData (``establishment``: its CommercialEstablishment model)."""
     body = {"id": row.id, "commercialEstablishment": establishment,
             "productPrimary": _product(row, "primary")}
@@ -198,7 +198,7 @@ class TransactionService:
             known = await self._resolve(session, env, items, errors)
             if known.errors:
                 raise IngestError(400, _refusal(known.errors, len(items)), known.errors)
-            return await self._store(session, env, items, known, actor)
+            return await self._store(session, env, items, known, actor)  # type: ignore[arg-type]  # no None left
 
     async def check(self, env: Environment, raws: list) -> list[dict]:
         """Every error ingesting these transactions would meet ({index, reason}), changing
@@ -257,7 +257,7 @@ class TransactionService:
         if new:
             recounts = await self._judge(session, new, known)
             now = utcnow()
-            for n, row_id in zip(new, await self._reserve_ids(session, len(new))):
+            for n, row_id in zip(new, await self._reserve_ids(session, len(new)), strict=True):
                 n.id = row_id
             audit.record(session, actor, "create", "transaction", str(new[0].id) if len(new) == 1 else "batch",
                          {"count": len(new), "ids": [n.id for n in new][:1000]})
@@ -273,7 +273,7 @@ class TransactionService:
                 work = self._write(session, env, new, recounts, now)
             fresh.update(await _answer_beside(work, env.value, new, now.isoformat()))
         ids = {n.key: n.id for n in new}
-        return [(fresh[n.id], True) if (n := by_index.get(index)) else (fresh[ids.get(row_id, row_id)], False)
+        return [(fresh[n.id], True) if (n := by_index.get(index)) else (fresh[ids.get(row_id, row_id)], False)  # type: ignore[index, assignment, arg-type]
                 for index, (row_id, _) in enumerate(results)]
 
     async def _cards_of(self, session, env: Environment, items: list[Item | None]):
@@ -408,7 +408,7 @@ class TransactionService:
                 engine.subscription_intervals(history)))
         return campaigns
 
-    async def _birthdates(self, session, holders) -> dict[int, object]:
+    async def _birthdates(self, session, holders) -> dict[int, date | None]:
         return dict((await session.execute(
             select(Holder.id, Holder.birthdate).where(self._among(Holder.id, holders)))).all())
 
@@ -507,7 +507,7 @@ class TransactionService:
             T.holder_id == pair[0], T.establishment_id == pair[1], _counted(), T.occurred_at >= since))).all()
         if not ids:
             return
-        live = defaultdict(dict)
+        live: defaultdict[int, dict[int, int]] = defaultdict(dict)
         for reward_id, transaction_id, promotion_id in (await session.execute(
             select(W.id, W.transaction_id, W.promotion_id)
             .where(W.transaction_id.in_(ids), W.withdrawn_at.is_(None)))).all():
@@ -549,6 +549,7 @@ class TransactionService:
                                        "purchase can be cancelled or undone.")
             if original.reversed_by_id is not None:
                 earlier = await session.get(Transaction, original.reversed_by_id)
+                assert earlier is not None  # reversed_by_id is a foreign key
                 raise IngestError(400, f"Transaction {transaction_id} was already {WORDS[earlier.kind]} by "
                                        f"transaction {earlier.id}; a purchase is reversed once.")
             moment = occurred_at or utcnow()
@@ -569,7 +570,7 @@ class TransactionService:
             claimed = await session.execute(update(Transaction).where(
                 Transaction.id == original.id, Transaction.reversed_by_id.is_(None)
             ).values(reversed_by_id=reversal.id, contains_promotions=False))
-            if claimed.rowcount != 1:  # pragma: no cover - the lock and the unique reverses_id rule it out
+            if claimed.rowcount != 1:  # type: ignore[attr-defined, unused-ignore]  # pragma: no cover - the lock and the unique reverses_id rule it out
                 raise IngestError(400, f"Transaction {transaction_id} was already reversed.")
             await session.execute(update(TransactionReward).where(
                 TransactionReward.transaction_id == original.id, TransactionReward.withdrawn_at.is_(None)
@@ -625,8 +626,8 @@ class TransactionService:
 
     async def _holder_page(self, holder_id: int, page: Page, start: datetime, end: datetime) -> tuple[list[dict], int]:
         if self._periods is None:  # nothing is kept (caches off): count, and walk to the page
-            period = (await self._db.first(_holder_statements().count,
-                                           {"holder": holder_id, "start": start, "end": end}))[0]
+            period = await self._db.scalar(_holder_statements().count,
+                                           {"holder": holder_id, "start": start, "end": end})
         else:
             period = await self._periods.get_or_load((holder_id, start, end),
                                                      lambda: self._period(holder_id, start, end))
@@ -660,7 +661,7 @@ class TransactionService:
         ids = array("q", (row[0] for row in await self._db.all(_holder_statements().ids, values)))
         if len(ids) <= PERIOD_IDS:
             return ids
-        return (await self._db.first(_holder_statements().count, values))[0]
+        return await self._db.scalar(_holder_statements().count, values)
 
 
 PERIOD_IDS = 20_000  # 160 KB of ids
@@ -675,7 +676,7 @@ def _columns(row, prefix: str) -> dict:
 
 
 class _HolderStatements(NamedTuple):
-    count: Select
+    count: Select  # type: ignore[assignment]  # (shadows tuple.count, which nothing here calls)
     ids: Select
     page: Select
     by_ids: Select
