@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test install install-dev bench bench-promotions bench-engine clean
+.PHONY: run test install install-dev bench bench-promotions bench-engine bench-operations clean
 
 $(VENV)/.runtime: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,12 @@ bench-promotions: install-dev
 bench-engine: install-dev
 	./scripts/install-system-packages.sh wrk
 	$(PY) benchmarks/engine.py --postgres $${CIELO_TEST_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432/test}
+
+## Every GET operation of both APIs and the subscription POST, each next to the bare FastAPI
+## endpoint and Stoplight Prism (npm): SQLite with 1 worker, PostgreSQL with 2 when reachable.
+bench-operations: install-dev
+	./scripts/install-system-packages.sh wrk
+	$(PY) benchmarks/operations.py --postgres $${CIELO_TEST_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432/test}
 
 clean:
 	rm -rf $(VENV) .cielo build *.egg-info

@@ -14,10 +14,12 @@ are lifted (`_load.unthrottle`): the rows measure the service, not its 429s.
 
 Each operation is first requested once with httpx, its status and body checked (the run stops
 if one is not what it should be), then driven with wrk (CPU 1; the servers on CPU 0) at 64
-connections (req/s, p50, p99) and at 4 (p99). In the same run: the bare FastAPI endpoint
-(benchmarks/bare_app.py, as many uvicorn workers as cielo has; before and after, the mean is
-the baseline) and Prism (npm, @stoplight/prism-cli, one process per reference document, the
-same paths less the base path and the same headers; the status Prism answered is reported).
+connections (req/s, p50, p99) and at 4 (p99), and right after it Prism at 64 (npm,
+@stoplight/prism-cli, one process per reference document; the same paths less the base path,
+the same headers; the status Prism answered is reported). The bare FastAPI endpoint
+(benchmarks/bare_app.py, as many uvicorn workers as cielo has) is measured at the start, the
+middle and the end; their mean is the baseline. All servers run throughout, each idle while
+another is measured.
 
 Goals per row: ≥ 3× Prism's req/s, ≥ 0.5× the bare endpoint's, p99 < 20 ms at 4 connections.
 Tables on stdout; JSON in benchmarks/results/operations-<db>.json (git-ignored).
@@ -46,7 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import httpx  # noqa: E402
-from _load import bare, cli_env, free_port, start, stop, unthrottle, wrk  # noqa: E402
+from _load import Result, cli_env, free_port, start, stop, unthrottle, uvicorn_cmd, wrk  # noqa: E402
 
 from cielo.config import normalise_database_url  # noqa: E402
 
@@ -60,6 +62,7 @@ WL = "/api/integrations/canvas/v1/white_label_account"
 SANDBOX = "/sandbox/promotions/v1"
 PG_DATABASE = "cielo_bench_operations"
 GOAL_PRISM, GOAL_BARE, GOAL_P99_MS = 3.0, 0.5, 20.0
+PRISM_DOCUMENTS = {"whitelabel": "whitelabel-v1.openapi.yaml", "promotions": "promotions-v1.openapi.yaml"}
 
 
 # ---- operations --------------------------------------------------------------------------
@@ -373,53 +376,24 @@ class Row:
     note: str
     c64: dict
     c4: dict
-    prism_status: int | None = None
+    prism_status: int | list[int] | None = None
     prism: dict | None = None
 
 
-def measure_cielo(label: str, data_dir: Path, url: str | None, workers: int, args, work: Path) -> tuple[list[Row], list[str], list[Op]]:
-    env = cli_env(data_dir, url)
-    t0 = time.perf_counter()
-    seed = json.loads(run_cli(["sandbox", "seed", "--json"], env))
-    wl_token = run_cli(["admin", "token", "create", "--name", "bench", "--scope", "whitelabel"], env).strip().splitlines()[-1]
-    db_url = url or f"sqlite+aiosqlite:///{(data_dir / 'cielo.db').resolve()}"
-    unthrottle(db_url, seed["client"]["client_id"])
-    print(f"  seeded the sandbox in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
-    world = World(seed, wl_token)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    proc = start([sys.executable, "-m", "cielo", "serve", "--port", str(port), "--workers", str(workers)],
-                 {**env, "CIELO_QUEUE_CONSUMER": "false"}, f"{base}/healthz", work / f"serve-{label}.log")
-    rows: list[Row] = []
-    try:
-        if workers > 1:
-            time.sleep(3)  # one worker answered /healthz; let the others finish starting
-        prepare(base, world, args.accounts)
-        ops, notes = operations(world)
-        chosen = [op for op in ops if not args.only or op.name in args.only]
-        for op in chosen:
-            verify(base, op, op.paths)
-        # Warm-up (discarded): every account into the caches of every worker, the promotions'
-        # in-memory index loaded and the compiled search read.
-        wl = next(op for op in ops if op.name == "wl-get-one")
-        search = next(op for op in ops if op.name == "promotions")
-        for op in (wl, search):
-            wrk(f"{label} warm-up", base, seconds=3, connections=16, script=lua(op.method, op.paths),
-                headers=[f"{k}: {v}" for k, v in op.headers.items()], settle=0)
-        for op in chosen:
-            headers = [f"{k}: {v}" for k, v in op.headers.items()]
-            script = lua(op.method, op.paths, op.body)
-            busy = wrk(f"{label} {op.name} -c{args.connections}", base, seconds=args.seconds,
-                       connections=args.connections, script=script, headers=headers, settle=args.settle)
-            calm = wrk(f"{label} {op.name} -c{args.latency_connections}", base, seconds=args.seconds,
-                       connections=args.latency_connections, script=script, headers=headers, settle=args.settle)
-            rows.append(Row(op.name, op.label, op.expected, op.note, asdict(busy), asdict(calm)))
-            print(f"  {op.name:<18} {busy.rps:>8.0f} req/s  p50 {busy.p50_ms:7.2f}  p99 {busy.p99_ms:8.2f} ms"
-                  f"  | -c{args.latency_connections} p99 {calm.p99_ms:6.2f} ms  non-2xx/3xx {busy.non_2xx}+{calm.non_2xx}",
-                  file=sys.stderr)
-    finally:
-        stop(proc)
-    return rows, notes, chosen
+def xid_probe(url: str | None) -> int:
+    """The next transaction id of the PostgreSQL cluster (0 on SQLite)."""
+    if not url:
+        return 0
+    import asyncpg
+
+    async def probe() -> int:
+        conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"), timeout=5)
+        try:
+            return int(await conn.fetchval("SELECT pg_snapshot_xmax(pg_current_snapshot())::text"))
+        finally:
+            await conn.close()
+
+    return asyncio.run(probe())
 
 
 def start_prism(document: str, work: Path) -> tuple[subprocess.Popen, str]:
@@ -437,41 +411,110 @@ def start_prism(document: str, work: Path) -> tuple[subprocess.Popen, str]:
     return proc, f"http://127.0.0.1:{port}"
 
 
-def measure_prism(ops: list[Op], rows: list[Row], args, work: Path) -> None:
-    documents = {"whitelabel": "whitelabel-v1.openapi.yaml", "promotions": "promotions-v1.openapi.yaml"}
-    servers = {}
+def header_lines(op: Op) -> list[str]:
+    return [f"{k}: {v}" for k, v in op.headers.items()]
+
+
+def measure(label: str, data_dir: Path, url: str | None, workers: int, args, work: Path
+            ) -> tuple[list[Row], list[str], list[Result]]:
+    """Seed, start cielo, Prism (one per reference document) and the bare endpoint side by side
+    (each idle while another is measured), then per operation: cielo at -c64 and -c4, Prism at
+    -c64, one after the other. The machine's speed drifts by tens of percent over minutes
+    here; measured back to back, cielo and Prism see the same moments. The bare endpoint is
+    measured at the start, the middle and the end; the baseline is their mean."""
+    env = cli_env(data_dir, url)
+    t0 = time.perf_counter()
+    seed = json.loads(run_cli(["sandbox", "seed", "--json"], env))
+    wl_token = run_cli(["admin", "token", "create", "--name", "bench", "--scope", "whitelabel"], env).strip().splitlines()[-1]
+    db_url = url or f"sqlite+aiosqlite:///{(data_dir / 'cielo.db').resolve()}"
+    unthrottle(db_url, seed["client"]["client_id"])
+    print(f"  seeded the sandbox in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    world = World(seed, wl_token)
+    port, bare_port = free_port(), free_port()
+    base, bare_url = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{bare_port}/bare"
+    procs: list[subprocess.Popen] = []
+    rows: list[Row] = []
+    bares: list[Result] = []
     try:
-        for api in sorted({op.api for op in ops}):
-            servers[api] = start_prism(documents[api], work)
-        for api, (_, base) in servers.items():  # warm-up (discarded)
-            op = next(op for op in ops if op.api == api)
-            wrk(f"Prism {api} warm-up", base, seconds=3, connections=args.connections,
-                script=lua(op.method, op.prism_paths(), op.body),
-                headers=[f"{k}: {v}" for k, v in op.headers.items()], settle=0)
-        by_name = {row.op: row for row in rows}
-        for op in ops:
-            base = servers[op.api][1]
-            with httpx.Client(base_url=base, timeout=30) as http:
-                statuses = sorted({request_once(http, op, p).status_code for p in op.prism_paths()[:20]})
-            result = wrk(f"Prism {op.name}", base, seconds=args.seconds, connections=args.connections,
-                         script=lua(op.method, op.prism_paths(), op.body),
-                         headers=[f"{k}: {v}" for k, v in op.headers.items()], settle=args.settle)
-            row = by_name[op.name]
-            row.prism_status = statuses[0] if len(statuses) == 1 else statuses
-            row.prism = asdict(result)
-            print(f"  Prism {op.name:<18} {result.rps:>8.0f} req/s  status {row.prism_status}  "
-                  f"non-2xx/3xx {result.non_2xx}", file=sys.stderr)
+        procs.append(start([sys.executable, "-m", "cielo", "serve", "--port", str(port), "--workers", str(workers)],
+                           {**env, "CIELO_QUEUE_CONSUMER": "false"}, f"{base}/healthz", work / f"serve-{label}.log"))
+        procs.append(start(uvicorn_cmd("bare_app:app", bare_port, workers=workers),
+                           {**os.environ, "PYTHONPATH": str(ROOT / "benchmarks")}, bare_url, work / f"bare-{label}.log"))
+        if workers > 1:
+            time.sleep(3)  # one worker answered; let the others finish starting
+        prepare(base, world, args.accounts)
+        ops, notes = operations(world)
+        chosen = [op for op in ops if not args.only or op.name in args.only]
+        for op in chosen:
+            verify(base, op, op.paths)
+        prisms: dict[str, str] = {}
+        if not args.skip_prism:
+            for api in sorted({op.api for op in chosen}):
+                proc, prism_base = start_prism(PRISM_DOCUMENTS[api], work)
+                procs.append(proc)
+                prisms[api] = prism_base
+        # Warm-up (discarded): every account into the caches of every worker, the promotions'
+        # in-memory index loaded and the compiled search read; Prism's first answers.
+        for name in ("wl-get-one", "promotions"):
+            op = next(op for op in ops if op.name == name)
+            wrk(f"{label} warm-up", base, seconds=3, connections=16, script=lua(op.method, op.paths),
+                headers=header_lines(op), settle=0)
+            if op.api in prisms:
+                wrk("Prism warm-up", prisms[op.api], seconds=3, connections=16,
+                    script=lua(op.method, op.prism_paths()), headers=header_lines(op), settle=0)
+        marks = {0, len(chosen) // 2}
+        for i, op in enumerate(chosen):
+            if i in marks:
+                bares.append(wrk(f"bare FastAPI ({workers} worker(s))", bare_url, seconds=args.seconds,
+                                 connections=args.connections, settle=args.settle))
+                print(f"  bare FastAPI      {bares[-1].rps:>8.0f} req/s", file=sys.stderr)
+            script = lua(op.method, op.paths, op.body)
+            measured = []
+            for connections in (args.connections, args.latency_connections):
+                before = xid_probe(url)
+                result = asdict(wrk(f"{label} {op.name} -c{connections}", base, seconds=args.seconds,
+                                    connections=connections, script=script, headers=header_lines(op),
+                                    settle=args.settle))
+                after = xid_probe(url)
+                # Write transactions committed in the whole PostgreSQL cluster during the row (its
+                # settle included): each one empties cielo's read caches (db/changes.py watches
+                # pg_current_snapshot(), which every database of the server moves).
+                result["cluster_xids_per_s"] = (after - before) / (args.seconds + args.settle) if url else None
+                result["load1"] = os.getloadavg()[0]
+                measured.append(result)
+            row = Row(op.name, op.label, op.expected, op.note, *measured)
+            rows.append(row)
+            prism_text = ""
+            if op.api in prisms:
+                with httpx.Client(base_url=prisms[op.api], timeout=30) as http:
+                    statuses = sorted({request_once(http, op, p).status_code for p in op.prism_paths()[:20]})
+                row.prism_status = statuses[0] if len(statuses) == 1 else statuses
+                row.prism = asdict(wrk(f"Prism {op.name}", prisms[op.api], seconds=args.seconds,
+                                       connections=args.connections, script=lua(op.method, op.prism_paths(), op.body),
+                                       headers=header_lines(op), settle=args.settle))
+                prism_text = f"  Prism {row.prism['rps']:.0f} req/s ({row.prism_status}, non-2xx/3xx {row.prism['non_2xx']})"
+            busy, calm = row.c64, row.c4
+            xids = f"  cluster xids/s {busy['cluster_xids_per_s']:.0f}" if url else ""
+            print(f"  {op.name:<18} {busy['rps']:>8.0f} req/s  p50 {busy['p50_ms']:7.2f}  p99 {busy['p99_ms']:8.2f} ms"
+                  f"  | -c{args.latency_connections} p99 {calm['p99_ms']:6.2f} ms  non-2xx/3xx {busy['non_2xx']}+"
+                  f"{calm['non_2xx']}{prism_text}{xids}  load {busy['load1']:.1f}", file=sys.stderr)
+        bares.append(wrk(f"bare FastAPI ({workers} worker(s))", bare_url, seconds=args.seconds,
+                         connections=args.connections, settle=args.settle))
+        print(f"  bare FastAPI      {bares[-1].rps:>8.0f} req/s", file=sys.stderr)
     finally:
-        for proc, _ in servers.values():
+        for proc in reversed(procs):
             stop(proc)
+    return rows, notes, bares
 
 
 def table(title: str, rows: list[Row], baseline: float, args) -> str:
     c, lc = args.connections, args.latency_connections
     head = (f"{'operation':<18} {'request':<44} {'exp':>4} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>8} {'errs':>5} "
-            f"{'× bare':>6} {'Prism req/s':>11} {'Prism':>5} {'× Prism':>7} {f'p99 -c{lc}':>9}  goals")
+            f"{'× bare':>6} {'Prism req/s':>11} {'Prism':>5} {'× Prism':>7} {f'p99 -c{lc}':>9} {'xid/s':>6}  goals")
     lines = [title, "", f"(-c{c} unless noted; errs = non-2xx/3xx responses in the -c{c} + -c{lc} rows; "
-                        f"goals: ≥ {GOAL_PRISM:g}× Prism, ≥ {GOAL_BARE:g}× bare, p99 -c{lc} < {GOAL_P99_MS:g} ms)", "",
+                        f"goals: ≥ {GOAL_PRISM:g}× Prism, ≥ {GOAL_BARE:g}× bare, p99 -c{lc} < {GOAL_P99_MS:g} ms;",
+             f" xid/s = write transactions committed per second in the whole PostgreSQL cluster during the -c{c} row,"
+             " every one of which empties cielo's read caches)", "",
              head, "-" * len(head)]
     for r in rows:
         rps = r.c64["rps"]
@@ -489,9 +532,11 @@ def table(title: str, rows: list[Row], baseline: float, args) -> str:
         if r.c4["p99_ms"] >= GOAL_P99_MS:
             misses.append("p99")
         errors = r.c64["non_2xx"] + r.c4["non_2xx"]
+        xid_rate = r.c64.get("cluster_xids_per_s")
+        xids = "—" if xid_rate is None else f"{xid_rate:.0f}"
         label = r.label if len(r.label) <= 44 else r.label[:41] + "..."
         lines.append(f"{r.op:<18} {label:<44} {r.expected:>4} {rps:>8.0f} {r.c64['p50_ms']:>7.2f} "
-                     f"{r.c64['p99_ms']:>8.2f} {errors:>5} {x_bare:>6.2f} {prism_cols} {r.c4['p99_ms']:>9.2f}  "
+                     f"{r.c64['p99_ms']:>8.2f} {errors:>5} {x_bare:>6.2f} {prism_cols} {r.c4['p99_ms']:>9.2f} {xids:>6}  "
                      + ("ok" if not misses else "MISS " + ", ".join(misses)))
     return "\n".join(lines)
 
@@ -540,6 +585,9 @@ def main() -> None:
     parser.add_argument("--skip-prism", action="store_true")
     parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--accounts", type=int, default=1000, help="white-label accounts POSTed first (default 1,000)")
+    parser.add_argument("--sqlite-workers", type=int, default=1, help="cielo (and bare) workers on SQLite (default 1)")
+    parser.add_argument("--postgres-workers", type=int, default=2, help="... on PostgreSQL (default 2)")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory (server and Prism logs)")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--latency-connections", type=int, default=4)
     args = parser.parse_args()
@@ -548,10 +596,10 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     backends: list[tuple[str, str, Path, str | None, int]] = []
     if not args.no_sqlite:
-        backends.append(("SQLite", "sqlite", work / "sqlite", None, 1))
+        backends.append(("SQLite", "sqlite", work / "sqlite", None, args.sqlite_workers))
     pg_url, why_not = postgres_url(args.postgres)
     if pg_url:
-        backends.append(("PostgreSQL", "postgresql", work / "pg", pg_url, 2))
+        backends.append(("PostgreSQL", "postgresql", work / "pg", pg_url, args.postgres_workers))
     else:
         print(f"PostgreSQL skipped: {why_not}", file=sys.stderr)
     tables = []
@@ -559,17 +607,12 @@ def main() -> None:
         for label, key, data_dir, url, workers in backends:
             print(f"{label} (cielo serve --workers {workers}):", file=sys.stderr)
             data_dir.mkdir(parents=True)
-            before = bare(args.seconds, args.connections, work, "bare FastAPI (before)", workers=workers,
-                          settle=args.settle)
-            rows, notes, ops = measure_cielo(label, data_dir, url, workers, args, work)
-            if not args.skip_prism:
-                measure_prism(ops, rows, args, work)
-            after = bare(args.seconds, args.connections, work, "bare FastAPI (after)", workers=workers,
-                         settle=args.settle)
-            baseline = (before.rps + after.rps) / 2
+            rows, notes, bares = measure(label, data_dir, url, workers, args, work)
+            baseline = sum(b.rps for b in bares) / len(bares)
             title = (f"{label}: cielo serve --workers {workers}; bare FastAPI ({workers} uvicorn worker"
-                     f"{'s' if workers > 1 else ''}) {baseline:,.0f} req/s (before {before.rps:,.0f}, after "
-                     f"{after.rps:,.0f}); wrk -t1 -d{args.seconds}s; servers and Prism on CPU 0, wrk on CPU 1")
+                     f"{'s' if workers > 1 else ''}) {baseline:,.0f} req/s (mean of "
+                     f"{' / '.join(f'{b.rps:,.0f}' for b in bares)}: start, middle, end); wrk -t1 -d{args.seconds}s; "
+                     "servers and Prism on CPU 0, wrk on CPU 1")
             text = table(title, rows, baseline, args)
             for row in rows:
                 if row.c64["non_2xx"] or row.c4["non_2xx"]:
@@ -579,19 +622,21 @@ def main() -> None:
             if notes:
                 text += "\n\nNotes:\n" + "\n".join(f"  - {n}" for n in notes)
             tables.append(text)
+            print("\n" + text + "\n", flush=True)
             (RESULTS / f"operations-{key}.json").write_text(json.dumps({
                 "database": label, "workers": workers, "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 "args": {k: v for k, v in vars(args).items()}, "reference": str(REFERENCE),
-                "bare": {"before": asdict(before), "after": asdict(after), "mean_rps": baseline},
+                "bare": {"runs": [asdict(b) for b in bares], "mean_rps": baseline},
                 "goals": {"x_prism": GOAL_PRISM, "x_bare": GOAL_BARE, "p99_ms_at_latency_connections": GOAL_P99_MS},
                 "rows": [asdict(r) for r in rows], "notes": notes}, indent=2))
     finally:
         if pg_url:
             drop_postgres(args.postgres)
-        shutil.rmtree(work, ignore_errors=True)
-    print()
-    print("\n\n".join(tables))
-    print(f"\n(whole run {time.perf_counter() - started:.0f} s)")
+        if args.keep:
+            print(f"logs kept in {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    print(f"(whole run {time.perf_counter() - started:.0f} s; {len(tables)} table(s))")
 
 
 if __name__ == "__main__":
