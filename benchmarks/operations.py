@@ -444,6 +444,9 @@ def measure(label: str, data_dir: Path, url: str | None, workers: int, args, wor
             time.sleep(3)  # one worker answered; let the others finish starting
         prepare(base, world, args.accounts)
         ops, notes = operations(world)
+        unknown = sorted(set(args.only) - {op.name for op in ops})
+        if unknown:
+            raise SystemExit(f"--only: no operation named {', '.join(unknown)} (known: {', '.join(op.name for op in ops)})")
         chosen = [op for op in ops if not args.only or op.name in args.only]
         for op in chosen:
             verify(base, op, op.paths)
