@@ -118,7 +118,10 @@ def checking(predicate: Callable[[httpx.Response], bool], what: str) -> Check:
 
 
 def lua_string(text: str) -> str:
-    return json.dumps(text)  # ASCII only here: a JSON string is a Lua string
+    # An ASCII JSON string is a Lua string; JSON's \uXXXX escapes are not (paths are URL-encoded).
+    if not text.isascii():
+        raise ValueError(f"not ASCII, cannot go into wrk's script as is: {text!r}")
+    return json.dumps(text)
 
 
 def lua(method: str, paths: list[str], body: str | None = None) -> str:
