@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 CONSTRAINTS := constraints.txt
 LOCK_VENV := .lock-venv
 
-.PHONY: run test lint lock install install-dev bench bench-promotions bench-engine clean
+.PHONY: run test lint lock install install-dev bench bench-promotions bench-engine bench-operations clean
 
 $(VENV)/.runtime: pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +72,12 @@ lock:
 	  $(LOCK_VENV)/bin/python -m pip --disable-pip-version-check freeze --exclude-editable; } > $(CONSTRAINTS).tmp
 	mv $(CONSTRAINTS).tmp $(CONSTRAINTS)
 	rm -rf $(LOCK_VENV)
+
+## Every GET operation of both APIs and the subscription POST, each next to the bare FastAPI
+## endpoint and Stoplight Prism (npm): SQLite with 1 worker, PostgreSQL with 2 when reachable.
+bench-operations: install-dev
+	./scripts/install-system-packages.sh wrk
+	$(PY) benchmarks/operations.py --postgres $${CIELO_TEST_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432/test}
 
 clean:
 	rm -rf $(VENV) $(LOCK_VENV) .cielo build *.egg-info .mypy_cache .ruff_cache

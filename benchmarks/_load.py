@@ -112,19 +112,26 @@ def stop(proc: subprocess.Popen) -> None:
         proc.kill()
 
 
-def uvicorn_cmd(app: str, port: int, *, factory: bool = False) -> list[str]:
+def uvicorn_cmd(app: str, port: int, *, factory: bool = False, workers: int = 1) -> list[str]:
     cmd = [sys.executable, "-m", "uvicorn", app, "--port", str(port), "--loop", "uvloop", "--http", "httptools",
            "--no-access-log", "--log-level", "warning"]
+    if workers > 1:
+        cmd += ["--workers", str(workers)]
     return cmd + (["--factory"] if factory else [])
 
 
-def bare(seconds: int, connections: int, work: Path, label: str, path: str = "/bare") -> Result:
-    """The baseline: benchmarks/bare_app.py served by the same uvicorn, under the same load."""
+def bare(seconds: int, connections: int, work: Path, label: str, path: str = "/bare", *, workers: int = 1,
+         settle: float = 5.0) -> Result:
+    """The baseline: benchmarks/bare_app.py served by the same uvicorn, under the same load
+    (with ``workers`` processes, to compare with a `cielo serve --workers N`)."""
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
-    proc = start(uvicorn_cmd("bare_app:app", port), env, f"http://127.0.0.1:{port}/bare", work / "bare.log")
+    proc = start(uvicorn_cmd("bare_app:app", port, workers=workers), env, f"http://127.0.0.1:{port}/bare",
+                 work / "bare.log")
     try:
-        return wrk(label, f"http://127.0.0.1:{port}{path}", seconds=seconds, connections=connections)
+        if workers > 1:
+            time.sleep(2)  # the first worker answered; let the others finish starting
+        return wrk(label, f"http://127.0.0.1:{port}{path}", seconds=seconds, connections=connections, settle=settle)
     finally:
         stop(proc)
 
