@@ -1,4 +1,4 @@
-"""The developer panel (CONTRACT §5) through its HTML forms, on SQLite and PostgreSQL."""
+"""The developer panel (API.md §5) through its HTML forms, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 

@@ -69,3 +69,29 @@ def test_back_office_fuzz(server_factory, tmp_path):
                           report_dir=tmp_path / "admin", spec=spec, checks="not_a_server_error,response_schema_conformance")
     assert result.returncode == 0, result.stdout[-6000:]
     assert token not in server.log
+
+
+def test_promo_api_fuzz_against_its_own_document(server_factory, tmp_path):
+    """The service's answers conform to the document it serves (partner and holder routes of
+    the sandbox): statuses, content types and bodies as /openapi.json says."""
+    server = server_factory()
+    document = json.loads(server.cli("sandbox", "seed", "--json").stdout)
+    client = document["client"]
+    spec = tmp_path / "openapi.json"
+    spec.write_text(httpx.get(server.url + "/openapi.json").text)
+    partner = {"Client-Id": client["client_id"], "Access-Token": client["access_token"]}
+    result = schemathesis(server.url, partner, "--include-path-regex",
+                          "^/sandbox/promotions/v1/(promotions|commercial-establishments|subscriptions)",
+                          report_dir=tmp_path / "partner", spec=spec)
+    assert result.returncode == 0, result.stdout[-6000:]
+
+    holder = document["holders"][0]
+    creds = Credentials(0, client["client_id"], client["client_secret"], client["access_token"])
+    with httpx.Client(base_url=server.url) as browser:
+        tokens = tokens_for(browser, creds, base="/sandbox/promotions/v1", redirect_url=client["redirect_url"],
+                            name=holder["name"], cpf=holder["cpf"], birthdate=holder["birthdate"],
+                            email=holder["email"], password=holder["password"])
+    holder_headers = {"Client-Id": client["client_id"], "Access-Token": tokens["access_token"]}
+    result = schemathesis(server.url, holder_headers, "--include-path-regex", "^/sandbox/promotions/v1/me",
+                          report_dir=tmp_path / "holder", spec=spec)
+    assert result.returncode == 0, result.stdout[-6000:]

@@ -20,7 +20,7 @@ SPEC = Path(__file__).parent / "reference" / "whitelabel-v1.openapi.yaml"
 # A fixed budget keeps CI time flat; CIELO_FUZZ_EXAMPLES / CIELO_FUZZ_SEED widen it by hand.
 MAX_EXAMPLES = os.environ.get("CIELO_FUZZ_EXAMPLES", "60")
 SEED = os.environ.get("CIELO_FUZZ_SEED", "20261124")
-# Two checks expect what CONTRACT §1 rules out, so they are not run:
+# Two checks expect what API.md §1 rules out, so they are not run:
 #  - missing_required_header wants 401 without a token; the contract says 403.
 #  - positive_data_acceptance wants 2xx for any schema-valid body; the contract answers 400
 #    for a valid body naming a space that is (not yet) integrated.

@@ -1,4 +1,4 @@
-"""Card registration (CONTRACT §3.1 /cards), /me/cards and the partners of the back office."""
+"""Card registration (API.md §3.1 /cards), /me/cards and the partners of the back office."""
 
 from __future__ import annotations
 

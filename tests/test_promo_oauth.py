@@ -1,4 +1,4 @@
-"""CONTRACT §3.1 and RFC 9700 for the holder flow, on SQLite and PostgreSQL; every JSON answer
+"""API.md §3.1 and RFC 9700 for the holder flow, on SQLite and PostgreSQL; every JSON answer
 validated against the promotions reference."""
 
 from __future__ import annotations

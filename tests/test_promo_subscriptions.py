@@ -1,4 +1,4 @@
-"""Subscriptions (CONTRACT §3.3): 202 → queue → 303, the processing rules, the refusals."""
+"""Subscriptions (API.md §3.3): 202 → queue → 303, the processing rules, the refusals."""
 
 from __future__ import annotations
 

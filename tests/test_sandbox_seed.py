@@ -1,4 +1,4 @@
-"""`cielo sandbox seed`: idempotent, realistic, what CONTRACT §0's JSON document promises."""
+"""`cielo sandbox seed`: idempotent, realistic, what API.md §0's JSON document promises."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Transactions (CONTRACT §3.2, §3.5, §4): ingestion through the campaign engine on both
+"""Transactions (API.md §3.2, §3.5, §4): ingestion through the campaign engine on both
 databases, every campaign type earning and not earning, cancellation and undo withdrawing
 what was earned and recounting, idempotency, batches all or nothing, /me/transactions."""
 
@@ -356,7 +356,7 @@ def test_me_transactions_paging_dates_and_privacy(client, admin, settings, world
     widest = client.get(SANDBOX + "/me/transactions", headers=world["holder"], params={**base, "start_date": "2025-01-30"})
     assert widest.status_code == 200  # 366 days
     wide = client.get(SANDBOX + "/me/transactions", headers=world["holder"], params={**base, "start_date": "2025-01-29"})
-    assert wide.status_code == 400 and "366 days" in wide.json()  # a 400 of the API is a sentence (CONTRACT §2)
+    assert wide.status_code == 400 and "366 days" in wide.json()  # a 400 of the API is a sentence (API.md §2)
     # another holder sees none of it; the partner's own token is no holder token
     other_tokens = tokens_for(client, world["creds"], cpf="529.982.247-25", email="joao@example.com", name="João")
     other = client.get(SANDBOX + "/me/transactions", params=base,

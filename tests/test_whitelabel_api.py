@@ -1,4 +1,4 @@
-"""CONTRACT §1, line by line, on SQLite and PostgreSQL. Every answer is also validated
+"""API.md §1, line by line, on SQLite and PostgreSQL. Every answer is also validated
 against the reference document by the CheckedClient."""
 
 from __future__ import annotations

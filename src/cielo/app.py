@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 import cielo
-from cielo.web import health, runtime
+from cielo.web import apidocs, health, runtime
 from cielo.admin.establishments import router as admin_establishments_router
 from cielo.admin.promotions import router as admin_promotions_router
 from cielo.admin.router import router as admin_router
@@ -34,9 +34,11 @@ from cielo.web.http import (
 )
 from cielo.logs import AccessLog
 from cielo.web.middleware import RequestContextMiddleware
+from cielo.web.openapi import finish_document
 from cielo.web.routing import add_routes
 from cielo.web.pages import error_page
 from cielo.promo import errors as promo_errors
+from cielo.promo import openapi as promo_docs
 from cielo.promo.access import Access
 from cielo.promo.cards.service import CardService
 from cielo.promo.environments import Environment
@@ -55,6 +57,7 @@ from cielo.security.secrets import secret_box_from_settings
 from cielo.security.signing import signing_keys_from_settings
 from cielo.whitelabel import errors as wl_errors
 from cielo.whitelabel.router import PREFIX as WHITELABEL_PREFIX
+from cielo.whitelabel.router import SECURITY_SCHEMES as WHITELABEL_SECURITY
 from cielo.whitelabel.router import router as whitelabel_router
 from cielo.whitelabel.service import WhiteLabelService
 
@@ -125,6 +128,26 @@ def _install_error_handlers(app: FastAPI) -> None:
         return error_style_for(request.url.path)(400, sentence)
 
 
+TAGS = [
+    {"name": "White-label accounts", "description": "cielo24 Canvas Studio white-label accounts: the customers integrated "
+     "with Canvas, behind a bearer token of the whitelabel scope. Errors are `{\"error\": sentence}` (and "
+     "`{\"detail\": …}` for a refused token)."},
+    {"name": "Authorization", "description": "Cielo Promo: a card holder signs in through the service's pages "
+     "(`/login`, OAuth 2.0 authorization code with PKCE), the application exchanges the code at `/access-token` "
+     "and rotates the pair at `/refresh-token`; `/cards` leads the holder to the card registration page."},
+    {"name": "Fidelity", "description": "Cielo Promo, with the holder's access_token: the holder (`/me`), their cards "
+     "and their purchases at Cielo Promo establishments."},
+    {"name": "Commercial establishments", "description": "Cielo Promo, with the application's Access-Token: the "
+     "establishments it may act for, and their subscriptions to promotions through a queue (202, then 200 while "
+     "queued, 303 once processed)."},
+    {"name": "Promotions", "description": "Cielo Promo, with the application's Access-Token: promotions near a point, "
+     "and one promotion."},
+    {"name": "Back office", "description": "The service's own administration API, behind a bearer token of the admin "
+     "scope: partners, applications, establishments, promotions and transactions of each environment."},
+    {"name": "Health", "description": "Liveness and readiness probes."},
+]
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     runtime.tune()
     settings = settings or get_settings()
@@ -167,6 +190,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=cielo.__version__,
         description="cielo24 Canvas Studio white-label accounts and the Cielo Promo Promotions API.",
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc come from web/apidocs.py, with their assets served here
+        redoc_url=None,
     )
     signing = signing_keys_from_settings(settings)
     limiter = RateLimiter(settings.redis_url)
@@ -184,8 +209,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     _install_error_handlers(app)
     promo = [router for env in Environment for router in promo_routers(env)]
-    routers = [health.router, whitelabel_router, *promo, developer_router,
+    routers = [health.router, apidocs.router, whitelabel_router, *promo, developer_router,
                admin_router, admin_establishments_router, admin_promotions_router, admin_transactions_router]
     add_routes(app, routers)
+    finish_document(app, security_schemes={**promo_docs.SECURITY_SCHEMES, **WHITELABEL_SECURITY}, tags=TAGS)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, access_log=access_log)
     return app

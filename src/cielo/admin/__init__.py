@@ -1,1 +1,1 @@
-"""The back office, /admin/v1 (CONTRACT §4): admin-scoped bearer tokens, JSON in and out."""
+"""The back office, /admin/v1 (API.md §4): admin-scoped bearer tokens, JSON in and out."""

@@ -1,4 +1,4 @@
-"""Back office: commercial establishments and their grants to partners (CONTRACT §3.3, §4)."""
+"""Back office: commercial establishments and their grants to partners (API.md §3.3, §4)."""
 
 from __future__ import annotations
 

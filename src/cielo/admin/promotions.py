@@ -1,4 +1,4 @@
-"""Back office: promotions, with the rules of their campaign type (CONTRACT §3.5, §4)."""
+"""Back office: promotions, with the rules of their campaign type (API.md §3.5, §4)."""
 
 from __future__ import annotations
 

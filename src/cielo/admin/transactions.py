@@ -1,5 +1,5 @@
 """Back office: transaction ingestion (one or a batch), cancellation and undo, and the
-explanation of what a transaction earned (CONTRACT §4). The rules live in
+explanation of what a transaction earned (API.md §4). The rules live in
 cielo.promo.transactions; these routes only carry JSON in and out."""
 
 from __future__ import annotations

@@ -1,1 +1,1 @@
-"""Cielo Promo — the Promotions API (CONTRACT §2–§3), production and sandbox."""
+"""Cielo Promo — the Promotions API (API.md §2–§3), production and sandbox."""

@@ -1,4 +1,4 @@
-"""Who is calling the Promotions API (CONTRACT §2): one place for every credential check.
+"""Who is calling the Promotions API (API.md §2): one place for every credential check.
 
 - ``Client-Id`` (or ``client_id``) on every call; the application must exist (else 401) and
   belong to the environment of the URL (else 403).

@@ -1,4 +1,4 @@
-"""The Promotions API's two error shapes (CONTRACT §2), produced here and nowhere else.
+"""The Promotions API's two error shapes (API.md §2), produced here and nowhere else.
 
 400, 401, 403, 404, 405, 413, 415, 429, 502, 504 → a JSON string holding a full sentence
 (502: the database could not be reached).

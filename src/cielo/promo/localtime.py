@@ -1,5 +1,5 @@
 """Cielo Promo's local time: dates, birthdays, windows and hours are judged in
-America/Sao_Paulo (CONTRACT §3.5), with the zone's daylight-saving history (Brazil kept DST
+America/Sao_Paulo (API.md §3.5), with the zone's daylight-saving history (Brazil kept DST
 until 2019)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""_offset/_limit paging of the Promo lists, in one place (CONTRACT §2): a JSON array, the
+"""_offset/_limit paging of the Promo lists, in one place (API.md §2): a JSON array, the
 X-Total-Count header and an RFC 8288 Link header with next/prev."""
 
 from __future__ import annotations

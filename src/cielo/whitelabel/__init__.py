@@ -1,1 +1,1 @@
-"""cielo24 — Canvas Studio white-label accounts (CONTRACT §1)."""
+"""cielo24 — Canvas Studio white-label accounts (API.md §1)."""

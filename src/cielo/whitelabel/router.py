@@ -59,12 +59,18 @@ async def caller(request: Request) -> Caller:
     return Caller(actor, found.whitelabel)
 
 
+SECURITY_SCHEMES = {"Bearer": {"type": "http", "scheme": "bearer",
+                               "description": "A token from `cielo admin token create` (scope whitelabel or admin)."}}
+_SECURITY: dict[str, Any] = {"security": [{"Bearer": []}]}
+
+
 def _json(model: BaseModel) -> Response:
     return Response(model.__pydantic_serializer__.to_json(model), media_type="application/json")
 
 
 def _body(model: type[BaseModel]) -> dict:
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}}
+    return {**_SECURITY,
+            "requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}}
 
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -78,7 +84,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 router = APIRouter(prefix=PREFIX, tags=["White-label accounts"], route_class=LeanRoute)
 
 
-@router.get("", response_model=schemas.CustomersEnvelope, responses=_ERRORS, summary="List the integrated customers")
+@router.get("", response_model=schemas.CustomersEnvelope, responses=_ERRORS, summary="List the integrated customers",
+            openapi_extra=_SECURITY)
 async def list_accounts(request: Request) -> Response:
     call = await caller(request)
     # Serialising every account is the cost of this route; the bytes are kept until the
@@ -96,6 +103,7 @@ async def list_accounts(request: Request) -> Response:
     responses=_ERRORS,
     summary="Get one integrated customer",
     openapi_extra={
+        **_SECURITY,
         "parameters": [
             {
                 "name": "canvas_space_name",

@@ -1,5 +1,5 @@
 """Wire format of the white-label API, and the parsing that turns any bad body into one
-clear sentence (CONTRACT §1).
+clear sentence (API.md §1).
 
 Pydantic does the type, length and unknown-key checks; :func:`_sentence` turns its first
 error into the API's wording. The contract's own texts for a missing space name or missing

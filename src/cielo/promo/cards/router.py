@@ -7,6 +7,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
+from cielo.promo import openapi as docs
+from cielo.promo.cards.schemas import Card
 from cielo.promo.environments import Environment
 from cielo.promo.oauth.service import LoginError
 from cielo.promo.pagination import Page
@@ -21,8 +23,20 @@ def router(env: Environment) -> APIRouter:
     routes = APIRouter(prefix=env.base_path, route_class=LeanRoute)
     page = routes.api_route  # the HTML pages: routes like the others, outside the API's document
 
-    @routes.get("/cards", tags=["Authorization"], status_code=301, summary="Getting the HTML from the card register page",
-                responses={301: {"description": "Card registration screen URL redirection."}})
+    @routes.get("/cards", tags=["Authorization"], status_code=301, response_class=RedirectResponse,
+                summary="Getting the HTML from the card register page",
+                responses=docs.answers({301: {"description": "To the card registration page.", "headers": {
+                    "Location": docs.header("The card registration page.", {"type": "string"}, required=True)}}},
+                    (400, 401, 403, 422, 429, 500, 502)),
+                openapi_extra=docs.operation(
+                    docs.NONE,
+                    docs.parameter("client_id", "query", "The application's Client ID.", {"type": "string", "minLength": 1},
+                                   required=True),
+                    docs.parameter("access_token", "query", "The holder's access_token.", {"type": "string", "minLength": 1},
+                                   required=True),
+                    docs.parameter("redirect_url", "query", "Where the browser goes with `card_id` afterwards: one of the "
+                                   "application's registered redirect URLs, exactly.", {"type": "string", "format": "uri"},
+                                   required=True)))
     async def cards(request: Request) -> Response:
         found = services(request)
         caller = await found.access.holder_from_query(request, env)
@@ -55,7 +69,9 @@ def router(env: Environment) -> APIRouter:
             return await _cards_page(request, context, error=str(exc), status_code=exc.status_code)
         return RedirectResponse(target, status_code=303, headers=PAGE_HEADERS)
 
-    @routes.get("/me/cards", tags=["Fidelity"], summary="Returns the card holder's list")
+    @routes.get("/me/cards", tags=["Fidelity"], summary="Returns the card holder's list", response_model=list[Card],
+                responses=docs.answers({200: docs.ok(list[Card], "The holder's cards.", listed=True)}),
+                openapi_extra=docs.operation(docs.HOLDER, docs.offset(True), docs.limit(True), docs.EXPAND))
     async def my_cards(request: Request) -> Response:
         found = services(request)
         caller = await found.access.holder(request, env)
@@ -63,7 +79,9 @@ def router(env: Environment) -> APIRouter:
         items, total = await found.cards.list(caller.holder, page, expand(request))
         return JSONResponse(items, headers={**caller.headers(), **page.headers(request, total)})
 
-    @routes.get("/me/cards/{card_id}", tags=["Fidelity"], summary="Gets data from a card")
+    @routes.get("/me/cards/{card_id}", tags=["Fidelity"], summary="Gets data from a card", response_model=Card,
+                responses=docs.answers({200: docs.ok(Card, "The card.")}),
+                openapi_extra=docs.operation(docs.HOLDER, docs.path_id("card_id", "card"), docs.EXPAND))
     async def my_card(request: Request) -> Response:
         found = services(request)
         caller = await found.access.holder(request, env)

@@ -1,4 +1,4 @@
-"""Card registration (CONTRACT §3.1 /cards) and the holder's cards (§3.2).
+"""Card registration (API.md §3.1 /cards) and the holder's cards (§3.2).
 
 The full number is checked (Luhn via python-stdnum, brand from the BIN table), turned into a
 keyed fingerprint (HMAC-SHA256 under a key derived from the server's signing key), and

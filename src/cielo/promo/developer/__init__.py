@@ -1,1 +1,1 @@
-"""The developer panel: developers, their applications (Client IDs) and Access-Tokens (CONTRACT §5)."""
+"""The developer panel: developers, their applications (Client IDs) and Access-Tokens (API.md §5)."""

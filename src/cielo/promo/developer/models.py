@@ -55,7 +55,7 @@ class Application(Base):
     client_id: Mapped[str] = mapped_column(String(40), unique=True, nullable=False)
     client_secret_digest: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
     redirect_urls: Mapped[list] = mapped_column(JSON, nullable=False)
-    # The holder profile: limits applied per holder access token (CONTRACT §2).
+    # The holder profile: limits applied per holder access token (API.md §2).
     holder_requests_per_minute: Mapped[int] = mapped_column(Integer, nullable=False, default=120)
     holder_max_page_size: Mapped[int] = mapped_column(Integer, nullable=False, default=100)
     partner_id: Mapped[int | None] = mapped_column(Integer, nullable=True)

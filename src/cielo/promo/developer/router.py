@@ -1,4 +1,4 @@
-"""The developer panel's pages (CONTRACT §5): plain HTML forms, no JavaScript needed."""
+"""The developer panel's pages (API.md §5): plain HTML forms, no JavaScript needed."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Commercial establishments: who may act for which (CONTRACT §3.3), the partner listing."""
+"""Commercial establishments: who may act for which (API.md §3.3), the partner listing."""
 
 from __future__ import annotations
 

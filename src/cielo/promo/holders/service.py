@@ -1,4 +1,4 @@
-"""Holder data (CONTRACT §3.2)."""
+"""Holder data (API.md §3.2)."""
 
 from __future__ import annotations
 

@@ -8,8 +8,10 @@ from urllib.parse import urlencode, urlsplit
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
+from cielo.promo import openapi as docs
 from cielo.promo.environments import Environment
 from cielo.promo.errors import PromoError
+from cielo.promo.oauth.schemas import AccessTokenRequest, RefreshTokenRequest, TokenPair
 from cielo.promo.oauth.service import LoginError
 from cielo.promo.requests import FORM_EXPIRED, client_ip, json_object, url_of
 from cielo.services import services
@@ -29,12 +31,36 @@ def grant_type(body: dict, expected: str) -> None:
         raise PromoError(400, f"The 'grant_type' must be '{expected}' here.")
 
 
+_PAIR = {"model": TokenPair, "description": "A new token pair (never cached: `Cache-Control: no-store`).",
+         "headers": {"Cache-Control": docs.header("no-store", {"type": "string"})}}
+_LOGIN = [
+    docs.parameter("client_id", "query", "The application's Client ID.", {"type": "string", "minLength": 1}, required=True),
+    docs.parameter("redirect_url", "query", "Where the browser goes back with `code` (or `error`) and `state`: one of "
+                   "the application's registered redirect URLs, exactly.", {"type": "string", "format": "uri"}, required=True),
+    docs.parameter("name", "query", "The holder's name.", {"type": "string", "minLength": 1, "maxLength": 100}, required=True),
+    docs.parameter("cpf", "query", "The holder's CPF, with or without punctuation (check digits verified).",
+                   {"type": "string", "pattern": docs.CPF_PATTERN}, required=True),
+    docs.parameter("birthdate", "query", "The holder's birth date (ISO 8601; at least 10 years old).",
+                   {"type": "string", "format": "date"}, required=True),
+    docs.parameter("email", "query", "The holder's e-mail (also accepted as `e-mail`).",
+                   {"type": "string", "format": "email", "maxLength": 100}, required=True),
+    docs.parameter("state", "query", "Given back unchanged on the redirect.", {"type": "string"}),
+    docs.parameter("code_challenge", "query", "PKCE (RFC 7636): the S256 challenge of the verifier sent to /access-token.",
+                   {"type": "string", "pattern": "^[A-Za-z0-9._~-]{43,128}$"}),
+    docs.parameter("code_challenge_method", "query", "PKCE: only S256.", {"type": "string", "enum": ["S256"]}),
+]
+
+
 def router(env: Environment) -> APIRouter:
     routes = APIRouter(prefix=env.base_path, route_class=LeanRoute)
     page = routes.api_route  # the HTML pages: routes like the others, outside the API's document
 
-    @routes.get("/login", tags=[TAG], status_code=301, summary="Getting HTML from LOGIN page",
-                responses={301: {"description": "Login screen URL redirection."}})
+    @routes.get("/login", tags=[TAG], status_code=301, response_class=RedirectResponse,
+                summary="Getting HTML from LOGIN page",
+                responses=docs.answers({301: {"description": "To the sign-in page.", "headers": {
+                    "Location": docs.header("The sign-in page.", {"type": "string"}, required=True)}}},
+                    (400, 401, 422, 429, 500, 502)),
+                openapi_extra=docs.operation(docs.NONE, *_LOGIN))
     async def login(request: Request) -> Response:
         auth_request, app = await services(request).oauth.start(env, request.query_params)
         query = urlencode({"client_id": app.client_id, "redirect_url": auth_request.redirect_url,
@@ -92,7 +118,10 @@ def router(env: Environment) -> APIRouter:
         target = await oauth.decide(ctx, decision == "allow")
         return RedirectResponse(target, status_code=303, headers=PAGE_HEADERS)
 
-    @routes.post("/access-token", tags=[TAG], status_code=201, summary="Gets the ACCESS_TOKEN")
+    @routes.post("/access-token", tags=[TAG], status_code=201, summary="Gets the ACCESS_TOKEN", response_model=TokenPair,
+                 responses=docs.answers({201: _PAIR}, docs.BODY_ERRORS),
+                 openapi_extra=docs.operation(docs.CLIENT, body=AccessTokenRequest,
+                                              body_example={"grant_type": "authorization_code", "code": "…"}))
     async def access_token(request: Request) -> Response:
         found = services(request)
         app = await found.access.basic_client(request, env)
@@ -100,7 +129,10 @@ def router(env: Environment) -> APIRouter:
         grant_type(body, "authorization_code")
         return JSONResponse(await found.oauth.exchange_code(app, body), status_code=201, headers=NO_STORE)
 
-    @routes.post("/refresh-token", tags=[TAG], status_code=201, summary="Updates the ACCESS_TOKEN from the refresh_token")
+    @routes.post("/refresh-token", tags=[TAG], status_code=201, summary="Updates the ACCESS_TOKEN from the refresh_token",
+                 response_model=TokenPair, responses=docs.answers({201: _PAIR}, docs.BODY_ERRORS),
+                 openapi_extra=docs.operation(docs.CLIENT, body=RefreshTokenRequest,
+                                              body_example={"grant_type": "refresh_token", "code": "…"}))
     async def refresh_token(request: Request) -> Response:
         found = services(request)
         app = await found.access.basic_client(request, env)

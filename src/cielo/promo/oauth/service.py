@@ -1,4 +1,4 @@
-"""The holder authorization-code flow (CONTRACT §3.1), following RFC 9700:
+"""The holder authorization-code flow (API.md §3.1), following RFC 9700:
 
 - the redirect URL must equal one registered for the client, character for character, and
   nothing is ever redirected to another;
@@ -95,7 +95,7 @@ class OAuthService:
     # ---- GET /login ---------------------------------------------------------------------
 
     async def start(self, env: Environment, params) -> tuple[AuthorizationRequest, Application]:
-        """Validate a /login call and remember it; answers 401/403/422/400 as CONTRACT §3.1."""
+        """Validate a /login call and remember it; answers 401/403/422/400 as API.md §3.1."""
         client_id = params.get("client_id")
         if not client_id:
             raise PromoError(401, "The 'client_id' query parameter is missing.")

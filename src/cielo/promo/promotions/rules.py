@@ -1,4 +1,4 @@
-"""The parameters of each campaign type (CONTRACT §3.5), validated: a promotion's ``rules``
+"""The parameters of each campaign type (API.md §3.5), validated: a promotion's ``rules``
 object must hold exactly its type's keys (plus the optional ``minAmount``)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Promotions near a point and by id (CONTRACT §3.4)."""
+"""Promotions near a point and by id (API.md §3.4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`cielo sandbox seed`: realistic Brazilian test data in the sandbox (CONTRACT §0).
+"""`cielo sandbox seed`: realistic Brazilian test data in the sandbox (API.md §0).
 
 Made with Faker pt_BR from a fixed seed: partners, establishments in real cities at plausible
 coordinates (a dense cluster around Avenida Paulista), promotions of all nine campaign types

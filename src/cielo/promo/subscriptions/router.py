@@ -6,9 +6,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from cielo.promo import openapi as docs
 from cielo.promo.environments import Environment
 from cielo.promo.pagination import Page
 from cielo.promo.requests import json_object, path_id, url_of
+from cielo.promo.subscriptions.schemas import QueueItem, Subscription, SubscriptionRequestBody
 from cielo.promo.subscriptions.service import queue_item
 from cielo.services import services
 from cielo.web.http import JSONResponse
@@ -17,11 +19,22 @@ from cielo.web.routing import LeanRoute
 TAG = "Commercial establishments"
 
 
+_ESTABLISHMENT = docs.path_id("commercial_establishment_id", "commercial establishment")
+_REQUEST = docs.path_id("subscription_id", "subscription request")
+_LOCATION_QUEUE = {"Location": docs.header("The request's place in the queue: `…/subscriptions/{id}/queue`.",
+                                           {"type": "string"}, required=True)}
+
+
 def router(env: Environment) -> APIRouter:
     routes = APIRouter(prefix=env.base_path, route_class=LeanRoute)
 
     @routes.post("/commercial-establishments/{commercial_establishment_id}/subscriptions", tags=[TAG],
-                 status_code=202, summary="Sends a subscription request to a promotion for a Commercial Establishment")
+                 status_code=202, summary="Sends a subscription request to a promotion for a Commercial Establishment",
+                 response_model=QueueItem,
+                 responses=docs.answers({202: docs.ok(QueueItem, "Queued; poll the Location.", headers=_LOCATION_QUEUE)},
+                                        docs.BODY_ERRORS),
+                 openapi_extra=docs.operation(docs.PARTNER, _ESTABLISHMENT, body=SubscriptionRequestBody,
+                                              body_example={"promotionID": 16, "action": "S"}))
     async def subscribe(request: Request) -> Response:
         found = services(request)
         caller = await found.access.partner(request, env)
@@ -32,7 +45,11 @@ def router(env: Environment) -> APIRouter:
         return JSONResponse(queue_item(row), status_code=202, headers={**caller.headers(), "Location": location})
 
     @routes.get("/commercial-establishments/{commercial_establishment_id}/subscriptions", tags=[TAG],
-                summary="Returns the list of processed subscriptions of a Commercial Establishment")
+                summary="Returns the list of processed subscriptions of a Commercial Establishment",
+                response_model=list[Subscription],
+                responses=docs.answers({200: docs.ok(list[Subscription], "The accepted and processed requests.",
+                                                     listed=True)}),
+                openapi_extra=docs.operation(docs.PARTNER, _ESTABLISHMENT, docs.offset(False), docs.limit(False)))
     async def subscriptions(request: Request) -> Response:
         found = services(request)
         caller = await found.access.partner(request, env)
@@ -42,7 +59,10 @@ def router(env: Environment) -> APIRouter:
         return JSONResponse(items, headers={**caller.headers(), **page.headers(request, total)})
 
     @routes.get("/commercial-establishments/{commercial_establishment_id}/subscriptions/{subscription_id}",
-                tags=[TAG], summary="Returns the Commercial Establishment subscription to a promotion")
+                tags=[TAG], summary="Returns the Commercial Establishment subscription to a promotion",
+                response_model=Subscription,
+                responses=docs.answers({200: docs.ok(Subscription, "The processed request.")}),
+                openapi_extra=docs.operation(docs.PARTNER, _ESTABLISHMENT, _REQUEST))
     async def subscription(request: Request) -> Response:
         found = services(request)
         caller = await found.access.partner(request, env)
@@ -51,7 +71,11 @@ def router(env: Environment) -> APIRouter:
             path_id(request, "subscription_id"))
         return JSONResponse(body, headers=caller.headers())
 
-    @routes.get("/subscriptions/queue", tags=[TAG], summary="Gets a list of non processed subscriptions")
+    @routes.get("/subscriptions/queue", tags=[TAG], summary="Gets a list of non processed subscriptions",
+                response_model=list[QueueItem],
+                responses=docs.answers({200: docs.ok(list[QueueItem], "This application's requests not processed yet.",
+                                                     listed=True)}),
+                openapi_extra=docs.operation(docs.PARTNER, docs.offset(False), docs.limit(False)))
     async def queue(request: Request) -> Response:
         found = services(request)
         caller = await found.access.partner(request, env)
@@ -60,7 +84,14 @@ def router(env: Environment) -> APIRouter:
         return JSONResponse(items, headers={**caller.headers(), **page.headers(request, total)})
 
     @routes.get("/subscriptions/{subscription_id}/queue", tags=[TAG],
-                summary="Gets the status of non processed subscriptions")
+                summary="Gets the status of non processed subscriptions", response_model=QueueItem,
+                responses=docs.answers({
+                    200: docs.ok(QueueItem, "Still queued."),
+                    303: {"description": "Processed: see the processed request.", "headers": {
+                        **docs.RATE_HEADERS,
+                        "Location": docs.header("The processed request's address.", {"type": "string"}, required=True)}},
+                }),
+                openapi_extra=docs.operation(docs.PARTNER, _REQUEST))
     async def queue_entry(request: Request) -> Response:
         found = services(request)
         caller = await found.access.partner(request, env)
@@ -71,7 +102,11 @@ def router(env: Environment) -> APIRouter:
         return Response(status_code=303, headers={**caller.headers(), "Location": location})
 
     @routes.patch("/subscriptions/{subscription_id}", tags=[TAG], status_code=204,
-                  summary="Updates the status of a subscription")
+                  summary="Updates the status of a subscription",
+                  responses=docs.answers({204: {"description": "Queued again.", "headers": docs.RATE_HEADERS}},
+                                         docs.BODY_ERRORS),
+                  openapi_extra=docs.operation(docs.PARTNER, _REQUEST, body=SubscriptionRequestBody,
+                                               body_example={"promotionID": 16, "action": "U"}))
     async def requeue(request: Request) -> Response:
         found = services(request)
         caller = await found.access.partner(request, env)

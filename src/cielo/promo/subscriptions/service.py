@@ -1,4 +1,4 @@
-"""Subscription requests (CONTRACT §3.3): queued by partners, processed exactly once.
+"""Subscription requests (API.md §3.3): queued by partners, processed exactly once.
 
 A processing pass claims a batch inside one transaction — ``FOR UPDATE SKIP LOCKED`` on
 PostgreSQL, so concurrent workers take disjoint batches; the single writer lock on SQLite —

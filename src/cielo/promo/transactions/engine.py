@@ -1,5 +1,5 @@
 """The campaign engine: which purchases of a holder at an establishment earn which promotion
-(CONTRACT §3.5).
+(API.md §3.5).
 
 Pure functions over plain values, so that the rules can be read (one small rule per
 campaign type), property-tested and replayed: `replay` judges a holder's whole history at one
@@ -112,7 +112,7 @@ def _ordinal(n: int) -> str:
 
 
 # ---- the nine rules ------------------------------------------------------------------------
-# Each takes a promotion's rules (CONTRACT §3.5) and returns its judge, of one of two kinds.
+# Each takes a promotion's rules (API.md §3.5) and returns its judge, of one of two kinds.
 #
 # A rule of each purchase (B, E, G, P, R, W, X) looks at one purchase and at most its place
 # and the one before it: its judge takes the promotion's counted purchases (oldest first), the

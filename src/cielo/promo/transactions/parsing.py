@@ -1,4 +1,4 @@
-"""Validation of the transactions the back office ingests (CONTRACT §4), one item at a time so
+"""Validation of the transactions the back office ingests (API.md §4), one item at a time so
 that a batch can name each bad item with its index and reason."""
 
 from __future__ import annotations

@@ -5,10 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from cielo.promo import openapi as docs
 from cielo.promo.environments import Environment
 from cielo.promo.errors import PromoError, missing
 from cielo.promo.pagination import Page
 from cielo.promo.transactions.parsing import MAX_RANGE, ItemError, period_bound
+from cielo.promo.transactions.schemas import Transaction
 from cielo.services import services
 from cielo.web.http import JSONResponse, query_of
 from cielo.web.routing import LeanRoute
@@ -34,10 +36,18 @@ def transaction_period(query) -> tuple:
     return start_bound, end_bound
 
 
+_PERIOD = [docs.parameter(name, "query", f"The {which} of the period (an ISO 8601 date or date-time; at most 366 days "
+                          "from start to end).", {"type": "string", "minLength": 10}, required=True, example=example)
+           for name, which, example in (("start_date", "start", "2026-11-01"), ("end_date", "end", "2026-11-30"))]
+
+
 def router(env: Environment) -> APIRouter:
     routes = APIRouter(prefix=env.base_path, route_class=LeanRoute)
 
-    @routes.get("/me/transactions", tags=["Fidelity"], summary="Returns the list of positivated transaction from a holder")
+    @routes.get("/me/transactions", tags=["Fidelity"], summary="Returns the list of positivated transaction from a holder",
+                response_model=list[Transaction],
+                responses=docs.answers({200: docs.ok(list[Transaction], "The purchases, newest first.", listed=True)}),
+                openapi_extra=docs.operation(docs.HOLDER, docs.offset(True), docs.limit(True), *_PERIOD))
     async def my_transactions(request: Request) -> Response:
         found = services(request)
         caller = await found.access.holder(request, env)

@@ -1,5 +1,5 @@
 """Transactions: ingestion through the campaign engine, cancellation and undo, the back
-office's explanation, and the holder's /me/transactions (CONTRACT §3.2, §3.5, §4).
+office's explanation, and the holder's /me/transactions (API.md §3.2, §3.5, §4).
 
 Every write of a holder's history at an establishment is serialised per (holder,
 establishment): on PostgreSQL by a transaction-scoped advisory lock taken before the history
@@ -364,7 +364,7 @@ class TransactionService:
     async def _campaigns(self, session, establishments, versions: dict[int, int] | None = None
                          ) -> dict[int, list[engine.Campaign]]:
         """The promotions each establishment has ever been subscribed to, with the intervals of
-        its subscriptions (from the accepted requests, CONTRACT §3.3). Kept in memory per
+        its subscriptions (from the accepted requests, API.md §3.3). Kept in memory per
         establishment under its ``campaigns_version`` (bumped by triggers on any change), so a
         batch reads one small column and loads only what changed."""
         E = CommercialEstablishment
