@@ -169,7 +169,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pruning = asyncio.get_running_loop().create_task(ChangeLog(db).keep_pruned(stop))
         # Everything made at start-up (modules, the app, SQLAlchemy's mappers) lives as long as
         # the process: out of the collector's sight, a full collection only walks what requests
-        # made since (measured on /promotions: p99 at 4 connections, see docs/PERFORMANCE.md).
+        # made since (measured on /promotions: p99 at 4 connections, see docs/performance-history.md).
         gc.collect()
         gc.freeze()
         yield

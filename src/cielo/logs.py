@@ -67,7 +67,7 @@ class AccessLog:
     """One JSON line per request, buffered and written at most every ``interval`` seconds.
 
     The access line is on every request's path; formatting it through :mod:`logging` costs
-    ~30% of a cached request (docs/PERFORMANCE.md). Like nginx's ``access_log … buffer=``,
+    ~30% of a cached request (docs/performance-history.md). Like nginx's ``access_log … buffer=``,
     lines are serialised with orjson into a buffer that is written when it fills or on a
     timer, in chunks that end on a line boundary and stay under PIPE_BUF so that the lines
     of several worker processes never interleave. At most ``interval`` seconds of access

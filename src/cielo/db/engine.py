@@ -106,7 +106,7 @@ class Database:
                 # writer and a point query takes ~20 us there, where a query through
                 # aiosqlite's thread takes ~1 ms (about ten thread hops). Without BEGIN each
                 # SELECT is its own snapshot of the latest commit. Writes stay on aiosqlite,
-                # since they may wait for the write lock. (docs/PERFORMANCE.md has figures.)
+                # since they may wait for the write lock. (docs/performance-history.md has figures.)
                 self._loop_reader = create_engine(url.replace("+aiosqlite", ""), poolclass=NullPool)
                 _install_sqlite_hooks(self._loop_reader)
         else:

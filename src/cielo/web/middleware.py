@@ -1,7 +1,7 @@
 """Pure ASGI middleware: request id, access log, body-size cap, last-resort error answer.
 
 Written as raw ASGI rather than ``BaseHTTPMiddleware`` because it sits on every request:
-the raw form adds no task or stream copies (see docs/PERFORMANCE.md).
+the raw form adds no task or stream copies (see docs/performance-history.md).
 """
 
 from __future__ import annotations

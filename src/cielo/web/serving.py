@@ -6,7 +6,7 @@ and the body on ``http.response.body``, two ``transport.write`` calls. uvloop se
 once: two system calls and two TCP segments per answer, and on loopback the kernel also runs
 the receiver's side of each segment on the sender's CPU. Joining the writes of one turn of the
 event loop into one send made the 2 km promotions search ~20% faster over HTTP
-(docs/PERFORMANCE.md). No server option does it (TCP_CORK would need a second system call per
+(docs/performance-history.md). No server option does it (TCP_CORK would need a second system call per
 answer to uncork), hence these few lines.
 """
 

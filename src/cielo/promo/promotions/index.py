@@ -3,7 +3,7 @@ without a round trip to the database, and exactly what the database would answer
 
 Why: through the database a 2 km search costs ~2 ms of its work (the index-only scan of
 ~1,200 candidates, their distances, count, sort, page) and ~0.3 ms of driver per answer
-(docs/PERFORMANCE.md). Here a search is one compiled pass (numba) over its candidates.
+(docs/performance-history.md). Here a search is one compiled pass (numba) over its candidates.
 
 Structure: the points of each environment are columns sorted by latitude band
 (``BAND_DEGREES``), then longitude, then id; an offsets array says where each band starts.
