@@ -18,6 +18,7 @@ from cielo.admin.establishments import router as admin_establishments_router
 from cielo.admin.promotions import router as admin_promotions_router
 from cielo.admin.router import router as admin_router
 from cielo.admin.transactions import router as admin_transactions_router
+from cielo.admin.common import BackOfficeError
 from cielo.auth.service import Authenticator
 from cielo.cache import CacheRegistry
 from cielo.config import Settings, get_settings
@@ -116,6 +117,11 @@ def _install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 405:
             response.headers["Allow"] = _allowed_methods(request)
         return response
+
+    @app.exception_handler(BackOfficeError)
+    async def _back_office_error(request: Request, exc: BackOfficeError):
+        # answered exactly as the HTTPException of the same status and detail
+        return await _http_error(request, StarletteHTTPException(exc.status_code, exc.detail))
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError):

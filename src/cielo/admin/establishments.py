@@ -5,15 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, HTTPException, Request
 from sqlalchemy import select
 
-from cielo.admin.router import admin_actor, in_environment
+from cielo.admin.common import Limit, Offset, admin_actor, in_environment
 from cielo.admin.schemas import (
     EstablishmentIn,
     EstablishmentOut,
     EstablishmentPatch,
     GrantIn,
     GrantOut,
-    Limit,
-    Offset,
 )
 from cielo.audit import service as audit
 from cielo.audit.service import Actor

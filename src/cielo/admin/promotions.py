@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, HTTPException, Request
 from sqlalchemy import select
 
-from cielo.admin.router import admin_actor, in_environment
-from cielo.admin.schemas import Limit, Offset, PromotionIn, PromotionPatch
+from cielo.admin.common import Limit, Offset, Refused, admin_actor, in_environment
+from cielo.admin.schemas import PromotionIn, PromotionPatch
 from cielo.audit import service as audit
 from cielo.audit.service import Actor
 from cielo.ids import PathId
@@ -35,7 +35,7 @@ def out(row: Promotion) -> dict:
 
 async def _establishment(session, env: Environment, establishment_id: PathId) -> None:
     await in_environment(session, CommercialEstablishment, env, establishment_id, "commercial establishment",
-                         status_code=400)
+                         error=Refused)
 
 
 def checked_rules(row_like: dict) -> dict:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, HTTPException, Request
 from sqlalchemy import select
 
+from cielo.admin.common import PREFIX, TAG, admin_actor, in_environment
 from cielo.admin.schemas import (
     ApplicationOut,
     ApplicationPatch,
@@ -21,17 +22,7 @@ from cielo.promo.environments import Environment
 from cielo.promo.partners.models import Partner
 from cielo.services import services
 
-PREFIX = "/admin/v1"
-
-
-async def admin_actor(request: Request) -> Actor:
-    actor = await services(request).authenticator.authenticate(request.headers.get("authorization"), "admin")
-    if actor is None:
-        raise HTTPException(401, "A bearer token with the admin scope is required.", headers={"WWW-Authenticate": "Bearer"})
-    return actor
-
-
-router = APIRouter(prefix=PREFIX, tags=["Back office"], dependencies=[Depends(admin_actor)])
+router = APIRouter(prefix=PREFIX, tags=[TAG], dependencies=[Depends(admin_actor)])
 
 
 def _partner(p: Partner) -> PartnerOut:
@@ -61,15 +52,6 @@ async def list_partners(env: Environment, request: Request):
     async with services(request).db.read() as session:
         rows = (await session.scalars(select(Partner).where(Partner.environment == env.value).order_by(Partner.id))).all()
     return [_partner(p) for p in rows]
-
-
-async def in_environment(session, model, env: Environment, row_id: int, what: str, *, lock: bool = False,
-                         status_code: int = 404):
-    """The row of ``model`` with this id in this environment, or an HTTP error saying there is none."""
-    row = await session.get(model, row_id, with_for_update=lock)
-    if row is None or row.environment != env.value:
-        raise HTTPException(status_code, f"There is no {what} {row_id} in {env.value}.")
-    return row
 
 
 async def _own_partner(session, env: Environment, partner_id: PathId, *, lock: bool = False) -> Partner:

@@ -3,28 +3,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import Query
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints
 
 from cielo.ids import BodyId
-from cielo.promo.pagination import MAX_OFFSET
 from cielo.promo.promotions import rules as campaign_rules
-from cielo.text import LINE_PATTERN
-
-# offset/limit of the back office's lists (bounded: an offset past any table is refused, not
-# handed to the database, which cannot take an integer of any size)
-Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
-Limit = Annotated[int, Query(ge=1, le=1000)]
-
-
-def _line(max_length: int, min_length: int = 0):
-    """One line of text (a name, an address line, a prize): no control characters."""
-    return Annotated[str, StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length,
-                                            pattern=LINE_PATTERN)]
-
-
-Name = _line(100, min_length=1)
-Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000, pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$")]
+from cielo.text import Description, Name
+from cielo.text import line as _line
 
 
 class PartnerIn(BaseModel):

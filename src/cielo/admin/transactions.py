@@ -7,8 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Body, Depends, Query, Request
 from sqlalchemy import select
 
-from cielo.admin.router import admin_actor
-from cielo.admin.schemas import Limit, Offset
+from cielo.admin.common import Limit, Offset, admin_actor
 from cielo.audit.service import Actor
 from cielo.services import services
 from cielo.web.http import JSONResponse, json_body
