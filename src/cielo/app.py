@@ -44,6 +44,8 @@ from cielo.promo.environments import Environment
 from cielo.promo.establishments.service import EstablishmentService
 from cielo.promo.holders.service import HolderService
 from cielo.promo.oauth.service import LoginError, OAuthService
+from cielo.promo.partners.admin_router import router as admin_partners_router
+from cielo.promo.partners.service import PartnerService
 from cielo.promo.promotions.index import ChangeLog
 from cielo.promo.promotions.service import PromotionService
 from cielo.promo.router import routers as promo_routers
@@ -183,14 +185,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         limiter=limiter, authenticator=Authenticator(db, caches), whitelabel=WhiteLabelService(db, box, caches),
         developers=DeveloperService(db, limiter), access=access,
         oauth=OAuthService(db, access, box, signing, limiter), holders=HolderService(db, box, caches), cards=cards,
-        establishments=EstablishmentService(db, caches),
+        partners=PartnerService(db), establishments=EstablishmentService(db, caches),
         promotions=PromotionService(db, caches, in_memory=settings.search_index),
         subscriptions=SubscriptionService(db, caches), transactions=TransactionService(db, cards, caches),
     )
 
     _install_error_handlers(app)
     routers = [health.router, whitelabel_router, *(router for env in Environment for router in promo_routers(env)), developer_router,
-               admin_router, admin_establishments_router, admin_promotions_router, admin_transactions_router]
+               admin_partners_router, admin_router, admin_establishments_router, admin_promotions_router, admin_transactions_router]
     add_routes(app, routers)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, access_log=access_log)
     return app

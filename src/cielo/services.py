@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # the annotations only: importing this module imports no doma
     from cielo.promo.establishments.service import EstablishmentService
     from cielo.promo.holders.service import HolderService
     from cielo.promo.oauth.service import OAuthService
+    from cielo.promo.partners.service import PartnerService
     from cielo.promo.promotions.service import PromotionService
     from cielo.promo.subscriptions.service import SubscriptionService
     from cielo.promo.transactions.service import TransactionService
@@ -49,6 +50,7 @@ class Services:
     oauth: OAuthService
     holders: HolderService
     cards: CardService
+    partners: PartnerService
     establishments: EstablishmentService
     promotions: PromotionService
     subscriptions: SubscriptionService

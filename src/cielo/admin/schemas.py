@@ -3,42 +3,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from cielo.ids import BodyId
 from cielo.promo.promotions import rules as campaign_rules
 from cielo.text import Description, Name
 from cielo.text import line as _line
-
-
-class PartnerIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: Name
-    description: Description = ""
-    term: AnyHttpUrl
-    associationType: Literal["AUTOMATIC", "MANUAL"]
-    active: bool = True
-
-
-class PartnerPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: Name | None = None
-    description: Description | None = None
-    term: AnyHttpUrl | None = None
-    associationType: Literal["AUTOMATIC", "MANUAL"] | None = None
-    active: bool | None = None
-
-
-class PartnerOut(BaseModel):
-    id: int
-    environment: str
-    name: str
-    description: str
-    term: str
-    associationType: str
-    active: bool
 
 
 class ApplicationOut(BaseModel):
