@@ -16,17 +16,17 @@ import cielo
 from cielo.web import health, runtime
 from cielo.admin.establishments import router as admin_establishments_router
 from cielo.admin.promotions import router as admin_promotions_router
-from cielo.admin.router import router as admin_router
 from cielo.admin.transactions import router as admin_transactions_router
 from cielo.admin.common import BackOfficeError
 from cielo.auth.service import Authenticator
 from cielo.cache import CacheRegistry
 from cielo.config import Settings, get_settings
 from cielo.db import Database
+from cielo.promo.developer.admin_router import router as admin_applications_router
 from cielo.promo.developer.router import PREFIX as DEVELOPER_PREFIX
 from cielo.promo.developer.router import install_handlers as install_developer_handlers
 from cielo.promo.developer.router import router as developer_router
-from cielo.promo.developer.service import DeveloperService
+from cielo.promo.developer.service import ApplicationService, DeveloperService
 from cielo.web.http import (
     STATUS_SENTENCES,
     JSONResponse,
@@ -183,7 +183,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.services = Services(
         settings=settings, db=db, redis=redis, caches=caches, secret_box=box, signing=signing, csrf=Csrf(signing),
         limiter=limiter, authenticator=Authenticator(db, caches), whitelabel=WhiteLabelService(db, box, caches),
-        developers=DeveloperService(db, limiter), access=access,
+        developers=DeveloperService(db, limiter), applications=ApplicationService(db), access=access,
         oauth=OAuthService(db, access, box, signing, limiter), holders=HolderService(db, box, caches), cards=cards,
         partners=PartnerService(db), establishments=EstablishmentService(db, caches),
         promotions=PromotionService(db, caches, in_memory=settings.search_index),
@@ -192,7 +192,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     _install_error_handlers(app)
     routers = [health.router, whitelabel_router, *(router for env in Environment for router in promo_routers(env)), developer_router,
-               admin_partners_router, admin_router, admin_establishments_router, admin_promotions_router, admin_transactions_router]
+               admin_partners_router, admin_applications_router, admin_establishments_router, admin_promotions_router, admin_transactions_router]
     add_routes(app, routers)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, access_log=access_log)
     return app

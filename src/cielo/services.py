@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # the annotations only: importing this module imports no doma
     from cielo.db import Database
     from cielo.promo.access import Access
     from cielo.promo.cards.service import CardService
-    from cielo.promo.developer.service import DeveloperService
+    from cielo.promo.developer.service import ApplicationService, DeveloperService
     from cielo.promo.establishments.service import EstablishmentService
     from cielo.promo.holders.service import HolderService
     from cielo.promo.oauth.service import OAuthService
@@ -46,6 +46,7 @@ class Services:
     authenticator: Authenticator
     whitelabel: WhiteLabelService
     developers: DeveloperService
+    applications: ApplicationService
     access: Access
     oauth: OAuthService
     holders: HolderService

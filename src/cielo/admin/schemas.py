@@ -11,22 +11,6 @@ from cielo.text import Description, Name
 from cielo.text import line as _line
 
 
-class ApplicationOut(BaseModel):
-    id: int
-    environment: str
-    name: str
-    clientId: str
-    developerId: int
-    partnerId: int | None = None
-    redirectUrls: list[str]
-
-
-class ApplicationPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    partnerId: BodyId | None = None
-
-
 Premium = _line(200, min_length=1)
 
 
