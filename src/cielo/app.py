@@ -14,7 +14,6 @@ from starlette.routing import Match
 
 import cielo
 from cielo.web import health, runtime
-from cielo.admin.establishments import router as admin_establishments_router
 from cielo.admin.promotions import router as admin_promotions_router
 from cielo.admin.transactions import router as admin_transactions_router
 from cielo.admin.common import BackOfficeError
@@ -41,6 +40,7 @@ from cielo.promo import errors as promo_errors
 from cielo.promo.access import Access
 from cielo.promo.cards.service import CardService
 from cielo.promo.environments import Environment
+from cielo.promo.establishments.admin_router import router as admin_establishments_router
 from cielo.promo.establishments.service import EstablishmentService
 from cielo.promo.holders.service import HolderService
 from cielo.promo.oauth.service import LoginError, OAuthService

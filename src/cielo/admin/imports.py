@@ -16,14 +16,15 @@ from typing import Callable, Iterator
 from pydantic import ValidationError
 from sqlalchemy import insert, select
 
-from cielo.admin.establishments import establishment_values
 from cielo.admin.promotions import promotion_values
-from cielo.admin.schemas import EstablishmentIn, PromotionIn
+from cielo.admin.schemas import PromotionIn
 from cielo.audit import service as audit
 from cielo.audit.service import Actor
 from cielo.db import Database, utcnow
 from cielo.promo.environments import Environment
 from cielo.promo.establishments.models import CommercialEstablishment
+from cielo.promo.establishments.schemas import EstablishmentIn
+from cielo.promo.establishments.service import establishment_values
 from cielo.promo.promotions.models import Promotion
 
 KINDS = ("establishments", "promotions", "transactions")
