@@ -14,7 +14,6 @@ from starlette.routing import Match
 
 import cielo
 from cielo.web import health, runtime
-from cielo.admin.promotions import router as admin_promotions_router
 from cielo.admin.transactions import router as admin_transactions_router
 from cielo.admin.common import BackOfficeError
 from cielo.auth.service import Authenticator
@@ -47,6 +46,7 @@ from cielo.promo.oauth.service import LoginError, OAuthService
 from cielo.promo.partners.admin_router import router as admin_partners_router
 from cielo.promo.partners.service import PartnerService
 from cielo.promo.promotions.index import ChangeLog
+from cielo.promo.promotions.admin_router import router as admin_promotions_router
 from cielo.promo.promotions.service import PromotionService
 from cielo.promo.router import routers as promo_routers
 from cielo.promo.subscriptions.service import SubscriptionService, run_consumer

@@ -1,3 +1,6 @@
+"""Promotions on the wire (the back office, CONTRACT §3.5, §4). The Promotions API's own
+answers are shaped in service.py."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -7,11 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cielo.ids import BodyId
 from cielo.promo.promotions import rules as campaign_rules
-from cielo.text import Description, Name
-from cielo.text import line as _line
+from cielo.text import Description, Name, line
 
-
-Premium = _line(200, min_length=1)
+Premium = line(200, min_length=1)
 
 
 def _rules_by_campaign_type(schema: dict) -> None:
@@ -32,8 +33,8 @@ class PromotionIn(BaseModel):
     active: bool = True
     premium: Premium
     rules: dict = Field(default_factory=dict)
-    campaignModel: _line(100) | None = None
-    transactionDays: _line(100) | None = None
+    campaignModel: line(100) | None = None
+    transactionDays: line(100) | None = None
     validityRedemption: date | None = None
     shareable: bool = False
 
@@ -50,7 +51,7 @@ class PromotionPatch(BaseModel):
     active: bool | None = None
     premium: Premium | None = None
     rules: dict | None = None
-    campaignModel: _line(100) | None = None
-    transactionDays: _line(100) | None = None
+    campaignModel: line(100) | None = None
+    transactionDays: line(100) | None = None
     validityRedemption: date | None = None
     shareable: bool | None = None
