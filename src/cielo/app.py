@@ -14,7 +14,6 @@ from starlette.routing import Match
 
 import cielo
 from cielo.web import health, runtime
-from cielo.admin.transactions import router as admin_transactions_router
 from cielo.admin.common import BackOfficeError
 from cielo.auth.service import Authenticator
 from cielo.cache import CacheRegistry
@@ -50,6 +49,7 @@ from cielo.promo.promotions.admin_router import router as admin_promotions_route
 from cielo.promo.promotions.service import PromotionService
 from cielo.promo.router import routers as promo_routers
 from cielo.promo.subscriptions.service import SubscriptionService, run_consumer
+from cielo.promo.transactions.admin_router import router as admin_transactions_router
 from cielo.promo.transactions.service import IngestError, TransactionService
 from cielo.ratelimit import RateLimiter
 from cielo.security.csrf import Csrf
@@ -192,7 +192,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     _install_error_handlers(app)
     routers = [health.router, whitelabel_router, *(router for env in Environment for router in promo_routers(env)), developer_router,
-               admin_partners_router, admin_applications_router, admin_establishments_router, admin_promotions_router, admin_transactions_router]
+               # the back office (/admin/v1), each domain's routes, in this order
+               admin_partners_router, admin_applications_router, admin_establishments_router, admin_promotions_router,
+               admin_transactions_router]
     add_routes(app, routers)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, access_log=access_log)
     return app
