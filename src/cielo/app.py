@@ -13,19 +13,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 import cielo
-from cielo.web import apidocs, health, runtime
-from cielo.admin.establishments import router as admin_establishments_router
-from cielo.admin.promotions import router as admin_promotions_router
-from cielo.admin.router import router as admin_router
-from cielo.admin.transactions import router as admin_transactions_router
+from cielo.admin.common import BackOfficeError
 from cielo.auth.service import Authenticator
 from cielo.cache import CacheRegistry
 from cielo.config import Settings, get_settings
 from cielo.db import Database
+from cielo.promo.developer.admin_router import router as admin_applications_router
 from cielo.promo.developer.router import PREFIX as DEVELOPER_PREFIX
 from cielo.promo.developer.router import install_handlers as install_developer_handlers
 from cielo.promo.developer.router import router as developer_router
-from cielo.promo.developer.service import DeveloperService
+from cielo.promo.developer.service import ApplicationService, DeveloperService
 from cielo.web.http import (
     STATUS_SENTENCES,
     JSONResponse,
@@ -33,6 +30,7 @@ from cielo.web.http import (
     register_error_style,
 )
 from cielo.logs import AccessLog
+from cielo.web import apidocs, health, runtime
 from cielo.web.middleware import RequestContextMiddleware
 from cielo.web.openapi import finish_document
 from cielo.web.routing import add_routes
@@ -42,13 +40,18 @@ from cielo.promo import openapi as promo_docs
 from cielo.promo.access import Access
 from cielo.promo.cards.service import CardService
 from cielo.promo.environments import Environment
+from cielo.promo.establishments.admin_router import router as admin_establishments_router
 from cielo.promo.establishments.service import EstablishmentService
 from cielo.promo.holders.service import HolderService
 from cielo.promo.oauth.service import LoginError, OAuthService
+from cielo.promo.partners.admin_router import router as admin_partners_router
+from cielo.promo.partners.service import PartnerService
 from cielo.promo.promotions.index import ChangeLog
+from cielo.promo.promotions.admin_router import router as admin_promotions_router
 from cielo.promo.promotions.service import PromotionService
 from cielo.promo.router import routers as promo_routers
 from cielo.promo.subscriptions.service import SubscriptionService, run_consumer
+from cielo.promo.transactions.admin_router import router as admin_transactions_router
 from cielo.promo.transactions.service import IngestError, TransactionService
 from cielo.ratelimit import RateLimiter
 from cielo.security.csrf import Csrf
@@ -119,6 +122,11 @@ def _install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 405:
             response.headers["Allow"] = _allowed_methods(request)
         return response
+
+    @app.exception_handler(BackOfficeError)
+    async def _back_office_error(request: Request, exc: BackOfficeError):
+        # answered exactly as the HTTPException of the same status and detail
+        return await _http_error(request, StarletteHTTPException(exc.status_code, exc.detail))
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError):
@@ -200,9 +208,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.services = Services(
         settings=settings, db=db, redis=redis, caches=caches, secret_box=box, signing=signing, csrf=Csrf(signing),
         limiter=limiter, authenticator=Authenticator(db, caches), whitelabel=WhiteLabelService(db, box, caches),
-        developers=DeveloperService(db, limiter), access=access,
+        developers=DeveloperService(db, limiter), applications=ApplicationService(db), access=access,
         oauth=OAuthService(db, access, box, signing, limiter), holders=HolderService(db, box, caches), cards=cards,
-        establishments=EstablishmentService(db, caches),
+        partners=PartnerService(db), establishments=EstablishmentService(db, caches),
         promotions=PromotionService(db, caches, in_memory=settings.search_index),
         subscriptions=SubscriptionService(db, caches), transactions=TransactionService(db, cards, caches),
     )
@@ -210,7 +218,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _install_error_handlers(app)
     promo = [router for env in Environment for router in promo_routers(env)]
     routers = [health.router, apidocs.router, whitelabel_router, *promo, developer_router,
-               admin_router, admin_establishments_router, admin_promotions_router, admin_transactions_router]
+               # the back office (/admin/v1), each domain's routes, in this order
+               admin_partners_router, admin_applications_router, admin_establishments_router, admin_promotions_router,
+               admin_transactions_router]
     add_routes(app, routers)
     finish_document(app, security_schemes={**promo_docs.SECURITY_SCHEMES, **WHITELABEL_SECURITY}, tags=TAGS)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, access_log=access_log)

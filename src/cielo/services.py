@@ -17,10 +17,11 @@ if TYPE_CHECKING:  # the annotations only: importing this module imports no doma
     from cielo.db import Database
     from cielo.promo.access import Access
     from cielo.promo.cards.service import CardService
-    from cielo.promo.developer.service import DeveloperService
+    from cielo.promo.developer.service import ApplicationService, DeveloperService
     from cielo.promo.establishments.service import EstablishmentService
     from cielo.promo.holders.service import HolderService
     from cielo.promo.oauth.service import OAuthService
+    from cielo.promo.partners.service import PartnerService
     from cielo.promo.promotions.service import PromotionService
     from cielo.promo.subscriptions.service import SubscriptionService
     from cielo.promo.transactions.service import TransactionService
@@ -44,10 +45,12 @@ class Services:
     authenticator: Authenticator
     whitelabel: WhiteLabelService
     developers: DeveloperService
+    applications: ApplicationService
     access: Access
     oauth: OAuthService
     holders: HolderService
     cards: CardService
+    partners: PartnerService
     establishments: EstablishmentService
     promotions: PromotionService
     subscriptions: SubscriptionService

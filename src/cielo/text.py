@@ -5,12 +5,31 @@ character in a name or a line of an address is never meant."""
 from __future__ import annotations
 
 import re
+from typing import Annotated
+
+from pydantic import StringConstraints
 
 _CONTROLS = r"\x00-\x1f\x7f-\x9f"  # C0, DEL and C1, as a character-class range
 # for Pydantic's ``pattern`` (a Python str never reaches it with a lone surrogate: JSON
 # decoding refuses them first)
 LINE_PATTERN = rf"^[^{_CONTROLS}]*$"
 _CONTROL = re.compile(rf"[{_CONTROLS}\ud800-\udfff]")
+
+
+def _line(max_length: int, min_length: int = 0) -> StringConstraints:
+    """One line of text (a name, an address line, a prize): no control characters."""
+    return StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length, pattern=LINE_PATTERN)
+
+
+# wire fields of one line of text, by their longest
+Name = Annotated[str, _line(100, min_length=1)]
+Line20 = Annotated[str, _line(20)]
+Line100 = Annotated[str, _line(100)]
+Line200 = Annotated[str, _line(200)]
+Prize = Annotated[str, _line(200, min_length=1)]
+# several lines: tabs and line breaks allowed, other C0 controls not
+Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000,
+                                               pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$")]
 
 
 def has_control(value: str) -> bool:

@@ -1,4 +1,5 @@
-"""Developer accounts, sessions, applications and their Access-Tokens."""
+"""Developer accounts, sessions, applications and their Access-Tokens (the panel), and the
+back office's view of the applications (ApplicationService)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from cielo.admin.common import in_environment
 from cielo.audit import service as audit
 from cielo.audit.service import Actor
 from cielo.db import Database, utcnow
@@ -20,7 +22,9 @@ from cielo.promo.developer.models import (
     Developer,
     DeveloperSession,
 )
+from cielo.promo.developer.schemas import ApplicationPatch
 from cielo.promo.environments import Environment
+from cielo.promo.partners.service import partner_in
 from cielo.ratelimit import RateLimiter
 from cielo.security import passwords, tokens
 from cielo.text import has_control, is_email
@@ -315,3 +319,30 @@ class DeveloperService:
 
 def _actor(developer: Developer) -> Actor:
     return Actor(None, f"developer:{developer.id}")
+
+
+class ApplicationService:
+    """The applications of every developer, as the back office sees them: listed per
+    environment, assigned to a partner."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def list_in(self, env: Environment) -> list[Application]:
+        async with self._db.read() as session:
+            return list((await session.scalars(
+                select(Application).where(Application.environment == env.value).order_by(Application.id))).all())
+
+    async def modify(self, env: Environment, application_id: int, changes: ApplicationPatch, actor: Actor) -> Application:
+        """Assigns the application to a partner of its environment (or to none) when the
+        change names ``partnerId``."""
+        async with self._db.write() as session:
+            app = await in_environment(session, Application, env, application_id, "application", lock=True)
+            if "partnerId" in changes.model_fields_set:
+                if changes.partnerId is not None:
+                    await partner_in(session, env, changes.partnerId)
+                app.partner_id = changes.partnerId
+                audit.record(session, actor, "assign-partner", "application", str(app.id),
+                             {"partnerId": changes.partnerId})
+            await session.flush()
+            return app

@@ -1,4 +1,5 @@
-"""Promotions near a point and by id (API.md §3.4)."""
+"""Promotions near a point and by id (API.md §3.4), and the back office's promotions with the
+rules of their campaign type (API.md §3.5, §4)."""
 
 from __future__ import annotations
 
@@ -10,20 +11,35 @@ from typing import Any, NamedTuple
 import orjson
 from sqlalchemy import Boolean, Float, and_, bindparam, column, func, or_, select, table
 
+from cielo.admin.common import Refused, in_environment, not_null
+from cielo.audit import service as audit
+from cielo.audit.service import Actor
 from cielo.cache import CacheRegistry
 from cielo.db import Database
 from cielo.promo.environments import Environment
 from cielo.promo.errors import PromoError, invalid, missing
 from cielo.promo.establishments.models import CommercialEstablishment
+from cielo.promo.establishments.service import establishment_in
 from cielo.promo.establishments.service import model_of as establishment_model_of
 from cielo.promo.pagination import Page
+from cielo.promo.promotions import rules as campaign_rules
 from cielo.promo.promotions.geo import EARTH_RADIUS_M, boxes
 from cielo.promo.promotions.index import SearchIndex
 from cielo.promo.promotions.models import CAMPAIGN_TYPES, Promotion
+from cielo.promo.promotions.schemas import PromotionIn, PromotionPatch
 
 MAX_KEPT_BODIES = 50_000  # ~50 MB at most: the pages actually asked for, not every promotion
 SORT_KEYS = ("distance", "startDate", "endDate", "title", "id")
 MAX_RADIUS = 50_000
+
+# a promotion's wire fields (the back office's PromotionIn / PromotionPatch) and their columns
+COLUMNS = {
+    "commercialEstablishmentId": "establishment_id", "title": "title", "description": "description",
+    "campaignType": "campaign_type", "startDate": "start_date", "endDate": "end_date", "active": "active",
+    "premium": "premium", "rules": "rules", "campaignModel": "campaign_model", "transactionDays": "transaction_days",
+    "validityRedemption": "validity_redemption", "shareable": "shareable",
+}
+_NULLABLE = frozenset({"campaignModel", "transactionDays", "validityRedemption"})
 
 
 @dataclass(frozen=True)
@@ -145,6 +161,33 @@ def _with_establishment():
     """The columns of ``_body``: a promotion joined to its establishment."""
     return (select(*_PROMOTION_COLUMNS, *_ESTABLISHMENT_COLUMNS)
             .join(CommercialEstablishment, CommercialEstablishment.id == Promotion.establishment_id))
+
+
+def checked_rules(row_like: dict) -> dict:
+    """The normalised rules of a promotion's columns, or ValueError with a sentence (the API
+    and the import command share it)."""
+    if row_like["start_date"] > row_like["end_date"]:
+        raise ValueError("startDate must not be after endDate.")
+    return campaign_rules.validate(row_like["campaign_type"], row_like["rules"])
+
+
+def _checked(row_like: dict) -> dict:
+    try:
+        return checked_rules(row_like)
+    except ValueError as exc:
+        raise Refused(str(exc)) from None
+
+
+def promotion_values(env: Environment, body: PromotionIn) -> dict:
+    """The columns of a new promotion, or ValueError with a sentence (for the import command)."""
+    values = {name: getattr(body, field) for field, name in COLUMNS.items()}
+    values["rules"] = checked_rules(values)
+    return {"environment": env.value, **values}
+
+
+async def _establishment(session, env: Environment, establishment_id: int) -> None:
+    """A promotion names an establishment of its environment: another is a bad request (400)."""
+    await establishment_in(session, env, establishment_id, error=Refused)
 
 
 class PromotionService:
@@ -337,3 +380,44 @@ class PromotionService:
     @functools.lru_cache(maxsize=1)  # noqa: B019
     def _by_id_in(self):
         return _with_establishment().where(Promotion.id == bindparam("id"), Promotion.environment == bindparam("env"))
+
+    # ---- the back office -------------------------------------------------------------------
+
+    async def create(self, env: Environment, body: PromotionIn, actor: Actor) -> Promotion:
+        values = {name: getattr(body, field) for field, name in COLUMNS.items()}
+        values["rules"] = _checked(values)
+        row = Promotion(environment=env.value, **values)
+        async with self._db.write() as session:
+            await _establishment(session, env, body.commercialEstablishmentId)
+            session.add(row)
+            await session.flush()
+            audit.record(session, actor, "create", "promotion", str(row.id), {"fields": sorted(body.model_fields_set)})
+        return row
+
+    async def list_in(self, env: Environment, offset: int, limit: int) -> list[Promotion]:
+        async with self._db.read() as session:
+            return list((await session.scalars(
+                select(Promotion).where(Promotion.environment == env.value).order_by(Promotion.id)
+                .offset(offset).limit(limit)
+            )).all())
+
+    async def find(self, env: Environment, promotion_id: int) -> Promotion:
+        async with self._db.read() as session:
+            return await in_environment(session, Promotion, env, promotion_id, "promotion")
+
+    async def modify(self, env: Environment, promotion_id: int, body: PromotionPatch, actor: Actor) -> Promotion:
+        changes = body.model_dump(exclude_unset=True)
+        async with self._db.write() as session:
+            row = await in_environment(session, Promotion, env, promotion_id, "promotion", lock=True)
+            not_null(changes, _NULLABLE)
+            values = {name: getattr(row, name) for name in COLUMNS.values()}
+            for field, value in changes.items():
+                values[COLUMNS[field]] = value
+            values["rules"] = _checked(values)
+            if "commercialEstablishmentId" in changes:
+                await _establishment(session, env, values["establishment_id"])
+            for name, value in values.items():
+                setattr(row, name, value)
+            audit.record(session, actor, "modify", "promotion", str(row.id), {"fields": sorted(changes)})
+            await session.flush()
+            return row

@@ -604,6 +604,19 @@ class TransactionService:
                 raise IngestError(404, f"There is no transaction {transaction_id} in {env.value}.")
             return (await self._models(session, [(row.id, False)]))[0][0]
 
+    async def list_in(self, env: Environment, *, holder_id: int | None = None, card_id: int | None = None,
+                      establishment_id: int | None = None, offset: int, limit: int) -> list[dict]:
+        """The back office's list: ``env``'s transactions by id, of a holder, card or
+        establishment when given, each with what it earned."""
+        T = Transaction
+        stmt = select(T.id).where(T.environment == env.value)
+        for column, value in ((T.holder_id, holder_id), (T.card_id, card_id), (T.establishment_id, establishment_id)):
+            if value is not None:
+                stmt = stmt.where(column == value)
+        async with self._db.read() as session:
+            ids = (await session.scalars(stmt.order_by(T.id).offset(offset).limit(limit))).all()
+        return await self.many(list(ids))
+
     async def many(self, ids: list[int]) -> list[dict]:
         """Transactions by id, in that order, each with what it earned."""
         if not ids:

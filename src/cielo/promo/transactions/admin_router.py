@@ -1,24 +1,22 @@
 """Back office: transaction ingestion (one or a batch), cancellation and undo, and the
-explanation of what a transaction earned (API.md §4). The rules live in
-cielo.promo.transactions; these routes only carry JSON in and out."""
+explanation of what a transaction earned (API.md §4). The rules live in service.py and
+parsing.py; these routes only carry JSON in and out."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Body, Depends, Query, Request
-from sqlalchemy import select
 
-from cielo.admin.router import admin_actor
-from cielo.admin.schemas import Limit, Offset
+from cielo.admin.common import PREFIX, TAG, Limit, Offset, admin_actor
 from cielo.audit.service import Actor
 from cielo.ids import MAX_ID, PathId
 from cielo.promo.environments import Environment
-from cielo.promo.transactions.models import CANCELLATION, UNDO, Transaction
+from cielo.promo.transactions.models import CANCELLATION, UNDO
 from cielo.promo.transactions.parsing import SCHEMA, ItemError, moment
 from cielo.promo.transactions.service import MAX_BATCH, IngestError
 from cielo.services import services
 from cielo.web.http import JSONResponse, json_body
 
-router = APIRouter(prefix="/admin/v1", tags=["Back office"], dependencies=[Depends(admin_actor)])
+router = APIRouter(prefix=PREFIX, tags=[TAG], dependencies=[Depends(admin_actor)])
 
 TRANSACTION_EXAMPLE = {"cardId": 1, "commercialEstablishmentId": 1, "amount": "20.00",
                        "occurredAt": "2026-11-24T12:30:00-03:00", "productPrimary": {"id": 1, "description": "Crédito"},
@@ -65,14 +63,9 @@ async def list_(env: Environment, request: Request, holderId: int | None = Query
                 cardId: int | None = Query(None, ge=1, le=MAX_ID),
                 commercialEstablishmentId: int | None = Query(None, ge=1, le=MAX_ID),
                 offset: Offset = 0, limit: Limit = 100):
-    T = Transaction
-    stmt = select(T.id).where(T.environment == env.value)
-    for column, value in ((T.holder_id, holderId), (T.card_id, cardId), (T.establishment_id, commercialEstablishmentId)):
-        if value is not None:
-            stmt = stmt.where(column == value)
-    async with services(request).db.read() as session:
-        ids = (await session.scalars(stmt.order_by(T.id).offset(offset).limit(limit))).all()
-    return await services(request).transactions.many(list(ids))
+    return await services(request).transactions.list_in(env, holder_id=holderId, card_id=cardId,
+                                                        establishment_id=commercialEstablishmentId,
+                                                        offset=offset, limit=limit)
 
 
 @router.get("/{env}/transactions/{transaction_id}")
