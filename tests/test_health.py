@@ -5,6 +5,7 @@ from starlette.testclient import TestClient
 
 from cielo.app import create_app
 from cielo.config import Settings
+from tests.conftest import make_token
 
 
 def test_healthz_and_readyz(client):
@@ -48,6 +49,15 @@ def test_unknown_route_outside_the_apis(client):
     response = client.get("/nowhere")
     assert response.status_code == 404
     assert response.json() == {"detail": "The requested resource was not found."}
+
+
+def test_a_404_raised_with_a_sentence_keeps_it(client, settings):
+    """The back office's 404 says what is missing; only the router's own 404 (no such path)
+    gets the generic sentence."""
+    _, token = make_token(settings, "admin")
+    response = client.get("/admin/v1/sandbox/partners/5", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 404
+    assert response.json() == {"detail": "There is no partner 5 in sandbox."}
 
 
 def test_openapi_describes_the_white_label_routes(client):

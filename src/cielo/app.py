@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from http import HTTPStatus
 import gc
 from contextlib import asynccontextmanager
 
@@ -114,8 +115,14 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException):
         template = STATUS_SENTENCES.get(exc.status_code)
-        # only our own templates are formatted: a detail may quote the caller's input, braces and all
-        sentence = template.format(method=request.method, limit="") if template else str(exc.detail)
+        # Starlette's own errors (no route, no such method) carry the bare status phrase: they get
+        # our sentence; an error raised with a sentence of its own (a back-office 404 naming what
+        # is missing) keeps it. Only our own templates are formatted: a detail may quote the
+        # caller's input, braces and all.
+        if template and exc.detail == HTTPStatus(exc.status_code).phrase:
+            sentence = template.format(method=request.method, limit="")
+        else:
+            sentence = str(exc.detail)
         response = error_style_for(request.url.path)(exc.status_code, sentence)
         if exc.headers:
             response.headers.update(exc.headers)
