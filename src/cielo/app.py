@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from http import HTTPStatus
 import gc
 from contextlib import asynccontextmanager
+from http import HTTPStatus
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -19,27 +19,16 @@ from cielo.auth.service import Authenticator
 from cielo.cache import CacheRegistry
 from cielo.config import Settings, get_settings
 from cielo.db import Database
+from cielo.logs import AccessLog
+from cielo.promo import errors as promo_errors
+from cielo.promo import openapi as promo_docs
+from cielo.promo.access import Access
+from cielo.promo.cards.service import CardService
 from cielo.promo.developer.admin_router import router as admin_applications_router
 from cielo.promo.developer.router import PREFIX as DEVELOPER_PREFIX
 from cielo.promo.developer.router import install_handlers as install_developer_handlers
 from cielo.promo.developer.router import router as developer_router
 from cielo.promo.developer.service import ApplicationService, DeveloperService
-from cielo.web.http import (
-    STATUS_SENTENCES,
-    JSONResponse,
-    error_style_for,
-    register_error_style,
-)
-from cielo.logs import AccessLog
-from cielo.web import apidocs, health, runtime
-from cielo.web.middleware import RequestContextMiddleware
-from cielo.web.openapi import finish_document
-from cielo.web.routing import add_routes
-from cielo.web.pages import error_page
-from cielo.promo import errors as promo_errors
-from cielo.promo import openapi as promo_docs
-from cielo.promo.access import Access
-from cielo.promo.cards.service import CardService
 from cielo.promo.environments import Environment
 from cielo.promo.establishments.admin_router import router as admin_establishments_router
 from cielo.promo.establishments.service import EstablishmentService
@@ -47,8 +36,8 @@ from cielo.promo.holders.service import HolderService
 from cielo.promo.oauth.service import LoginError, OAuthService
 from cielo.promo.partners.admin_router import router as admin_partners_router
 from cielo.promo.partners.service import PartnerService
-from cielo.promo.promotions.index import ChangeLog
 from cielo.promo.promotions.admin_router import router as admin_promotions_router
+from cielo.promo.promotions.index import ChangeLog
 from cielo.promo.promotions.service import PromotionService
 from cielo.promo.router import routers as promo_routers
 from cielo.promo.subscriptions.service import SubscriptionService, run_consumer
@@ -56,9 +45,20 @@ from cielo.promo.transactions.admin_router import router as admin_transactions_r
 from cielo.promo.transactions.service import IngestError, TransactionService
 from cielo.ratelimit import RateLimiter
 from cielo.security.csrf import Csrf
-from cielo.services import Services
 from cielo.security.secrets import secret_box_from_settings
 from cielo.security.signing import signing_keys_from_settings
+from cielo.services import Services
+from cielo.web import apidocs, health, runtime
+from cielo.web.http import (
+    STATUS_SENTENCES,
+    JSONResponse,
+    error_style_for,
+    register_error_style,
+)
+from cielo.web.middleware import RequestContextMiddleware
+from cielo.web.openapi import finish_document
+from cielo.web.pages import error_page
+from cielo.web.routing import add_routes
 from cielo.whitelabel import errors as wl_errors
 from cielo.whitelabel.router import PREFIX as WHITELABEL_PREFIX
 from cielo.whitelabel.router import SECURITY_SCHEMES as WHITELABEL_SECURITY

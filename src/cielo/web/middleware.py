@@ -16,8 +16,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cielo.cache import RequestMarker, request_marker
 from cielo.db import unavailable
-from cielo.web.http import STATUS_SENTENCES, error_style_for
 from cielo.logs import AccessLog, request_id_var
+from cielo.web.http import STATUS_SENTENCES, error_style_for
 
 error_log = logging.getLogger("cielo.error")
 

@@ -10,9 +10,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from cielo.security.csrf import FIELD, Csrf
 from cielo.services import services
 from cielo.web.http import hides_detail
-from cielo.security.csrf import FIELD, Csrf
 
 TEMPLATES = Path(__file__).parent.parent / "templates"
 _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), auto_reload=False)
