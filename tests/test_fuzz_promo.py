@@ -37,6 +37,16 @@ def schemathesis(url: str, headers: dict[str, str], *selection: str, report_dir:
     return subprocess.run(command, capture_output=True, text=True, timeout=900)
 
 
+def _signed_in(server, document: dict) -> dict:
+    """The seeded client's token pair for the first seeded holder, signed in through the pages."""
+    client, holder = document["client"], document["holders"][0]
+    creds = Credentials(0, client["client_id"], client["client_secret"], client["access_token"])
+    with httpx.Client(base_url=server.url) as browser:
+        return tokens_for(browser, creds, base="/sandbox/promotions/v1", redirect_url=client["redirect_url"],
+                          name=holder["name"], cpf=holder["cpf"], birthdate=holder["birthdate"],
+                          email=holder["email"], password=holder["password"])
+
+
 def test_promo_api_fuzz(server_factory, tmp_path):
     server = server_factory()
     document = json.loads(server.cli("sandbox", "seed", "--json").stdout)
@@ -47,12 +57,7 @@ def test_promo_api_fuzz(server_factory, tmp_path):
                           report_dir=tmp_path / "partner")
     assert result.returncode == 0, result.stdout[-6000:]
 
-    holder = document["holders"][0]
-    creds = Credentials(0, client["client_id"], client["client_secret"], client["access_token"])
-    with httpx.Client(base_url=server.url) as browser:
-        tokens = tokens_for(browser, creds, base="/sandbox/promotions/v1", redirect_url=client["redirect_url"],
-                            name=holder["name"], cpf=holder["cpf"], birthdate=holder["birthdate"],
-                            email=holder["email"], password=holder["password"])
+    tokens = _signed_in(server, document)
     holder_headers = {"Client-Id": client["client_id"], "Access-Token": tokens["access_token"]}
     result = schemathesis(base, holder_headers, "--include-path-regex", "^/me", report_dir=tmp_path / "holder")
     assert result.returncode == 0, result.stdout[-6000:]
@@ -85,12 +90,7 @@ def test_promo_api_fuzz_against_its_own_document(server_factory, tmp_path):
                           report_dir=tmp_path / "partner", spec=spec)
     assert result.returncode == 0, result.stdout[-6000:]
 
-    holder = document["holders"][0]
-    creds = Credentials(0, client["client_id"], client["client_secret"], client["access_token"])
-    with httpx.Client(base_url=server.url) as browser:
-        tokens = tokens_for(browser, creds, base="/sandbox/promotions/v1", redirect_url=client["redirect_url"],
-                            name=holder["name"], cpf=holder["cpf"], birthdate=holder["birthdate"],
-                            email=holder["email"], password=holder["password"])
+    tokens = _signed_in(server, document)
     holder_headers = {"Client-Id": client["client_id"], "Access-Token": tokens["access_token"]}
     result = schemathesis(server.url, holder_headers, "--include-path-regex", "^/sandbox/promotions/v1/me",
                           report_dir=tmp_path / "holder", spec=spec)

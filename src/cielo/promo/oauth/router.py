@@ -51,6 +51,16 @@ _LOGIN = [
 ]
 
 
+async def token_request(request: Request, env: Environment, expected_grant: str):
+    """What both token endpoints check first, in order: the client's credentials, a JSON
+    object body, and its grant_type."""
+    found = services(request)
+    app = await found.access.basic_client(request, env)
+    body = await json_object(request)
+    grant_type(body, expected_grant)
+    return found, app, body
+
+
 def router(env: Environment) -> APIRouter:
     routes = APIRouter(prefix=env.base_path, route_class=LeanRoute)
     page = routes.api_route  # the HTML pages: routes like the others, outside the API's document
@@ -123,10 +133,7 @@ def router(env: Environment) -> APIRouter:
                  openapi_extra=docs.operation(docs.CLIENT, body=AccessTokenRequest,
                                               body_example={"grant_type": "authorization_code", "code": "…"}))
     async def access_token(request: Request) -> Response:
-        found = services(request)
-        app = await found.access.basic_client(request, env)
-        body = await json_object(request)
-        grant_type(body, "authorization_code")
+        found, app, body = await token_request(request, env, "authorization_code")
         return JSONResponse(await found.oauth.exchange_code(app, body), status_code=201, headers=NO_STORE)
 
     @routes.post("/refresh-token", tags=[TAG], status_code=201, summary="Updates the ACCESS_TOKEN from the refresh_token",
@@ -134,10 +141,7 @@ def router(env: Environment) -> APIRouter:
                  openapi_extra=docs.operation(docs.CLIENT, body=RefreshTokenRequest,
                                               body_example={"grant_type": "refresh_token", "code": "…"}))
     async def refresh_token(request: Request) -> Response:
-        found = services(request)
-        app = await found.access.basic_client(request, env)
-        body = await json_object(request)
-        grant_type(body, "refresh_token")
+        found, app, body = await token_request(request, env, "refresh_token")
         return JSONResponse(await found.oauth.refresh(app, body), status_code=201, headers=NO_STORE)
 
     return routes
