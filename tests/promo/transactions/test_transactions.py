@@ -437,14 +437,13 @@ def test_the_engine_reads_histories_through_the_counted_index(settings, backend)
     from sqlalchemy.dialects import sqlite
 
     from cielo.db import Database
-    from cielo.db.lists import pairs_values
     from cielo.promo.transactions.service import _history_statement
 
     db = Database(settings.resolved_database_url, pool_size=1)
     try:
         is_sqlite = backend == "sqlite"
-        stmt = _history_statement(is_sqlite)
-        values = pairs_values("pairs", [(1, 2), (3, 4)], sqlite=is_sqlite)
+        stmt = _history_statement(db.sql)
+        values = db.sql.pairs_values("pairs", [(1, 2), (3, 4)])
         if is_sqlite:
             sql = str(stmt.params(values).compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
             plan = " ".join(str(r) for r in db_sql(settings, "EXPLAIN QUERY PLAN " + sql))

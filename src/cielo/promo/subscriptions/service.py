@@ -19,7 +19,6 @@ from cielo.audit import service as audit
 from cielo.audit.service import Actor
 from cielo.cache import CacheRegistry
 from cielo.db import Database, utcnow
-from cielo.db.lists import among, pairs_table
 from cielo.ids import MAX_ID
 from cielo.promo.developer.models import Application
 from cielo.promo.environments import Environment
@@ -191,20 +190,17 @@ class SubscriptionService:
         one order everywhere (no deadlock between workers), instead of two reads per request."""
         R, S = SubscriptionRequest, EstablishmentSubscription
         async with self._db.write() as session:
-            stmt = select(R).where(R.processed_at.is_(None)).order_by(R.id).limit(limit)
-            if not self._db.is_sqlite:
-                stmt = stmt.with_for_update(skip_locked=True)
+            sql = self._db.sql
+            stmt = sql.for_update(select(R).where(R.processed_at.is_(None)).order_by(R.id).limit(limit), skip_locked=True)
             rows = (await session.scalars(stmt)).all()
             if not rows:
                 return 0
             promotions = {p.id: p for p in (await session.scalars(
-                select(Promotion).where(among(Promotion.id, {r.promotion_id for r in rows},
-                                              sqlite=self._db.is_sqlite)))).all()}
-            wanted = pairs_table(sorted({(r.establishment_id, r.promotion_id) for r in rows}), sqlite=self._db.is_sqlite)
-            states_stmt = (select(S).join(wanted, and_(S.establishment_id == wanted.c.a, S.promotion_id == wanted.c.b))
-                           .order_by(S.establishment_id, S.promotion_id))
-            if not self._db.is_sqlite:
-                states_stmt = states_stmt.with_for_update(of=S)
+                select(Promotion).where(sql.among(Promotion.id, {r.promotion_id for r in rows})))).all()}
+            wanted = sql.pairs_table(sorted({(r.establishment_id, r.promotion_id) for r in rows}))
+            states_stmt = sql.for_update(
+                select(S).join(wanted, and_(S.establishment_id == wanted.c.a, S.promotion_id == wanted.c.b))
+                .order_by(S.establishment_id, S.promotion_id), of=S)
             states = {(s.establishment_id, s.promotion_id): s for s in (await session.scalars(states_stmt)).all()}
             now = utcnow()
             today = local(now).date()
