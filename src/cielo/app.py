@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 import cielo
-from cielo.admin.common import BackOfficeError
+from cielo.admin.common import BackOfficeError, document_back_office
 from cielo.auth.service import Authenticator
 from cielo.cache import CacheRegistry
 from cielo.config import Settings, get_settings
@@ -232,6 +232,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                admin_partners_router, admin_applications_router, admin_establishments_router, admin_promotions_router,
                admin_transactions_router]
     add_routes(app, routers)
-    finish_document(app, security_schemes={**promo_docs.SECURITY_SCHEMES, **WHITELABEL_SECURITY}, tags=TAGS)
+    finish_document(app, security_schemes={**promo_docs.SECURITY_SCHEMES, **WHITELABEL_SECURITY}, tags=TAGS,
+                    finishers=(document_back_office,))
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, access_log=access_log)
     return app

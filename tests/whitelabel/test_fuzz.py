@@ -56,3 +56,25 @@ def test_schemathesis_finds_no_server_error_and_no_off_reference_answer(server_f
     assert result.returncode == 0, result.stdout[-6000:]
     assert "5 operations" in result.stdout or "Tested: 5" in result.stdout, result.stdout[-3000:]
     assert token not in server.log
+
+
+def test_schemathesis_holds_the_answers_to_the_served_document(server_factory, tmp_path):
+    """The same against the service's own /openapi.json (its white-label operations)."""
+    server = server_factory()
+    token = create_token(server)
+    auth = {"Authorization": f"Bearer {token}"}
+    for name in ("cielo24-test", "cielo24-test-2"):
+        httpx.post(server.url + WHITELABEL, json={"canvas_space_name": name, "api_key": "k", "api_secret": "s"},
+                   headers=auth)
+    spec = tmp_path / "openapi.json"
+    spec.write_text(httpx.get(server.url + "/openapi.json").text)
+    schemathesis = Path(sys.executable).with_name("schemathesis")
+    result = subprocess.run(
+        [str(schemathesis), "run", str(spec), "--url", server.url, "-H", f"Authorization: Bearer {token}",
+         "--include-path-regex", "^/api/integrations/", "--checks", "all", "--exclude-checks", EXCLUDED,
+         "--max-examples", MAX_EXAMPLES, "--seed", SEED, "--workers", "1",
+         "--report", "junit", "--report-dir", str(tmp_path / "schemathesis")],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-6000:]
+    assert "5 operations" in result.stdout or "Tested: 5" in result.stdout, result.stdout[-3000:]

@@ -55,6 +55,30 @@ class Refused(BackOfficeError):
     status_code = 400
 
 
+_DETAIL = {"type": "object", "required": ["detail"], "properties": {"detail": {"type": "string", "minLength": 1}}}
+
+
+def _answer(description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": _DETAIL}}}
+
+
+def document_back_office(document: dict) -> None:
+    """The answers every back-office operation can give besides its own, added to the served
+    document: 401 without an admin token; 404 for an id in the path that names nothing in the
+    environment; 413 and 415 for a body too large or not JSON."""
+    for path, operations in document.get("paths", {}).items():
+        if not path.startswith(PREFIX + "/"):
+            continue
+        for operation in operations.values():
+            answers = operation.setdefault("responses", {})
+            answers.setdefault("401", _answer("No bearer token with the admin scope."))
+            if any(p.get("in") == "path" and p.get("name") != "env" for p in operation.get("parameters", [])):
+                answers.setdefault("404", _answer("Nothing with this id in this environment."))
+            if "requestBody" in operation:
+                answers.setdefault("413", _answer("The body is larger than the service accepts."))
+                answers.setdefault("415", _answer("The body is not sent as application/json."))
+
+
 def not_null(changes: dict, nullable: frozenset[str] | set[str] = frozenset()) -> None:
     """A PATCH may leave a field out, not set it to null (unless the column takes one)."""
     for field, value in changes.items():

@@ -4,6 +4,7 @@ application's document: security schemes and tags."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
@@ -44,11 +45,11 @@ def _validation_answers_400(document: dict[str, Any]) -> None:
 
 
 def finish_document(app: FastAPI, *, security_schemes: dict[str, dict[str, Any]],
-                    tags: list[dict[str, str]]) -> None:
+                    tags: list[dict[str, str]], finishers: tuple[Callable[[dict[str, Any]], None], ...] = ()) -> None:
     """/openapi.json as FastAPI generates it from the routes, with the security schemes the
     routes' ``security`` names, a description for each tag, and the 400 this application
-    answers where FastAPI would have answered 422 (FastAPI's documented way: replacing
-    ``app.openapi``)."""
+    answers where FastAPI would have answered 422, then what each ``finisher`` adds (FastAPI's
+    documented way: replacing ``app.openapi``)."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -58,6 +59,8 @@ def finish_document(app: FastAPI, *, security_schemes: dict[str, dict[str, Any]]
             components.setdefault("securitySchemes", {}).update(security_schemes)
             document["tags"] = tags
             _validation_answers_400(document)
+            for finish in finishers:
+                finish(document)
             app.openapi_schema = document
         return app.openapi_schema
 

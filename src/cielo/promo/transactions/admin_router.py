@@ -28,6 +28,7 @@ async def _json(request: Request):
 
 
 @router.post("/{env}/transactions", status_code=201,
+             responses={200: {"description": "A transaction with this externalId was ingested before: that one."}},
              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
                  "schema": SCHEMA, "example": TRANSACTION_EXAMPLE}}}})
 async def ingest_one(env: Environment, request: Request, actor: Actor = Depends(admin_actor)):
