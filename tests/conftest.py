@@ -26,7 +26,7 @@ from tests.support.db import (
     run,
     truncate,
 )
-from tests.support.live import LiveServer
+from tests.support.live import LiveServer, RedisProcess
 from tests.support.promo import partner_app
 from tests.support.reference import reference
 
@@ -140,3 +140,30 @@ def server_factory(backend, tmp_path, request):
     yield start
     for server in servers:
         server.stop()
+
+
+# ---- Redis processes a test may break, and cheap password hashes ------------------------
+
+
+@pytest.fixture
+def private_redis():
+    executable = shutil.which("redis-server")
+    if executable is None:
+        missing("redis-server")
+    assert executable is not None
+    server = RedisProcess(executable).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def cheap_passwords(monkeypatch):
+    """Argon2id at its lightest parameters, for tests that sign many people in or up (a real
+    hash costs ~0.2 s of CPU). Only in this process: live servers keep the real ones."""
+    from argon2 import PasswordHasher
+
+    from cielo.security import passwords
+
+    hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    monkeypatch.setattr(passwords, "_hasher", hasher)
+    monkeypatch.setattr(passwords, "_DUMMY", hasher.hash("no account has this password"))

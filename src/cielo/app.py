@@ -9,7 +9,6 @@ from http import HTTPStatus
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from redis.asyncio import Redis
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -170,8 +169,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     caches = CacheRegistry(db.watcher, enabled=settings.cache)
     box = secret_box_from_settings(settings)
 
-    redis = Redis.from_url(settings.redis_url, socket_timeout=2) if settings.redis_url else None
-
     access_log = AccessLog() if settings.access_log else None
 
     @asynccontextmanager
@@ -197,8 +194,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if access_log is not None:
             access_log.flush()
         await db.dispose()
-        if redis is not None:
-            await redis.aclose()
+        await limiter.aclose()
 
     app = FastAPI(
         title="cielo",
@@ -212,11 +208,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         telemetry={"tracing": settings.telemetry, "metrics": settings.telemetry, "logs": settings.telemetry},
     )
     signing = signing_keys_from_settings(settings)
-    limiter = RateLimiter(settings.redis_url)
+    limiter = RateLimiter(settings.redis_url, timeout=settings.redis_timeout)
     access = Access(db, limiter, caches)
     cards = CardService(db, signing, caches)
     app.state.services = Services(
-        settings=settings, db=db, redis=redis, caches=caches, secret_box=box, signing=signing, csrf=Csrf(signing),
+        settings=settings, db=db, redis=limiter.redis, caches=caches, secret_box=box, signing=signing, csrf=Csrf(signing),
         limiter=limiter, authenticator=Authenticator(db, caches), whitelabel=WhiteLabelService(db, box, caches),
         developers=DeveloperService(db, limiter), applications=ApplicationService(db), access=access,
         oauth=OAuthService(db, access, box, signing, limiter), holders=HolderService(db, box, caches), cards=cards,

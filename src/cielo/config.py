@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path(".cielo"), description="Where the embedded SQLite file and generated keys live.")
     database_url: str | None = Field(default=None, description="PostgreSQL or SQLite URL; default: SQLite in data_dir.")
     redis_url: str | None = Field(default=None, description="Redis for state shared between processes.")
+    redis_timeout: float = Field(
+        default=0.5, gt=0, le=10,
+        description="Seconds to connect to Redis or to wait for an answer; past it, limits are counted in each "
+                    "process until Redis answers again (the degraded mode).",
+    )
     secret_keys: str | None = Field(
         default=None,
         description="Comma-separated Fernet keys, newest first; default: generated into data_dir/secret.keys.",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -96,3 +97,83 @@ def create_token(server: LiveServer, scope: str = "whitelabel") -> str:
     """A Bearer token made with the server's command line, as an operator makes one."""
     result = server.cli("admin", "token", "create", "--name", "live", "--scope", scope)
     return result.stdout.strip().splitlines()[-1]
+
+
+# ---- Redis that a test breaks on purpose ----------------------------------------------------
+
+
+class RedisProcess:
+    """A private `redis-server` on a free port (never the shared one), for tests that stop it,
+    freeze it or put something else on its port."""
+
+    def __init__(self, executable: str) -> None:
+        self.executable = executable
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> RedisProcess:
+        import redis
+
+        self.proc = subprocess.Popen(
+            [self.executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                redis.Redis(port=self.port, socket_timeout=1).ping()
+                return self
+            except redis.RedisError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise RuntimeError(f"redis-server did not start on port {self.port}") from None
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)  # (a frozen one could not exit)
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+    def freeze(self) -> None:
+        """SIGSTOP: its port still accepts connections (the kernel's backlog); nothing answers."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
+
+    def keys(self) -> int:
+        import redis
+
+        return int(redis.Redis(port=self.port, socket_timeout=1).dbsize())
+
+
+class SilentListener:
+    """A TCP port that accepts every connection and never answers a byte (a hung Redis)."""
+
+    def __init__(self, port: int) -> None:
+        import threading
+
+        self._socket = socket.socket()
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind(("127.0.0.1", port))
+        self._socket.listen(128)
+        self.accepted: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self._socket.accept()
+            except OSError:  # closed
+                return
+            self.accepted.append(connection)  # held open, never read from or written to
+
+    def close(self) -> None:
+        self._socket.close()
+        for connection in self.accepted:
+            connection.close()

@@ -18,13 +18,13 @@ async def healthz() -> Response:
 
 @router.get("/readyz", summary="The database (and Redis, when configured) answer")
 async def readyz(request: Request) -> Response:
-    checks = {"database": await services(request).db.ping()}
-    redis = services(request).redis
+    """503 ``unavailable`` without the database; 200 ``degraded`` when only Redis is away (the
+    service still answers, its limits counted in each process: API.md §2), else ``ready``."""
+    found = services(request)
+    checks = {"database": await found.db.ping()}
+    redis = await found.limiter.ready()
     if redis is not None:
-        try:
-            checks["redis"] = bool(await redis.ping())
-        except Exception:
-            checks["redis"] = False
-    if all(checks.values()):
-        return JSONResponse({"status": "ready", "checks": checks})
-    return JSONResponse({"status": "unavailable", "checks": checks}, status_code=503)
+        checks["redis"] = redis
+    if not checks["database"]:
+        return JSONResponse({"status": "unavailable", "checks": checks}, status_code=503)
+    return JSONResponse({"status": "ready" if all(checks.values()) else "degraded", "checks": checks})
