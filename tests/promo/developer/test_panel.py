@@ -90,6 +90,29 @@ def test_sign_in_is_throttled(panel):
     assert panel.sign_in("ana@example.com").status_code == 429  # even the right password, for now
 
 
+def test_only_wrong_passwords_count(panel, client, cheap_passwords):
+    """Signing in again and again brings nobody closer to a 429; five wrong passwords do."""
+    panel.sign_up("ana@example.com")
+    for _ in range(8):
+        assert panel.sign_in("ana@example.com").url.path == "/developer/applications"
+        client.cookies.delete("cielo_dev_session", path="/developer")
+    codes = [panel.sign_in("ana@example.com", "wrong password!").status_code for _ in range(6)]
+    assert codes == [400] * 5 + [429]
+
+
+def test_wrong_passwords_are_throttled_per_address(panel, cheap_passwords):
+    """Guesses spread over many accounts from one address: 30 a minute, then 429 for any."""
+    codes = [panel.sign_in(f"dev{i}@example.com", "wrong password!").status_code for i in range(31)]
+    assert codes == [400] * 30 + [429]
+
+
+def test_sign_ups_are_limited_per_address_generously(panel, settings, cheap_passwords):
+    """Each sign-up costs a password hash: 100 accounts a minute from one address, then 429."""
+    codes = [panel.sign_up(f"dev{i}@example.com").status_code for i in range(101)]
+    assert codes == [200] * 100 + [429]
+    assert db_sql(settings, "SELECT COUNT(*) FROM developers")[0][0] == 100
+
+
 def test_applications_and_tokens(panel, client, settings):
     panel.register("ana@example.com")
     response = panel.create_application(

@@ -133,11 +133,53 @@ def test_sign_up_refusals(client, creds, settings):
 
 
 def test_wrong_passwords_are_throttled(client, creds):
-    tokens_for(client, creds)
+    tokens_for(client, creds)  # her sign-up (and any sign-in) counts for nothing
     location = client.get(SANDBOX + "/login", params=login_params(creds), follow_redirects=False).headers["location"]
-    codes = [sign_in_to_consent(client, SANDBOX, location, password="wrong password")[0].status_code for _ in range(5)]
-    assert codes == [400, 400, 400, 400, 429]
-    assert sign_in_to_consent(client, SANDBOX, location)[0].status_code == 429
+    codes = [sign_in_to_consent(client, SANDBOX, location, password="wrong password")[0].status_code for _ in range(6)]
+    assert codes == [400] * 5 + [429]
+    refused = sign_in_to_consent(client, SANDBOX, location)[0]  # even the right password, for that minute
+    assert refused.status_code == 429 and "Too many attempts" in refused.text
+
+
+def test_successful_sign_ins_never_count(client, creds, cheap_passwords):
+    tokens_for(client, creds)
+    for _ in range(8):
+        tokens_for(client, creds)
+    location = client.get(SANDBOX + "/login", params=login_params(creds), follow_redirects=False).headers["location"]
+    codes = [sign_in_to_consent(client, SANDBOX, location, password="wrong password")[0].status_code for _ in range(6)]
+    assert codes == [400] * 5 + [429]
+
+
+def _cpfs(count: int) -> list[str]:
+    """``count`` valid CPFs (the one pair of check digits that makes each base valid)."""
+    from stdnum.br import cpf
+
+    bases = (str(n) for n in range(123_456_000, 123_456_000 + count))
+    return [next(base + f"{d:02d}" for d in range(100) if cpf.is_valid(base + f"{d:02d}")) for base in bases]
+
+
+def test_wrong_passwords_are_throttled_per_address(client, creds, cheap_passwords):
+    """Guesses spread over many CPFs from one address: 30 a minute, then 429 for any."""
+    codes = []
+    for number in _cpfs(8):
+        tokens_for(client, creds, cpf=number)
+        location = client.get(SANDBOX + "/login", params=login_params(creds, cpf=number),
+                              follow_redirects=False).headers["location"]
+        codes += [sign_in_to_consent(client, SANDBOX, location, password="wrong password")[0].status_code
+                  for _ in range(4)]
+    assert codes == [400] * 30 + [429] * 2
+
+
+def test_many_holders_sign_up_from_one_address(client, creds, settings, cheap_passwords):
+    """Behind a carrier's NAT many holders share one address: 100 accounts a minute from it
+    are created (the address's throttle used to count them, and the 31st got 429), then 429."""
+    codes = []
+    for number in _cpfs(101):
+        location = client.get(SANDBOX + "/login", params=login_params(creds, cpf=number),
+                              follow_redirects=False).headers["location"]
+        codes.append(sign_in_to_consent(client, SANDBOX, location)[0].status_code)
+    assert codes == [303] * 100 + [429]
+    assert db_sql(settings, "SELECT COUNT(*) FROM holders")[0][0] == 100
 
 
 def test_deny_returns_access_denied_with_state(client, creds):

@@ -94,8 +94,8 @@ async def sign_in(request: Request) -> Response:
     try:
         _, token = await _service(request).sign_in(email, str(form.get("password", "")), _client_ip(request))
     except PanelError as exc:
-        status = 429 if "Too many" in str(exc) else 400
-        return render(request, "developer/sign_in.html", status_code=status, developer=None, error=str(exc), email=email)
+        return render(request, "developer/sign_in.html", status_code=exc.status_code, developer=None, error=str(exc),
+                      email=email)
     response = _see_other(request, "/developer/applications")
     response.set_cookie(
         SESSION_COOKIE, token, httponly=True, samesite="lax", secure=secure_request(request), path=PREFIX,
@@ -117,10 +117,10 @@ async def sign_up(request: Request) -> Response:
     name, email = str(form.get("name", "")), str(form.get("email", ""))
     try:
         await _service(request).sign_up(
-            name, email, str(form.get("password", "")), str(form.get("password_confirm", ""))
+            name, email, str(form.get("password", "")), str(form.get("password_confirm", "")), _client_ip(request)
         )
     except PanelError as exc:
-        return render(request, "developer/sign_up.html", status_code=400, developer=None, error=str(exc),
+        return render(request, "developer/sign_up.html", status_code=exc.status_code, developer=None, error=str(exc),
                       name=name, email=email)
     return _see_other(request, "/developer/sign-in?welcome=1")
 

@@ -25,7 +25,7 @@ from cielo.promo.developer.models import (
 from cielo.promo.developer.schemas import ApplicationPatch
 from cielo.promo.environments import Environment
 from cielo.promo.partners.service import partner_in
-from cielo.ratelimit import RateLimiter
+from cielo.ratelimit import Decision, FailureThrottle, RateLimiter
 from cielo.security import passwords, tokens
 from cielo.text import has_control, is_email
 
@@ -41,11 +41,25 @@ LIMITS = {
     "max_body_bytes": (256, 1_048_576),
 }
 _LOOPBACK = {"localhost", "127.0.0.1", "::1", "[::1]"}
-SIGN_IN_ATTEMPTS_PER_MINUTE = 5
+# Wrong passwords a minute per account (e-mail) and per address (only failures count), and
+# accounts created a minute per address.
+WRONG_PASSWORDS_PER_ACCOUNT = 5
+WRONG_PASSWORDS_PER_ADDRESS = 30
+ACCOUNTS_PER_ADDRESS = 100
 
 
 class PanelError(ValueError):
     """A form value the panel refuses, with the sentence to show."""
+
+    status_code = 400
+
+
+class TooManyAttempts(PanelError):
+    status_code = 429
+
+
+def _too_many(decision: Decision) -> TooManyAttempts:
+    return TooManyAttempts(f"Too many attempts; try again in {max(1, decision.reset_after)} seconds.")
 
 
 class NotFound(LookupError):
@@ -140,16 +154,20 @@ class DeveloperService:
     def __init__(self, db: Database, limiter: RateLimiter) -> None:
         self._db = db
         self._limiter = limiter
+        self._wrong_passwords = FailureThrottle(limiter, "developer-sign-in")
 
     # ---- accounts and sessions ---------------------------------------------------------
 
-    async def sign_up(self, name: str, email: str, password: str, confirm: str) -> Developer:
+    async def sign_up(self, name: str, email: str, password: str, confirm: str, client_ip: str) -> Developer:
         name = _text(name, "name")
         email = email.strip().lower()
         problem = email_problem(email) or passwords.password_problem(password, confirm)
         if problem:
             raise PanelError(problem)
-        developer = Developer(name=name, email=email, password_hash=passwords.hash_password(password))
+        created = await self._limiter.hit("developer-sign-up", f"ip:{client_ip}", ACCOUNTS_PER_ADDRESS, exact=True)
+        if not created.allowed:
+            raise _too_many(created)
+        developer = Developer(name=name, email=email, password_hash=await passwords.hash_off_loop(password))
         try:
             async with self._db.write() as session:
                 session.add(developer)
@@ -161,18 +179,19 @@ class DeveloperService:
 
     async def sign_in(self, email: str, password: str, client_ip: str) -> tuple[Developer, str]:
         email = email.strip().lower()
-        decision = await self._limiter.hit("developer-sign-in", f"{email}|{client_ip}", SIGN_IN_ATTEMPTS_PER_MINUTE,
-                                           exact=True)
-        if not decision.allowed:
-            raise PanelError(f"Too many attempts; try again in {max(1, decision.reset_after)} seconds.")
-        developer = None
-        if email_problem(email) is None:  # (an address that cannot be an account's is not looked up)
-            async with self._db.read() as session:
-                developer = await session.scalar(select(Developer).where(Developer.email == email))
-        if not passwords.verify_password(developer.password_hash if developer else None, password):
-            raise PanelError("The e-mail or the password is wrong.")
+        guess = self._wrong_passwords.attempt(((f"email:{email}", WRONG_PASSWORDS_PER_ACCOUNT),
+                                               (f"ip:{client_ip}", WRONG_PASSWORDS_PER_ADDRESS)), refuse=_too_many)
+        async with guess as attempt:
+            developer = None
+            if email_problem(email) is None:  # (an address that cannot be an account's is not looked up)
+                async with self._db.read() as session:
+                    developer = await session.scalar(select(Developer).where(Developer.email == email))
+            if not await passwords.verify_off_loop(developer.password_hash if developer else None, password):
+                await attempt.failed()
+                raise PanelError("The e-mail or the password is wrong.")
         assert developer is not None
         issued = tokens.issue(SESSION_PREFIX)
+        rehashed = await passwords.hash_off_loop(password) if passwords.needs_rehash(developer.password_hash) else None
         async with self._db.write() as session:
             session.add(
                 DeveloperSession(
@@ -182,10 +201,10 @@ class DeveloperService:
                     expires_at=utcnow() + SESSION_LIFETIME,
                 )
             )
-            if passwords.needs_rehash(developer.password_hash):
+            if rehashed is not None:
                 row = await session.get(Developer, developer.id)
                 assert row is not None  # signed in a moment ago; developers are never deleted
-                row.password_hash = passwords.hash_password(password)
+                row.password_hash = rehashed
         return developer, issued.token
 
     async def from_session(self, cookie: str | None) -> Developer | None:

@@ -40,7 +40,7 @@ from cielo.promo.oauth.models import (
     Grant,
     HolderToken,
 )
-from cielo.ratelimit import RateLimiter
+from cielo.ratelimit import Decision, FailureThrottle, RateLimiter
 from cielo.security import passwords, tokens
 from cielo.security.secrets import SecretBox
 from cielo.security.signing import SigningKeys
@@ -49,7 +49,11 @@ REQUEST_LIFETIME = timedelta(minutes=15)
 CODE_LIFETIME = timedelta(minutes=5)
 ACCESS_LIFETIME = timedelta(hours=1)
 REFRESH_LIFETIME = timedelta(days=30)
-LOGIN_ATTEMPTS_PER_MINUTE = 5
+# API.md §3.1: wrong passwords a minute per CPF and per address (only failures count), and
+# accounts created a minute per address (generous: a carrier's NAT puts thousands behind one).
+WRONG_PASSWORDS_PER_CPF = 5
+WRONG_PASSWORDS_PER_ADDRESS = 30
+ACCOUNTS_PER_ADDRESS = 100
 _PKCE_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
 
@@ -77,6 +81,10 @@ def with_query(url: str, params: dict[str, str | None]) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
 
+def _too_many(decision: Decision) -> LoginError:
+    return LoginError(f"Too many attempts; try again in {max(1, decision.reset_after)} seconds.", 429)
+
+
 def _pkce_challenge_ok(value: str) -> bool:
     return 43 <= len(value) <= 128 and set(value) <= _PKCE_CHARS
 
@@ -88,6 +96,7 @@ class OAuthService:
         self._box = box
         self._signing = signing
         self._limiter = limiter
+        self._wrong_passwords = FailureThrottle(limiter, "holder-login")
 
     def cpf_fingerprint(self, env: Environment, digits: str) -> str:
         return self._signing.mac("cpf", f"{env.value}:{digits}".encode())
@@ -162,12 +171,12 @@ class OAuthService:
         assert app is not None  # the request's application (a foreign key)
         return LoginContext(row, app, prefill, known is not None)
 
-    async def _throttle(self, ctx: LoginContext, client_ip: str) -> None:
-        for key in (f"cpf:{ctx.request.cpf_fingerprint}", f"ip:{client_ip}"):
-            per_minute = LOGIN_ATTEMPTS_PER_MINUTE if key.startswith("cpf") else LOGIN_ATTEMPTS_PER_MINUTE * 6
-            decision = await self._limiter.hit("holder-login", key, per_minute, exact=True)
-            if not decision.allowed:
-                raise LoginError(f"Too many attempts; try again in {max(1, decision.reset_after)} seconds.", 429)
+    def _guess(self, ctx: LoginContext, client_ip: str):
+        """One password attempt (API.md §3.1): refused with 429 while the CPF or the address has
+        had its wrong passwords of the minute; only a wrong one is counted."""
+        return self._wrong_passwords.attempt(
+            ((f"cpf:{ctx.request.cpf_fingerprint}", WRONG_PASSWORDS_PER_CPF),
+             (f"ip:{client_ip}", WRONG_PASSWORDS_PER_ADDRESS)), refuse=_too_many)
 
     async def sign_up(self, ctx: LoginContext, password: str, confirm: str, accepted: bool, client_ip: str) -> None:
         if ctx.known_holder:
@@ -177,7 +186,9 @@ class OAuthService:
         problem = passwords.password_problem(password, confirm)
         if problem:
             raise LoginError(problem)
-        await self._throttle(ctx, client_ip)
+        created = await self._limiter.hit("holder-sign-up", f"ip:{client_ip}", ACCOUNTS_PER_ADDRESS, exact=True)
+        if not created.allowed:
+            raise _too_many(created)
         env = Environment(ctx.request.environment)
         holder = Holder(
             environment=env.value,
@@ -186,7 +197,7 @@ class OAuthService:
             name=ctx.prefill["name"],
             email=ctx.prefill["email"],
             birthdate=validation.birthdate(ctx.prefill["birthdate"]),
-            password_hash=passwords.hash_password(password),
+            password_hash=await passwords.hash_off_loop(password),
         )
         try:
             async with self._db.write() as session:
@@ -197,14 +208,15 @@ class OAuthService:
             raise LoginError("There is already an account for this CPF; sign in with its password.") from None
 
     async def sign_in(self, ctx: LoginContext, password: str, client_ip: str) -> None:
-        await self._throttle(ctx, client_ip)
-        async with self._db.read() as session:
-            holder = await session.scalar(
-                select(Holder).where(Holder.environment == ctx.request.environment,
-                                     Holder.cpf_fingerprint == ctx.request.cpf_fingerprint)
-            )
-        if not passwords.verify_password(holder.password_hash if holder else None, password):
-            raise LoginError("The password is wrong.")
+        async with self._guess(ctx, client_ip) as attempt:
+            async with self._db.read() as session:
+                holder = await session.scalar(
+                    select(Holder).where(Holder.environment == ctx.request.environment,
+                                         Holder.cpf_fingerprint == ctx.request.cpf_fingerprint)
+                )
+            if not await passwords.verify_off_loop(holder.password_hash if holder else None, password):
+                await attempt.failed()
+                raise LoginError("The password is wrong.")
         assert holder is not None  # verify_password refused a missing holder
         async with self._db.write() as session:
             await self._attach(session, ctx, holder.id)
