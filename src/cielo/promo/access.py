@@ -6,7 +6,8 @@
   Client-Id, unrevoked, with the API group in its profile (else 401 / 403).
 - Holder calls: the holder's ``Access-Token`` from /access-token, of a live grant of that
   Client-Id (else 401 / 403).
-- /access-token and /refresh-token: ``Authorization: Basic base64(client_id:client_secret)``.
+- /access-token and /refresh-token: ``Authorization: Basic base64(client_id:client_secret)``,
+  limited per client by the application's holder profile.
 
 Each caller carries its access profile: requests per minute (429 with Retry-After and
 RateLimit-* headers), maximum page size and body size (413).
@@ -32,6 +33,7 @@ from cielo.security import tokens
 
 APP_TOKEN_PREFIX = "capp"
 HOLDER_TOKEN_PREFIX = "chold"
+HOLDER_MAX_BODY_BYTES = 16_384  # holder calls and the token endpoints (their bodies are a few short fields)
 
 
 def header(request, *names: str) -> str | None:
@@ -122,6 +124,33 @@ class Access:
             raise PromoError(401, "The client credentials are not valid.")
         return app
 
+    async def token_client(self, request, env: Environment) -> Caller:
+        """The client of /access-token and /refresh-token, admitted by the application's holder
+        profile (requests per minute, API.md §2): its own calls count per client; calls naming
+        it with wrong credentials count per client and address, so that nobody who only knows
+        a Client-Id (it travels in browsers' addresses) can use up the client's minute."""
+        try:
+            app = await self.basic_client(request, env)
+        except PromoError as refused:
+            if refused.status_code == 401:
+                await self._admit_refused(request, env)
+            raise
+        caller = Caller(env, app, app.holder_requests_per_minute, app.holder_max_page_size, HOLDER_MAX_BODY_BYTES,
+                        f"token:{app.client_id}")
+        await self._admit(request, caller)
+        return caller
+
+    async def _admit_refused(self, request, env: Environment) -> None:
+        """Count a refused token call against (the client it names, the caller's address); 429
+        once that is over the client's holder profile."""
+        try:
+            app = await self.application(env, client_id_of(request))
+        except PromoError:  # no such client: nothing to count against (the 401 stands)
+            return
+        address = request.client.host if request.client else "unknown"
+        await self._admit(request, Caller(env, app, app.holder_requests_per_minute, app.holder_max_page_size,
+                                          HOLDER_MAX_BODY_BYTES, f"token-refused:{app.client_id}|{address}"))
+
     async def partner(self, request, env: Environment, group: str = "partner") -> Caller:
         client_id = client_id_of(request)
         presented = header(request, "access-token", "access_token")
@@ -189,7 +218,7 @@ class Access:
             raise PromoError(401, "The Access-Token has expired; get a new one at /refresh-token.")
         if grant.application_id != app.id:
             raise PromoError(403, "This Access-Token was issued to another Client-Id.")
-        caller = Caller(env, app, app.holder_requests_per_minute, app.holder_max_page_size, 16_384,
+        caller = Caller(env, app, app.holder_requests_per_minute, app.holder_max_page_size, HOLDER_MAX_BODY_BYTES,
                         f"holder:{token.public_id}", holder_id=grant.holder_id, grant_id=grant.id)
         await self._admit(request, caller)
         return caller

@@ -350,6 +350,37 @@ def test_holder_rate_limit(client, creds, settings):
     check(limited, SANDBOX)
 
 
+def test_token_endpoints_are_limited_per_client(client, creds, settings):
+    """Both token endpoints count against the application's holder profile (API.md §2): 429
+    with Retry-After and RateLimit-* past it, and every answer tells what is left."""
+    tokens = tokens_for(client, creds)  # its /access-token is the minute's first call
+    db_sql(settings, "UPDATE applications SET holder_requests_per_minute = 3")
+    refresh = {"grant_type": "refresh_token", "code": tokens["refresh_token"]}
+    second = client.post(SANDBOX + "/refresh-token", json=refresh, headers=basic(creds))
+    assert second.status_code == 201
+    assert second.headers["ratelimit-limit"] == "3" and second.headers["ratelimit-remaining"] == "1"
+    answers = [client.post(SANDBOX + path, json={"grant_type": grant, "code": "spent"}, headers=basic(creds))
+               for path, grant in (("/access-token", "authorization_code"), ("/refresh-token", "refresh_token"))]
+    assert [a.status_code for a in answers] == [400, 429]
+    limited = answers[-1]
+    assert int(limited.headers["retry-after"]) >= 1 and limited.headers["ratelimit-remaining"] == "0"
+    assert "3 requests per minute" in limited.json()
+    check(limited, SANDBOX)
+
+
+def test_wrong_client_credentials_do_not_use_up_the_clients_minute(client, creds, settings):
+    """Calls naming a client with a wrong secret are limited per client and address, apart
+    from the client's own: whoever knows a Client-Id (it travels in browsers' addresses) gets
+    429 without keeping the application from its tokens."""
+    tokens = tokens_for(client, creds)
+    db_sql(settings, "UPDATE applications SET holder_requests_per_minute = 3")
+    wrong = {**basic(creds), "Authorization": "Basic " + base64.b64encode(f"{creds.client_id}:nope".encode()).decode()}
+    refresh = {"grant_type": "refresh_token", "code": tokens["refresh_token"]}
+    codes = [client.post(SANDBOX + "/refresh-token", json=refresh, headers=wrong).status_code for _ in range(5)]
+    assert codes == [401, 401, 401, 429, 429]
+    assert client.post(SANDBOX + "/refresh-token", json=refresh, headers=basic(creds)).status_code == 201
+
+
 def test_unknown_routes_and_methods_keep_the_promo_shape(client):
     missing = client.get(SANDBOX + "/nowhere")
     assert missing.status_code == 404 and isinstance(missing.json(), str)

@@ -32,7 +32,7 @@ def grant_type(body: dict, expected: str) -> None:
 
 
 _PAIR = {"model": TokenPair, "description": "A new token pair (never cached: `Cache-Control: no-store`).",
-         "headers": {"Cache-Control": docs.header("no-store", {"type": "string"})}}
+         "headers": {"Cache-Control": docs.header("no-store", {"type": "string"}), **docs.RATE_HEADERS}}
 _LOGIN = [
     docs.parameter("client_id", "query", "The application's Client ID.", {"type": "string", "minLength": 1}, required=True),
     docs.parameter("redirect_url", "query", "Where the browser goes back with `code` (or `error`) and `state`: one of "
@@ -52,13 +52,13 @@ _LOGIN = [
 
 
 async def token_request(request: Request, env: Environment, expected_grant: str):
-    """What both token endpoints check first, in order: the client's credentials, a JSON
-    object body, and its grant_type."""
+    """What both token endpoints check first, in order: the client's credentials and its rate
+    limit (the holder profile's requests per minute), a JSON object body, and its grant_type."""
     found = services(request)
-    app = await found.access.basic_client(request, env)
+    caller = await found.access.token_client(request, env)
     body = await json_object(request)
     grant_type(body, expected_grant)
-    return found, app, body
+    return found, caller, body
 
 
 def router(env: Environment) -> APIRouter:
@@ -133,15 +133,17 @@ def router(env: Environment) -> APIRouter:
                  openapi_extra=docs.operation(docs.CLIENT, body=AccessTokenRequest,
                                               body_example={"grant_type": "authorization_code", "code": "…"}))
     async def access_token(request: Request) -> Response:
-        found, app, body = await token_request(request, env, "authorization_code")
-        return JSONResponse(await found.oauth.exchange_code(app, body), status_code=201, headers=NO_STORE)
+        found, caller, body = await token_request(request, env, "authorization_code")
+        return JSONResponse(await found.oauth.exchange_code(caller.application, body), status_code=201,
+                            headers={**NO_STORE, **caller.headers()})
 
     @routes.post("/refresh-token", tags=[TAG], status_code=201, summary="Updates the ACCESS_TOKEN from the refresh_token",
                  response_model=TokenPair, responses=docs.answers({201: _PAIR}, docs.BODY_ERRORS),
                  openapi_extra=docs.operation(docs.CLIENT, body=RefreshTokenRequest,
                                               body_example={"grant_type": "refresh_token", "code": "…"}))
     async def refresh_token(request: Request) -> Response:
-        found, app, body = await token_request(request, env, "refresh_token")
-        return JSONResponse(await found.oauth.refresh(app, body), status_code=201, headers=NO_STORE)
+        found, caller, body = await token_request(request, env, "refresh_token")
+        return JSONResponse(await found.oauth.refresh(caller.application, body), status_code=201,
+                            headers={**NO_STORE, **caller.headers()})
 
     return routes
