@@ -105,6 +105,10 @@ def serve(
         access_log=False,
         server_header=False,
         timeout_graceful_shutdown=10,
+        # the client's address (rate limits, throttles) and scheme (Secure cookies) as the trusted
+        # load balancers in front say; anyone else's X-Forwarded-* headers are ignored
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
 
 

@@ -36,6 +36,11 @@ class Settings(BaseSettings):
         description="Seconds to connect to Redis or to wait for an answer; past it, limits are counted in each "
                     "process until Redis answers again (the degraded mode).",
     )
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="Addresses (comma-separated, CIDR ranges or *) of the proxies whose X-Forwarded-For and "
+                    "X-Forwarded-Proto are believed: the client's address and scheme behind a load balancer.",
+    )
     secret_keys: str | None = Field(
         default=None,
         description="Comma-separated Fernet keys, newest first; default: generated into data_dir/secret.keys.",
