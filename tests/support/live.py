@@ -136,6 +136,13 @@ class RedisProcess:
             self.proc.wait(timeout=10)
         self.proc = None
 
+    def kill(self) -> None:
+        """SIGKILL (a frozen one too): gone without answering anything more."""
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+        self.proc = None
+
     def freeze(self) -> None:
         """SIGSTOP: its port still accepts connections (the kernel's backlog); nothing answers."""
         assert self.proc is not None
