@@ -92,7 +92,7 @@ def test_refusals_change_nothing_and_keep_what_was_typed(panel, settings, action
     assert response.status_code == 400 and message in response.text, response.text
     assert _registered(settings) == [FIRST] and _audited(settings) == []
     if action == "" and data["redirect_url"].strip() and "\n" not in data["redirect_url"]:
-        assert f'id="new_redirect_url" name="redirect_url"' in response.text
+        assert 'id="new_redirect_url" name="redirect_url"' in response.text
         assert f'value="{data["redirect_url"]}"' in response.text.replace("&#34;", '"')
 
 

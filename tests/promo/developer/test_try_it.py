@@ -8,8 +8,8 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
-from stdnum.br import cpf
 from starlette.testclient import TestClient
+from stdnum.br import cpf
 
 from tests.panel_helpers import Panel, csrf_of, field
 from tests.promo_helpers import SANDBOX
