@@ -54,10 +54,8 @@ from cielo.config import normalise_database_url  # noqa: E402
 
 DATA = ROOT / "benchmarks" / ".data"
 RESULTS = ROOT / "benchmarks" / "results"
-# The reference documents live in the team's shared folder; tests/reference holds copies
-# (tests/test_reference_copies.py keeps them equal) for a checkout without it.
-SHARED_REFERENCE = ROOT.parent / "shared" / "reference"
-REFERENCE = SHARED_REFERENCE if SHARED_REFERENCE.is_dir() else ROOT / "tests" / "reference"
+# The reference documents Prism mocks: the same ones the tests validate answers against.
+REFERENCE = ROOT / "tests" / "reference"
 WL = "/api/integrations/canvas/v1/white_label_account"
 SANDBOX = "/sandbox/promotions/v1"
 PG_DATABASE = "cielo_bench_operations"
@@ -199,7 +197,7 @@ def request_of(html: str) -> str:
 def sign_in(base: str, seed: dict, holder: dict) -> str:
     """The holder's Access-Token the way a partner's user gets one: /login (301) → the login
     page and its form (CSRF) → the consent page, Allow → back to the redirect URL with a code
-    → POST /access-token with the client's Basic credentials (tests/promo_helpers.py)."""
+    → POST /access-token with the client's Basic credentials (tests/support/promo.py)."""
     client = seed["client"]
     with httpx.Client(base_url=base, timeout=30) as http:  # one browser: its cookies carry the CSRF pairing
         response = http.get(SANDBOX + "/login", params={

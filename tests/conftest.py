@@ -1,160 +1,64 @@
 """Fixtures: the app on SQLite and on PostgreSQL, tokens, live `cielo serve` processes.
 
-PostgreSQL and Redis are the real servers (CIELO_TEST_POSTGRES_URL, CIELO_TEST_REDIS_URL,
-defaulting to the local ones). Without them the tests that need them skip, except under
-CI=true, where a missing server fails the run.
+PostgreSQL and Redis are the real servers; without them the tests that need them skip, except
+under CI=true, where a missing server fails the run (tests/support/db.py).
 """
 
 from __future__ import annotations
 
-import asyncio
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import uuid
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from cielo.config import Settings, normalise_database_url
-from cielo.db import Base, Database
-from cielo.db.migrate import upgrade
-from tests.reference_check import reference
-
-PG_ADMIN_URL = os.environ.get("CIELO_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("CIELO_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-IN_CI = os.environ.get("CI", "").lower() == "true"
-WHITELABEL = "/api/integrations/canvas/v1/white_label_account"
-
-
-def run(coro):
-    return asyncio.run(coro)
-
-
-def _missing(what: str) -> None:
-    message = f"{what} not reachable"
-    if IN_CI:
-        pytest.fail(f"{message}, and CI=true requires it", pytrace=False)
-    pytest.skip(message)
-
-
-_availability: dict[str, bool] = {}
-
-
-def postgres_available() -> bool:
-    if "pg" not in _availability:
-        import asyncpg
-
-        async def probe():
-            conn = await asyncpg.connect(PG_ADMIN_URL.replace("+asyncpg", ""), timeout=3)
-            await conn.close()
-
-        try:
-            run(probe())
-            _availability["pg"] = True
-        except Exception:
-            _availability["pg"] = False
-    return _availability["pg"]
-
-
-def redis_available() -> bool:
-    if "redis" not in _availability:
-        import redis
-
-        try:
-            redis.Redis.from_url(REDIS_URL, socket_timeout=2).ping()
-            _availability["redis"] = True
-        except Exception:
-            _availability["redis"] = False
-    return _availability["redis"]
+from cielo.config import Settings
+from tests.support.db import (
+    REDIS_URL,
+    WHITELABEL,
+    PostgresDatabases,
+    make_token,
+    migrate,
+    missing,
+    postgres_available,
+    redis_available,
+    run,
+    truncate,
+)
+from tests.support.live import LiveServer
+from tests.support.promo import partner_app
+from tests.support.reference import reference
 
 
 @pytest.fixture(scope="session")
 def redis_url() -> str:
     if not redis_available():
-        _missing("Redis")
+        missing("Redis")
     return REDIS_URL
-
-
-class PostgresDatabases:
-    """Creates throw-away databases on the test server, dropped at the end of the session."""
-
-    def __init__(self) -> None:
-        self.created: list[str] = []
-
-    async def _admin(self, sql: str) -> None:
-        import asyncpg
-
-        conn = await asyncpg.connect(PG_ADMIN_URL.replace("+asyncpg", ""), timeout=5)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    def create(self, label: str) -> str:
-        name = f"cielo_t_{label}_{uuid.uuid4().hex[:8]}"
-        run(self._admin(f'CREATE DATABASE "{name}"'))
-        self.created.append(name)
-        base = normalise_database_url(PG_ADMIN_URL)
-        return base.rsplit("/", 1)[0] + "/" + name
-
-    def drop_all(self) -> None:
-        for name in self.created:
-            try:
-                run(self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            except Exception:
-                pass
 
 
 @pytest.fixture(scope="session")
 def pg_databases():
     if not postgres_available():
-        _missing("PostgreSQL")
+        missing("PostgreSQL")
     dbs = PostgresDatabases()
     yield dbs
     dbs.drop_all()
 
 
-async def _migrate(url: str) -> None:
-    db = Database(url, pool_size=1)
-    try:
-        await upgrade(db)
-    finally:
-        await db.dispose()
-
-
 @pytest.fixture(scope="session")
 def pg_url(pg_databases, worker_id) -> str:
     url = pg_databases.create(worker_id)
-    run(_migrate(url))
+    run(migrate(url))
     return url
 
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("template") / "cielo.db"
-    run(_migrate(f"sqlite+aiosqlite:///{path}"))
+    run(migrate(f"sqlite+aiosqlite:///{path}"))
     return path
-
-
-async def _truncate(url: str) -> None:
-    from sqlalchemy import text
-
-    import cielo.models  # noqa: F401
-
-    db = Database(url, pool_size=1)
-    try:
-        names = ", ".join(t.name for t in Base.metadata.sorted_tables)
-        async with db.engine.begin() as conn:
-            await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-    finally:
-        await db.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -168,7 +72,7 @@ def settings(backend, tmp_path, request) -> Settings:
         shutil.copy(request.getfixturevalue("sqlite_template"), tmp_path / "cielo.db")
         return Settings(data_dir=tmp_path, database_url=None, access_log=False, secret_keys=None, queue_consumer=False)
     url = request.getfixturevalue("pg_url")
-    run(_truncate(url))
+    run(truncate(url))
     return Settings(data_dir=tmp_path, database_url=url, access_log=False, secret_keys=None, queue_consumer=False)
 
 
@@ -198,36 +102,6 @@ def client(app):
         yield c
 
 
-def db_sql(settings: Settings, statement: str) -> list | None:
-    """Run one SQL statement on the test's database, outside the app (as another process would)."""
-    from sqlalchemy import text
-
-    async def go():
-        db = Database(settings.resolved_database_url, pool_size=1)
-        try:
-            async with db.write() as session:
-                result = await session.execute(text(statement))
-                return list(result.all()) if result.returns_rows else None
-        finally:
-            await db.dispose()
-
-    return run(go())
-
-
-def make_token(settings: Settings, scope: str = "whitelabel", name: str = "tests") -> tuple[int, str]:
-    from cielo.auth.service import create_token
-
-    async def go():
-        db = Database(settings.resolved_database_url, pool_size=1)
-        try:
-            row, token = await create_token(db, name, scope)
-            return row.id, token
-        finally:
-            await db.dispose()
-
-    return run(go())
-
-
 @pytest.fixture
 def token(settings) -> str:
     return make_token(settings)[1]
@@ -238,84 +112,16 @@ def auth(token) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-# ---- live `cielo serve` processes -------------------------------------------------------
+@pytest.fixture
+def admin(settings) -> dict:
+    """Headers of a back-office (admin scope) Bearer token."""
+    return {"Authorization": f"Bearer {make_token(settings, scope='admin')[1]}"}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class LiveServer:
-    """A real `cielo serve` process; its stderr is kept in a file for log assertions."""
-
-    def __init__(self, data_dir: Path, database_url: str | None, *, workers: int = 1, extra_env=None) -> None:
-        self.data_dir = data_dir
-        self.database_url = database_url
-        self.workers = workers
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = data_dir / f"serve-{self.port}.log"
-        self.extra_env = extra_env or {}
-        self.proc: subprocess.Popen | None = None
-
-    @property
-    def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CIELO_")}
-        env["CIELO_DATA_DIR"] = str(self.data_dir)
-        if self.database_url:
-            env["CIELO_DATABASE_URL"] = self.database_url
-        env.update(self.extra_env)
-        return env
-
-    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "cielo", *args], env=self.env, capture_output=True, text=True, check=check, timeout=120
-        )
-
-    def start(self) -> "LiveServer":
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "cielo", "serve", "--port", str(self.port), "--workers", str(self.workers)],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"cielo serve exited: {self.log_path.read_text()[-2000:]}")
-            try:
-                if httpx.get(self.url + "/readyz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("cielo serve did not become ready")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-
-    @property
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-
-@contextmanager
-def live_server(data_dir: Path, database_url: str | None, **kwargs):
-    server = LiveServer(data_dir, database_url, **kwargs).start()
-    try:
-        yield server
-    finally:
-        server.stop()
+@pytest.fixture
+def creds(client):
+    """A sandbox partner application with its Access-Token, made through the developer panel."""
+    return partner_app(client)
 
 
 @pytest.fixture

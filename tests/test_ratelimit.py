@@ -70,7 +70,7 @@ def test_stale_keys_are_pruned_when_full(monkeypatch):
 
 def test_the_limiter_keeps_periods_apart_and_clears():
     from cielo.ratelimit import RateLimiter
-    from tests.conftest import run
+    from tests.support.db import run
 
     async def go():
         limiter = RateLimiter(None)

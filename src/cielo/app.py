@@ -208,6 +208,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,  # /docs and /redoc come from web/apidocs.py, with their assets served here
         redoc_url=None,
+        # Off unless asked for: with it on, FastAPI looks up the global OpenTelemetry providers on
+        # every request, a cost the benchmarks see on the fastest routes (docs/PERFORMANCE.md).
+        telemetry={"tracing": settings.telemetry, "metrics": settings.telemetry, "logs": settings.telemetry},
     )
     signing = signing_keys_from_settings(settings)
     limiter = RateLimiter(settings.redis_url)

@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     access_log: bool = Field(default=True, description="One structured line per request at INFO.")
+    telemetry: bool = Field(
+        default=False,
+        description="FastAPI's native OpenTelemetry (traces, metrics and logs through the globally configured "
+                    "providers); off, no request looks for a provider.",
+    )
     cache: bool = Field(default=True, description="Read caches with exact invalidation (on file SQLite and PostgreSQL).")
     search_index: bool = Field(
         default=True,

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import IN_CI, LiveServer
+from tests.support.db import IN_CI
+from tests.support.live import LiveServer
 
 CHROMIUM = os.environ.get("CIELO_TEST_CHROMIUM", "/usr/bin/chromium")
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import pytest
 
-from tests.panel_helpers import Panel
+from tests.support.panel import Panel
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 BASE = "/sandbox/promotions/v1"

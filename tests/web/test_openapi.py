@@ -8,7 +8,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from cielo.promo.environments import Environment
-from tests.conftest import make_token
+from tests.support.db import make_token
 
 API_PREFIXES = ("/api/integrations/canvas/v1/", *(env.base_path + "/" for env in Environment))
 HTTP_METHODS = ("get", "post", "patch", "put", "delete")

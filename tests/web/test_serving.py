@@ -13,7 +13,7 @@ from cielo.web.serving import (
     CoalescingHttpToolsProtocol,
     CoalescingTransport,
 )
-from tests.conftest import run
+from tests.support.db import run
 
 
 class Recording(asyncio.Transport):
@@ -200,8 +200,8 @@ def test_every_process_collects_garbage_at_the_tuned_thresholds(settings):
     thresholds (cielo.web.runtime: the defaults cost about a tenth of batched ingestion)."""
     import gc
 
-    from cielo.web import runtime
     from cielo.app import create_app
+    from cielo.web import runtime
 
     before = gc.get_threshold()
     try:

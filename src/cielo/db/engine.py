@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from cielo.db.changes import ChangeWatcher, watcher_for
+from cielo.db.dialects import Dialect, dialect_for
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
@@ -117,6 +118,8 @@ class Database:
         self._reader = async_sessionmaker(self.engine, expire_on_commit=False)
         self._writer = async_sessionmaker(self._write_engine, expire_on_commit=False)
         self.watcher: ChangeWatcher = watcher_for(url)
+        # where SQLite and PostgreSQL differ, the named operations domain services use
+        self.sql: Dialect = dialect_for(self)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

@@ -573,7 +573,7 @@ class SearchIndex:
 
     @functools.cache  # noqa: B019 - one index per database
     def _changes(self):
-        since = "seq > :since" if self._db.is_sqlite else "xid >= :since"
+        since = self._db.sql.log_after_sql("since")
         return text(
             f"SELECT s.position, s.horizon, c.promotion_id AS changed, {_COLUMNS} FROM "
             f"(SELECT {ChangeLog.position_sql(self._db)} AS position, "
@@ -596,16 +596,14 @@ class ChangeLog:
     @staticmethod
     def position_sql(db: Database) -> str:
         """Where the log stands in the statement's snapshot (the module's docstring says why)."""
-        if db.is_sqlite:
-            return "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'promotion_changes'), 0)"
-        return "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+        return db.sql.log_position_sql("promotion_changes")
 
     async def position(self) -> int:
         return await self._db.scalar(text(f"SELECT {self.position_sql(self._db)}"))
 
     async def prune(self, upto: int) -> None:
         """Forget the log before ``upto`` and say so in the horizon, in one transaction."""
-        below = "seq <= :upto" if self._db.is_sqlite else "xid < :upto"
+        below = self._db.sql.log_before_sql("upto")
         async with self._db.write() as session:
             await session.execute(text(f"DELETE FROM promotion_changes WHERE {below}"), {"upto": upto})
             await session.execute(text(

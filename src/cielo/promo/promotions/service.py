@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import Boolean, Float, and_, bindparam, column, func, or_, select, table
+from sqlalchemy import Boolean, Float, bindparam, func, select
 
 from cielo.admin.common import Refused, in_environment, not_null
 from cielo.audit import service as audit
 from cielo.audit.service import Actor
 from cielo.cache import CacheRegistry
 from cielo.db import Database
+from cielo.db.dialects import Dialect
 from cielo.promo.environments import Environment
 from cielo.promo.errors import PromoError, invalid, missing
 from cielo.promo.establishments.models import CommercialEstablishment
@@ -103,10 +104,10 @@ _ESTABLISHMENT_COLUMNS = (CommercialEstablishment.id.label("establishment_id"), 
                           CommercialEstablishment.business_activity_id)
 
 
-def _again(page, P, key: str, descending: bool, is_sqlite: bool):
+def _again(page, P, key: str, descending: bool, sql: Dialect):
     """The page's order once more, after the join (a join does not keep the subquery's order)."""
     column = {"distance": page.c.distance, "startDate": P.start_date, "endDate": P.end_date,
-              "title": P.title if is_sqlite else P.title.collate("C"), "id": P.id}[key]
+              "title": sql.code_point_order(P.title), "id": P.id}[key]
     return column.desc() if descending else column
 
 
@@ -304,20 +305,7 @@ class PromotionService:
         P = Promotion
         box = [tuple(bindparam(f"b{i}_{k}", type_=Float) for k in ("lat0", "lat1", "lon0", "lon1"))
                for i in range(n_boxes)]
-        if self._db.is_sqlite:
-            rtree = table("promotion_rtree", column("id"), column("min_lat"), column("max_lat"),
-                          column("min_lon"), column("max_lon"))
-            in_boxes = or_(*[and_(rtree.c.max_lat >= lat0, rtree.c.min_lat <= lat1,
-                                  rtree.c.max_lon >= lon0, rtree.c.min_lon <= lon1)
-                             for lat0, lat1, lon0, lon1 in box])
-            # Materialised first, so SQLite's planner starts from the R*Tree and never probes it
-            # once per row of another table.
-            box_ids = select(rtree.c.id).where(in_boxes).cte("box_ids").prefix_with("MATERIALIZED")
-            stmt = select(P.id).select_from(box_ids).join(P, P.id == box_ids.c.id)
-        else:
-            in_boxes = or_(*[and_(P.latitude.between(lat0, lat1), P.longitude.between(lon0, lon1))
-                             for lat0, lat1, lon0, lon1 in box])
-            stmt = select(P.id).where(in_boxes)
+        stmt = self._db.sql.within_boxes(P, box, rtree="promotion_rtree")
         stmt = (stmt.add_columns(self._distance(P.latitude, P.longitude).label("distance"))
                 .where(P.environment == bindparam("env"), P.establishment_active.is_(True)))
         if has_active:
@@ -334,7 +322,7 @@ class PromotionService:
         sin_dlon = func.sin((lon_column - bindparam("lon", type_=Float)) * half_rad)
         a = (sin_dlat * sin_dlat
              + bindparam("cos_lat", type_=Float) * func.cos(lat_column * (2 * half_rad)) * sin_dlon * sin_dlon)
-        capped = func.min(1.0, func.sqrt(a)) if self._db.is_sqlite else func.least(1.0, func.sqrt(a))
+        capped = self._db.sql.least(1.0, func.sqrt(a))
         return 2 * EARTH_RADIUS_M * func.asin(capped)
 
     @functools.lru_cache(maxsize=256)  # noqa: B019
@@ -353,14 +341,14 @@ class PromotionService:
         keys = {"distance": inside.c.distance, "id": inside.c.id}
         if "title" in inside.c:
             keys.update(startDate=inside.c.start_date, endDate=inside.c.end_date,
-                        title=inside.c.title if self._db.is_sqlite else inside.c.title.collate("C"))
+                        title=self._db.sql.code_point_order(inside.c.title))
         order = [keys[key].desc() if descending else keys[key] for key, descending in sort]
         page_ids = (select(inside.c.id, inside.c.distance, func.count().over().label("total"))
                     .order_by(*order, inside.c.id).offset(bindparam("offset")).limit(bindparam("limit"))
                     .subquery("page"))
         stmt = (select(page_ids.c.total, page_ids.c.distance, *_PROMOTION_COLUMNS, *_ESTABLISHMENT_COLUMNS)
                 .select_from(page_ids).join(P, P.id == page_ids.c.id).join(E, E.id == P.establishment_id)
-                .order_by(*[_again(page_ids, P, key, descending, self._db.is_sqlite) for key, descending in sort],
+                .order_by(*[_again(page_ids, P, key, descending, self._db.sql) for key, descending in sort],
                           P.id))
         return stmt, select(func.count()).select_from(inside)
 

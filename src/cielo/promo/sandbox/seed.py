@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 
 import orjson
 from faker import Faker
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import select
 from stdnum import luhn
 from stdnum.br import cnpj as stdnum_cnpj
 
@@ -402,20 +402,4 @@ class Seeder:
         consecutive: SQLite's rowids under its single writer, PostgreSQL's under the table
         lock taken here)."""
         model = {"commercial_establishments": CommercialEstablishment, "promotions": Promotion}[table]
-        id_column = model.__table__.c.id
-        if self._db.is_sqlite:
-            json_columns = {"address", "rules"}
-            async with self._db.write() as session:
-                first = (await session.execute(select(func.coalesce(func.max(id_column), 0)))).scalar_one() + 1
-                await session.execute(insert(model.__table__), [
-                    {c: (orjson.loads(v) if c in json_columns else v) for c, v in zip(columns, r, strict=True)} for r in rows])
-            return first
-        async with self._db.engine.begin() as conn:
-            await conn.execute(text(f"LOCK TABLE {table} IN EXCLUSIVE MODE"))
-            start = (await conn.execute(select(func.coalesce(func.max(id_column), 0)))).scalar_one() + 1
-            await conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), :v, false)"), {"v": start})
-            raw = await conn.get_raw_connection()
-            await raw.driver_connection.copy_records_to_table(table, records=rows, columns=columns)  # type: ignore[union-attr]
-            await conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), :v, false)"),
-                               {"v": start + len(rows)})
-        return start
+        return await self._db.sql.bulk_insert(model.__table__, columns, rows, json_columns=frozenset({"address", "rules"}))

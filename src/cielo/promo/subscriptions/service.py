@@ -12,14 +12,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import and_, select
+from sqlalchemy.exc import IntegrityError
 
 from cielo.audit import service as audit
 from cielo.audit.service import Actor
 from cielo.cache import CacheRegistry
 from cielo.db import Database, utcnow
-from cielo.db.lists import among, pairs_table
+from cielo.db.batching import GroupWriter
 from cielo.ids import MAX_ID
 from cielo.promo.developer.models import Application
 from cielo.promo.environments import Environment
@@ -35,6 +37,19 @@ from cielo.promo.subscriptions.models import (
 )
 
 log = logging.getLogger("cielo.subscriptions")
+
+
+class QueuedRequest(NamedTuple):
+    """A subscription request as written: what the 202 answers with."""
+
+    id: int
+    environment: str
+    application_id: int
+    establishment_id: int
+    promotion_id: int
+    action: str
+    requested_at: datetime
+
 STATUSES = {1: "ACCEPTED", 2: "REJECTED"}
 WORKER = Actor(None, "subscription-worker")
 
@@ -84,33 +99,41 @@ class SubscriptionService:
         # the queue's pages, requests by id, the processed lists and their items.
         caches = caches or CacheRegistry(db.watcher, enabled=False)
         self._reads = caches.cache("promo-subscription-reads", 50_000)
-
-    async def _establishment(self, session, app: Application, env: Environment, establishment_id: int):
-        row = await session.get(CommercialEstablishment, establishment_id)
-        if row is None or row.environment != env.value:
-            raise PromoError(404 if env is Environment.SANDBOX else 403,
-                             f"There is no commercial establishment {establishment_id} this application may act for.")
-        allowed = await session.scalar(
-            select(CommercialEstablishment.id).where(CommercialEstablishment.id == establishment_id, visible_to(app, env)))
-        if allowed is None:
-            raise PromoError(403, f"This application may not act for commercial establishment {establishment_id}.")
-        return row
+        self._new_requests = GroupWriter(db, self._insert_requests)
 
     async def _promotion(self, session, env: Environment, promotion_id: int) -> None:
         promotion = await session.get(Promotion, promotion_id)
         if promotion is None or promotion.environment != env.value:
             raise invalid(f"There is no promotion {promotion_id}.")
 
-    async def request(self, app: Application, env: Environment, establishment_id: int, body: dict) -> SubscriptionRequest:
+    async def request(self, app: Application, env: Environment, establishment_id: int, body: dict) -> QueuedRequest:
+        """Queue a request: its establishment and promotion checked, then written with the
+        other requests arriving meanwhile (group commit, db/batching.py)."""
         promotion_id, action = parse_body(body)
-        async with self._db.write() as session:
-            await self._establishment(session, app, env, establishment_id)
-            await self._promotion(session, env, promotion_id)
-            row = SubscriptionRequest(environment=env.value, application_id=app.id, establishment_id=establishment_id,
-                                      promotion_id=promotion_id, action=action)
-            session.add(row)
-            await session.flush()
-        return row
+        await self._check_visible(app, env, establishment_id)
+        await self._check_promotion(env, promotion_id)
+        # Checked before the write, not inside it: establishments and promotions are never
+        # deleted, and processing judges the promotion again.
+        try:
+            return await self._new_requests.write(
+                QueuedRequest(0, env.value, app.id, establishment_id, promotion_id, action, utcnow()))
+        except IntegrityError:
+            # the application deleted meanwhile (its requests go with it): its token with it
+            raise PromoError(401, "The Access-Token is not valid.") from None
+
+    async def _check_promotion(self, env: Environment, promotion_id: int) -> None:
+        row = await self._db.first(select(Promotion.environment).where(Promotion.id == promotion_id))
+        if row is None or row.environment != env.value:
+            raise invalid(f"There is no promotion {promotion_id}.")
+
+    async def _insert_requests(self, session, items: list[QueuedRequest]) -> list[QueuedRequest]:
+        sql, table = self._db.sql, SubscriptionRequest.__table__
+        ids = await sql.reserve_ids(session, table, len(items))
+        await sql.insert_columns(await session.connection(), table, {
+            "id": ids, "environment": [i.environment for i in items], "application_id": [i.application_id for i in items],
+            "establishment_id": [i.establishment_id for i in items], "promotion_id": [i.promotion_id for i in items],
+            "action": [i.action for i in items], "requested_at": [i.requested_at for i in items]})
+        return [item._replace(id=row_id) for item, row_id in zip(items, ids, strict=True)]
 
     async def _own(self, session, app: Application, request_id: int, *, lock: bool = False) -> SubscriptionRequest:
         row = await session.get(SubscriptionRequest, request_id, with_for_update=lock)
@@ -191,20 +214,17 @@ class SubscriptionService:
         one order everywhere (no deadlock between workers), instead of two reads per request."""
         R, S = SubscriptionRequest, EstablishmentSubscription
         async with self._db.write() as session:
-            stmt = select(R).where(R.processed_at.is_(None)).order_by(R.id).limit(limit)
-            if not self._db.is_sqlite:
-                stmt = stmt.with_for_update(skip_locked=True)
+            sql = self._db.sql
+            stmt = sql.for_update(select(R).where(R.processed_at.is_(None)).order_by(R.id).limit(limit), skip_locked=True)
             rows = (await session.scalars(stmt)).all()
             if not rows:
                 return 0
             promotions = {p.id: p for p in (await session.scalars(
-                select(Promotion).where(among(Promotion.id, {r.promotion_id for r in rows},
-                                              sqlite=self._db.is_sqlite)))).all()}
-            wanted = pairs_table(sorted({(r.establishment_id, r.promotion_id) for r in rows}), sqlite=self._db.is_sqlite)
-            states_stmt = (select(S).join(wanted, and_(S.establishment_id == wanted.c.a, S.promotion_id == wanted.c.b))
-                           .order_by(S.establishment_id, S.promotion_id))
-            if not self._db.is_sqlite:
-                states_stmt = states_stmt.with_for_update(of=S)
+                select(Promotion).where(sql.among(Promotion.id, {r.promotion_id for r in rows})))).all()}
+            wanted = sql.pairs_table(sorted({(r.establishment_id, r.promotion_id) for r in rows}))
+            states_stmt = sql.for_update(
+                select(S).join(wanted, and_(S.establishment_id == wanted.c.a, S.promotion_id == wanted.c.b))
+                .order_by(S.establishment_id, S.promotion_id), of=S)
             states = {(s.establishment_id, s.promotion_id): s for s in (await session.scalars(states_stmt)).all()}
             now = utcnow()
             today = local(now).date()

@@ -26,8 +26,6 @@ from sqlalchemy import (
     insert,
     literal_column,
     select,
-    text,
-    true,
     update,
 )
 
@@ -35,7 +33,7 @@ from cielo.audit import service as audit
 from cielo.audit.service import Actor
 from cielo.cache import CacheRegistry
 from cielo.db import Database, utcnow
-from cielo.db.lists import among, among_parameter, among_values, insert_columns, pairs_parameter, pairs_values
+from cielo.db.dialects import Dialect
 from cielo.promo.cards.models import Card
 from cielo.promo.cards.service import CardService
 from cielo.promo.environments import Environment
@@ -214,10 +212,10 @@ class TransactionService:
         cards, birthdates, card_errors = await self._cards_of(session, env, items)
         errors = errors + card_errors
         # by primary key alone, the environment checked on the rows found (see _cards_of)
-        sqlite = self._db.is_sqlite
+        sql = self._db.sql
         versions = {e: version for e, version, environment in await self._db.rows_before_writes(
-            session, _lookups(sqlite).establishments,
-            among_values("ids", {i.establishment_id for i in items if i}, sqlite=sqlite)) if environment == env.value}
+            session, _lookups(sql).establishments,
+            sql.among_values("ids", {i.establishment_id for i in items if i})) if environment == env.value}
         for index, item in enumerate(items):
             if item is not None and item.establishment_id not in versions:
                 errors.append({"index": index, "reason": f"There is no commercial establishment "
@@ -230,7 +228,10 @@ class TransactionService:
         by_external: dict[str, int] = {}
         externals = {i.external_id for i in items if i.external_id}
         if externals:
-            await self._lock_external_ids(session, env, externals)
+            # Serialise the requests that carry one externalId (a terminal retrying, or two
+            # sending the same), so that the second finds the first's row instead of breaking
+            # the unique index. Taken before the pairs' locks: lock_keys's one order.
+            await self._db.sql.lock_keys(session, texts=[f"{env.value}:{e}" for e in externals])
             for row_id, external_id in (await session.execute(
                 select(Transaction.id, Transaction.external_id)
                 .where(Transaction.environment == env.value, Transaction.external_id.in_(externals))
@@ -257,20 +258,12 @@ class TransactionService:
         if new:
             recounts = await self._judge(session, new, known)
             now = utcnow()
-            for n, row_id in zip(new, await self._reserve_ids(session, len(new)), strict=True):
+            for n, row_id in zip(new, await self._db.sql.reserve_ids(session, Transaction.__table__, len(new)), strict=True):
                 n.id = row_id
             audit.record(session, actor, "create", "transaction", str(new[0].id) if len(new) == 1 else "batch",
                          {"count": len(new), "ids": [n.id for n in new][:1000]})
-            # The new rows are answered from memory, built while the database works elsewhere:
-            # on PostgreSQL while the server writes them; on SQLite while aiosqlite's thread
-            # commits (one step of SQLite's C code, without the GIL). Not while SQLite writes:
-            # its executemany takes the GIL back to bind every row, so Python work beside it
-            # stalls the write by up to the interpreter's switch interval per row.
-            if self._db.is_sqlite:
-                await self._write(session, env, new, recounts, now)
-                work = session.commit()
-            else:
-                work = self._write(session, env, new, recounts, now)
+            # The new rows are answered from memory, built while the database works (write_beside).
+            work = await self._db.sql.write_beside(session, self._write(session, env, new, recounts, now))
             fresh.update(await _answer_beside(work, env.value, new, now.isoformat()))
         ids = {n.key: n.id for n in new}
         return [(fresh[n.id], True) if (n := by_index.get(index)) else (fresh[ids.get(row_id, row_id)], False)  # type: ignore[index, assignment, arg-type]
@@ -288,9 +281,9 @@ class TransactionService:
             # By primary key alone, the environment checked on the rows found: a condition on
             # it made SQLite walk the environment's index, every row of it, for the list (183 ms
             # a batch over a million establishments, against 2 ms by key).
-            sqlite = self._db.is_sqlite
+            sql = self._db.sql
             for card_id, holder_id, birthdate, environment in await self._db.rows_before_writes(
-                    session, _lookups(sqlite).cards, among_values("ids", by_id, sqlite=sqlite)):
+                    session, _lookups(sql).cards, sql.among_values("ids", by_id)):
                 if environment == env.value:
                     id_rows[card_id] = holder_id
                     birthdates[holder_id] = birthdate
@@ -324,36 +317,12 @@ class TransactionService:
                                                          "name the card by 'cardId'."})
         return cards, birthdates, errors
 
-    def _among(self, col, values):
-        return among(col, values, sqlite=self._db.is_sqlite)
-
-    async def _lock_pairs(self, session, pairs) -> None:
-        if self._db.is_sqlite:
-            return  # the single writer already serialises every write transaction
-        ordered = sorted(pairs)  # one order everywhere: no deadlocks
-        # one round trip for the whole batch, the locks taken in that order
-        await session.execute(text(
-            "SELECT pg_advisory_xact_lock(h, e) FROM (SELECT h, e FROM unnest(CAST(:hs AS integer[]), "
-            "CAST(:es AS integer[])) AS t(h, e) ORDER BY h, e) AS ordered"),
-            {"hs": [h for h, _ in ordered], "es": [e for _, e in ordered]})
-
-    async def _lock_external_ids(self, session, env: Environment, externals: set[str]) -> None:
-        """Serialise the requests that carry one externalId (a terminal retrying, or two
-        sending the same), so that the second finds the first's row instead of breaking the
-        unique index. Taken before the pairs' locks, in one order: no deadlocks. SQLite's
-        single writer already serialises them."""
-        if self._db.is_sqlite:
-            return
-        await session.execute(text(
-            "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM (SELECT k FROM unnest(CAST(:keys AS text[])) "
-            "AS t(k) ORDER BY k) AS ordered"), {"keys": [f"{env.value}:{e}" for e in externals]})
-
     async def _history(self, session, pairs, *, written: bool = True) -> dict[tuple[int, int], list[engine.Purchase]]:
         """The counted purchases (not reversed) of each (holder, establishment), oldest first
         (``written``: whether this transaction has written yet; see Database.rows_before_writes)."""
         history: dict[tuple[int, int], list[engine.Purchase]] = defaultdict(list)
-        sqlite = self._db.is_sqlite
-        stmt, values = _history_statement(sqlite), pairs_values("pairs", sorted(pairs), sqlite=sqlite)
+        sql = self._db.sql
+        stmt, values = _history_statement(sql), sql.pairs_values("pairs", sorted(pairs))
         rows = (await session.execute(stmt, values)).all() if written else \
             await self._db.rows_before_writes(session, stmt, values)
         # in each pair's order already (the statement's ORDER BY: _order's for stored purchases)
@@ -370,7 +339,7 @@ class TransactionService:
         E = CommercialEstablishment
         if versions is None:
             versions = dict((await session.execute(
-                select(E.id, E.campaigns_version).where(self._among(E.id, establishments)))).all())
+                select(E.id, E.campaigns_version).where(self._db.sql.among(E.id, establishments)))).all())
         else:
             versions = {e: versions[e] for e in establishments}
         cache = self._campaign_cache
@@ -410,13 +379,13 @@ class TransactionService:
 
     async def _birthdates(self, session, holders) -> dict[int, date | None]:
         return dict((await session.execute(
-            select(Holder.id, Holder.birthdate).where(self._among(Holder.id, holders)))).all())
+            select(Holder.id, Holder.birthdate).where(self._db.sql.among(Holder.id, holders)))).all())
 
     async def _judge(self, session, new: list[_New], known: _Known) -> list[tuple]:
         """What each new purchase earns (n.earned), its pair locked and its history read; and
         the recounts that late arrivals make: (pair, since, what the replay says)."""
         pairs = {_pair(n) for n in new}
-        await self._lock_pairs(session, pairs)
+        await self._db.sql.lock_keys(session, pairs=pairs)  # one order everywhere: no deadlocks
         history = await self._history(session, pairs, written=False)
         campaigns = await self._campaigns(session, {e for _, e in pairs}, known.versions)
         birthdates = known.birthdates
@@ -464,7 +433,7 @@ class TransactionService:
         conn = await session.connection()
         # one list per column, written in one round trip (insert_columns: one statement of
         # arrays on PostgreSQL, the driver's executemany of tuples on SQLite)
-        await insert_columns(conn, Transaction.__table__, {
+        await self._db.sql.insert_columns(conn, Transaction.__table__, {
             "id": ids, "environment": [env.value] * count, "kind": [PURCHASE] * count,
             "card_id": [n.card_id for n in new], "holder_id": [n.holder_id for n in new],
             "establishment_id": [i.establishment_id for i in items], "amount_cents": [i.amount for i in items],
@@ -475,29 +444,16 @@ class TransactionService:
             "product_secondary_description": [i.secondary[1] if i.secondary else None for i in items],
             "external_id": [i.external_id for i in items],
             "contains_promotions": [bool(n.earned) for n in new], "created_at": [now] * count,
-        }, sqlite=self._db.is_sqlite)
-        await insert_columns(conn, TransactionReward.__table__, {
+        })
+        await self._db.sql.insert_columns(conn, TransactionReward.__table__, {
             "transaction_id": [row_id for row_id, _ in won], "promotion_id": [e.promotion_id for _, e in won],
             "campaign_type": [e.campaign_type for _, e in won], "premium": [e.premium for _, e in won],
-            "reason": [e.reason for _, e in won], "earned_at": [now] * len(won)}, sqlite=self._db.is_sqlite)
+            "reason": [e.reason for _, e in won], "earned_at": [now] * len(won)})
         real = {n.key: n.id for n in new}
         for pair, since, earned in recounts:
             earned = {real.get(key, key): value for key, value in earned.items()}
             await self._apply_recount(session, pair, since, earned, now, "recounted after an earlier purchase "
                                                                           "arrived late")
-
-    async def _reserve_ids(self, session, count: int) -> list[int]:
-        """Ids for ``count`` new transactions, asked before the transaction writes: on SQLite the
-        next ones after the largest (this transaction holds the single write lock); on
-        PostgreSQL drawn from the sequence."""
-        if self._db.is_sqlite:
-            largest = await self._db.rows_before_writes(session, _largest_transaction_id())
-            first = largest[0][0] + 1
-            return list(range(first, first + count))
-        # one array in one row (a thousand rows cost more to decode than to draw)
-        return (await session.execute(
-            text("SELECT array_agg(nextval(pg_get_serial_sequence('transactions', 'id'))) FROM generate_series(1, :n)"),
-            {"n": count})).scalar_one()
 
     async def _apply_recount(self, session, pair, since: datetime, earned: dict[int, list[engine.Earned]],
                              now: datetime, because: str) -> None:
@@ -542,7 +498,7 @@ class TransactionService:
             if original is None or original.environment != env.value:
                 raise IngestError(404, f"There is no transaction {transaction_id} in {env.value}.")
             pair = (original.holder_id, original.establishment_id)
-            await self._lock_pairs(session, {pair})
+            await self._db.sql.lock_keys(session, pairs={pair})
             await session.refresh(original)
             if original.kind != PURCHASE:
                 raise IngestError(400, f"Transaction {transaction_id} is itself a {KINDS[original.kind]}; only a "
@@ -590,10 +546,11 @@ class TransactionService:
 
     async def _models(self, session, results: list[tuple[int, bool]]) -> list[tuple[dict, bool]]:
         ids = {row_id for row_id, _ in results}
-        rows = {t.id: t for t in (await session.scalars(select(Transaction).where(self._among(Transaction.id, ids)))).all()}
+        rows = {t.id: t for t in (await session.scalars(
+            select(Transaction).where(self._db.sql.among(Transaction.id, ids)))).all()}
         rewards = defaultdict(list)
         for r in (await session.scalars(select(TransactionReward).where(
-                self._among(TransactionReward.transaction_id, ids)).order_by(TransactionReward.id))).all():
+                self._db.sql.among(TransactionReward.transaction_id, ids)).order_by(TransactionReward.id))).all():
             rewards[r.transaction_id].append(r)
         return [(admin_model(rows[row_id], rewards[row_id]), created) for row_id, created in results]
 
@@ -718,47 +675,29 @@ def _holder_statements() -> _HolderStatements:
     return _HolderStatements(count, ids, page, by_ids)
 
 
-@lru_cache(maxsize=1)
-def _largest_transaction_id() -> Select:
-    return select(func.coalesce(func.max(Transaction.id), 0))
-
-
 class _Lookups(NamedTuple):
     cards: Select
     establishments: Select
 
 
-@lru_cache(maxsize=2)
-def _lookups(sqlite: bool) -> _Lookups:
+@lru_cache(maxsize=4)  # one per database of the process
+def _lookups(sql: Dialect) -> _Lookups:
     """A batch's cards (with their holders' birthdates) and establishments (with their campaign
     versions) by id (bound parameter "ids", see among_values), built once."""
     E = CommercialEstablishment
     return _Lookups(
         select(Card.id, Card.holder_id, Holder.birthdate, Card.environment).join(Holder, Holder.id == Card.holder_id)
-        .where(among_parameter(Card.id, "ids", sqlite=sqlite)),
-        select(E.id, E.campaigns_version, E.environment).where(among_parameter(E.id, "ids", sqlite=sqlite)))
+        .where(sql.among_parameter(Card.id, "ids")),
+        select(E.id, E.campaigns_version, E.environment).where(sql.among_parameter(E.id, "ids")))
 
 
-@lru_cache(maxsize=2)
-def _history_statement(sqlite: bool) -> Select:
+@lru_cache(maxsize=4)  # one per database of the process
+def _history_statement(sql: Dialect) -> Select:
     """The counted purchases of a list of (holder, establishment) pairs (bound parameters
-    "pairs…", see pairs_values), built once: building it cost ~1 ms a batch."""
+    "pairs…", see pairs_values), each pair's oldest first, built once: building it cost ~1 ms a batch."""
     T = Transaction
-    columns = (T.id, T.holder_id, T.establishment_id, T.occurred_at, T.amount_cents)
-    wanted = pairs_parameter("pairs", sqlite=sqlite)
-    if sqlite:
-        # the pairs (one JSON parameter) drive the join, each probing ix_transactions_counted
-        # (a row-value IN list made SQLite scan the whole table)
-        return (select(*columns).select_from(wanted)
-                .join(T, and_(T.holder_id == wanted.c.a, T.establishment_id == wanted.c.b)).where(_counted())
-                .order_by(T.holder_id, T.establishment_id, T.occurred_at, T.id))
-    # the pairs as one array parameter, each probing ix_transactions_counted. OFFSET 0 keeps the
-    # LATERAL subquery from being pulled up into a join, which the planner made a hash join
-    # over a scan of the whole table (~27 ms at 100,000 rows, growing with it; ~5 ms as 1,000
-    # probes)
-    each = (select(*columns).where(T.holder_id == wanted.c.a, T.establishment_id == wanted.c.b, _counted())
-            .order_by(T.occurred_at, T.id).offset(0).lateral("history"))
-    return select(each).select_from(wanted).join(each, true())
+    return sql.rows_of_pairs("pairs", (T.id, T.holder_id, T.establishment_id, T.occurred_at, T.amount_cents),
+                             T.holder_id, T.establishment_id, _counted(), (T.occurred_at, T.id))
 
 
 def _counted():
