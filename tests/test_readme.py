@@ -19,7 +19,7 @@ from urllib.parse import urljoin
 import httpx
 import pytest
 
-from tests.conftest import LiveServer
+from tests.support.live import LiveServer
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]

@@ -6,7 +6,7 @@ import re
 
 from fastapi.routing import APIRoute
 
-from tests.conftest import make_token
+from tests.support.db import make_token
 
 NOT_JSON = "The request body must be JSON (Content-Type: application/json)."
 PARTNER = b'{"name": "Livelo", "description": "Points", "term": "https://example.com/terms", "associationType": "AUTOMATIC"}'

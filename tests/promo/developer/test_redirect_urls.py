@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from tests.conftest import db_sql
-from tests.panel_helpers import Panel, csrf_of
-from tests.promo_helpers import MARIA, SANDBOX
+from tests.support.db import db_sql
+from tests.support.panel import Panel, csrf_of
+from tests.support.promo import MARIA, SANDBOX
 
 FIRST = "https://app.example.com/callback"
 PAGE = "/developer/applications/1"

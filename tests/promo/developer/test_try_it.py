@@ -11,8 +11,8 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from starlette.testclient import TestClient
 from stdnum.br import cpf
 
-from tests.panel_helpers import Panel, csrf_of, field
-from tests.promo_helpers import SANDBOX
+from tests.support.panel import Panel, csrf_of, field
+from tests.support.promo import SANDBOX
 
 CALLBACK = "http://127.0.0.1:8000/sandbox/callback"
 

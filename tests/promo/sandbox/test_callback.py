@@ -12,9 +12,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import db_sql
-from tests.panel_helpers import Panel
-from tests.promo_helpers import SANDBOX, authorize, card_page, csrf_of
+from tests.support.db import db_sql
+from tests.support.panel import Panel, csrf_of
+from tests.support.promo import SANDBOX, authorize, card_page
 
 CALLBACK = "http://127.0.0.1:8000/sandbox/callback"  # the default public address's
 VERIFIER = "v" * 20 + "-._~" + "x" * 30
@@ -135,7 +135,7 @@ def test_deny_and_nothing(client, creds):
 
 
 def test_a_card_id_is_shown_with_the_command_that_reads_it(client, creds, tmp_path):
-    from tests.promo_helpers import NEXT_YEAR, tokens_for
+    from tests.support.promo import NEXT_YEAR, tokens_for
 
     tokens = tokens_for(client, creds, redirect_url=CALLBACK)
     form = card_page(client, creds, tokens, redirect=CALLBACK)

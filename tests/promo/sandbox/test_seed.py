@@ -12,7 +12,7 @@ from stdnum.br import cnpj, cpf
 
 from cielo.promo.promotions.geo import distance_m
 from tests.support.db import db_sql, run
-from tests.support.promo import PAULISTA
+from tests.support.promo import PAULISTA, process
 
 
 def seed_cli(settings, *args, check: bool = True, **environment: str) -> subprocess.CompletedProcess:
@@ -166,7 +166,6 @@ def test_an_older_seed_gains_the_callback_and_a_subscribable_pair(settings, clie
     from cielo.promo.sandbox.seed import Seeder
     from cielo.security.secrets import secret_box_from_settings
     from cielo.security.signing import signing_keys_from_settings
-    from tests.test_promo_subscriptions import process
 
     async def seeding(step):
         db = Database(settings.resolved_database_url, pool_size=1)
