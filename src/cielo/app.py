@@ -39,6 +39,7 @@ from cielo.promo.promotions.admin_router import router as admin_promotions_route
 from cielo.promo.promotions.index import ChangeLog
 from cielo.promo.promotions.service import PromotionService
 from cielo.promo.router import routers as promo_routers
+from cielo.promo.sandbox.router import router as sandbox_router
 from cielo.promo.subscriptions.service import SubscriptionService, run_consumer
 from cielo.promo.transactions.admin_router import router as admin_transactions_router
 from cielo.promo.transactions.service import IngestError, TransactionService
@@ -223,7 +224,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     _install_error_handlers(app)
     promo = [router for env in Environment for router in promo_routers(env)]
-    routers = [health.router, apidocs.router, whitelabel_router, *promo, developer_router,
+    routers = [health.router, apidocs.router, whitelabel_router, *promo, sandbox_router, developer_router,
                # the back office (/admin/v1), each domain's routes, in this order
                admin_partners_router, admin_applications_router, admin_establishments_router, admin_promotions_router,
                admin_transactions_router]

@@ -8,10 +8,11 @@ import os
 from pathlib import Path
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from cielo.config import Settings, get_settings, normalise_database_url
+from cielo.config import Settings, get_settings, local_url, normalise_database_url
 from cielo.web import runtime
 
 app = typer.Typer(help="cielo: the white-label account API and the Cielo Promo API.", no_args_is_help=True)
@@ -80,6 +81,8 @@ def serve(
     from cielo.security.secrets import secret_box_from_settings
     from cielo.web.serving import CoalescingHttpToolsProtocol
 
+    if not os.environ.get("CIELO_PUBLIC_URL"):  # this port's address, for the worker processes too
+        os.environ["CIELO_PUBLIC_URL"] = local_url(port)
     settings = _settings(database_url)
     configure(settings.log_level, settings.log_json)
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -333,8 +336,13 @@ def audit_list(
 def sandbox_seed(
     as_json: bool = typer.Option(False, "--json", help="Print what a tester needs as one JSON document."),
     size: str = typer.Option("small", "--size", help="small, or large (adds 1,000,000 establishments)."),
+    public_url: str | None = typer.Option(
+        None, "--public-url", help="The address the service is reached at, where the seeded client's redirect URL "
+                                   "(the sandbox callback page) lives; default: CIELO_PUBLIC_URL, else "
+                                   "http://127.0.0.1:8000."),
 ) -> None:
-    """Fill the sandbox with realistic Brazilian test data; running it again changes nothing."""
+    """Fill the sandbox with realistic Brazilian test data; running it again changes nothing but the
+    seeded client's redirect URLs (the callback page of another address is added)."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -349,7 +357,12 @@ def sandbox_seed(
 
     if size not in ("small", "large"):
         _fail("--size must be small or large.", 2)
-    settings = _settings()
+    if public_url is not None:
+        os.environ["CIELO_PUBLIC_URL"] = public_url
+    try:
+        settings = _settings()
+    except ValidationError as exc:
+        _fail(exc.errors()[0]["msg"].removeprefix("Value error, "), 2)
     box, signing = secret_box_from_settings(settings), signing_keys_from_settings(settings)
     columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TimeRemainingColumn())
@@ -357,7 +370,8 @@ def sandbox_seed(
     async def run_seed(db):
         with Progress(*columns, console=err, disable=size == "small") as progress:
             task = progress.add_task("establishments", total=1_000_000)
-            return await Seeder(db, box, signing).seed(size, lambda n: progress.advance(task, n))
+            return await Seeder(db, box, signing).seed(size, lambda n: progress.advance(task, n),
+                                                       public_url=settings.base_url)
 
     document, created = _run(run_seed)
     err.print(("Seeded" if created else "Already seeded") + f" the sandbox ({size}): "

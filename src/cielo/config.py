@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -23,6 +24,14 @@ def normalise_database_url(url: str) -> str:
     raise ValueError(
         "CIELO_DATABASE_URL must start with postgresql:// (or postgresql+asyncpg://) or sqlite://"
     )
+
+
+DEFAULT_PORT = 8000
+
+
+def local_url(port: int = DEFAULT_PORT) -> str:
+    """Where a service on this machine's loopback and ``port`` is reached."""
+    return f"http://127.0.0.1:{port}"
 
 
 class Settings(BaseSettings):
@@ -52,6 +61,11 @@ class Settings(BaseSettings):
     cookie_secure: bool = Field(
         default=False, description="Mark cookies Secure even on plain HTTP (they always are on HTTPS)."
     )
+    public_url: str | None = Field(
+        default=None,
+        description="The address clients reach the service at (default: http://127.0.0.1:<port of serve>, "
+                    "http://127.0.0.1:8000 for the other commands); the sandbox's callback page lives there.",
+    )
     log_level: str = "INFO"
     log_json: bool = True
     access_log: bool = Field(default=True, description="One structured line per request at INFO.")
@@ -78,6 +92,22 @@ class Settings(BaseSettings):
         if value is None or value == "":
             return None
         return normalise_database_url(value)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None or value.strip() == "":
+            return None
+        value = value.strip().rstrip("/")
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError("CIELO_PUBLIC_URL must be an http(s) address such as http://127.0.0.1:8000")
+        return value
+
+    @property
+    def base_url(self) -> str:
+        """The public address, without a trailing slash."""
+        return self.public_url or local_url()
 
     @property
     def resolved_database_url(self) -> str:

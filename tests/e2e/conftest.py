@@ -40,18 +40,25 @@ def browser():
         browser.close()
 
 
+# A phone (390 CSS px, touch, the page's own viewport) and a desktop; a test asks for one with
+# @pytest.mark.parametrize("page", ["phone", "desktop"], indirect=True); desktop otherwise.
+SCREENS = {"phone": {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True},
+           "desktop": {"viewport": {"width": 1280, "height": 800}}}
+
+
 @pytest.fixture
 def page(browser, request):
-    context = browser.new_context(locale="pt-BR")
+    context = browser.new_context(locale="pt-BR", **SCREENS[getattr(request, "param", "desktop")])
     page = context.new_page()
     folder = OUTPUT / re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True, exist_ok=True)
     shots = {"n": 0}
 
-    def snap(label: str) -> None:
+    def snap(label: str, other=None) -> None:
+        """A full-page screenshot of this page (or of ``other``, another tab of the test)."""
         shots["n"] += 1
-        page.screenshot(path=str(folder / f"{shots['n']:02d}-{label}.png"), full_page=True)
+        (other or page).screenshot(path=str(folder / f"{shots['n']:02d}-{label}.png"), full_page=True)
 
     page.snap = snap  # type: ignore[attr-defined]
     yield page

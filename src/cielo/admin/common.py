@@ -1,8 +1,8 @@
 """What every back-office route group shares (API.md §4): the admin-scoped bearer token, the
 bounded offset/limit of its lists, and the typed errors its services raise.
 
-Each domain declares its own back-office routes (``promo/<domain>/admin_router.py``) on an
-``APIRouter(prefix=PREFIX, tags=[TAG], dependencies=[Depends(admin_actor)])``; its service does
+Each domain declares its own back-office routes (``promo/<domain>/admin_router.py``) on the
+router :func:`admin_router` makes (the admin token, then a JSON body); its service does
 the database work and raises :class:`Missing` or :class:`Refused`, which the application's one
 handler answers as an ``HTTPException`` of the same status and detail would be."""
 
@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from cielo.audit.service import Actor
 from cielo.promo.environments import Environment
 from cielo.promo.pagination import MAX_OFFSET
 from cielo.services import services
+from cielo.web.http import NOT_JSON, sent_as_json
 
 PREFIX = "/admin/v1"
 TAG = "Back office"
@@ -31,6 +32,20 @@ async def admin_actor(request: Request) -> Actor:
     if actor is None:
         raise HTTPException(401, "A bearer token with the admin scope is required.", headers={"WWW-Authenticate": "Bearer"})
     return actor
+
+
+async def json_content(request: Request) -> None:
+    """A body of another type than JSON is refused 415 with the Promotions API's sentence (API.md
+    §2), before FastAPI reads it as a model (which would answer an unhelpful 400)."""
+    if request.method in ("POST", "PUT", "PATCH") and not sent_as_json(request.headers):
+        raise HTTPException(415, NOT_JSON)
+
+
+def admin_router() -> APIRouter:
+    """A domain's back-office routes: the admin token first, then a JSON body (one without a
+    Content-Type is read as JSON, as the Promotions API reads it)."""
+    return APIRouter(prefix=PREFIX, tags=[TAG], dependencies=[Depends(admin_actor), Depends(json_content)],
+                     strict_content_type=False)
 
 
 class BackOfficeError(Exception):

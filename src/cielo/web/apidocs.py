@@ -1,6 +1,7 @@
 """/docs (Swagger UI) and /redoc, working offline: their scripts, stylesheet and icon are served
 by the service itself (the files of the ``fastapi-offline`` package), not fetched from a CDN,
-through FastAPI's own page builders (its documented way to self-host the docs' assets)."""
+through FastAPI's own page builders (its documented way to self-host the docs' assets); and
+/docs/API.md, the description in words (docs/API.md, packaged as cielo/docs/API.md)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ ASSETS = "/docs/assets"
 _FILES = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css",
           "redoc.standalone.js": "text/javascript", "favicon.png": "image/png"}
 _STATIC = files("fastapi_offline") / "static"
+_GUIDE = files("cielo") / "docs" / "API.md"
 
 router = APIRouter(route_class=LeanRoute, include_in_schema=False)
 
@@ -48,3 +50,8 @@ async def asset(request: Request) -> Response:
         raise HTTPException(404)
     return FileResponse(str(_STATIC / name), media_type=_FILES[name],
                         headers={"Cache-Control": "public, max-age=86400"})
+
+
+@router.get("/docs/API.md")
+async def guide(request: Request) -> Response:
+    return Response(_GUIDE.read_bytes(), media_type="text/plain; charset=utf-8")

@@ -83,13 +83,21 @@ STATUS_SENTENCES = {
 _EMPTY = object()
 
 
+NOT_JSON = "The request body must be JSON (Content-Type: application/json)."
+
+
+def sent_as_json(headers: Mapping[str, str]) -> bool:
+    """Whether a body is read as JSON: it says ``application/json``, or names no type at all
+    (every API answers any other type 415 with :data:`NOT_JSON`)."""
+    return headers.get("content-type", "").split(";")[0].strip().lower() in ("application/json", "")
+
+
 async def json_body(request, error: Callable[[int, str], Exception], *, empty: Any = _EMPTY) -> Any:
     """The request's JSON body, or the API's own error: 415 for another content type, 400 for
     text that is not JSON. An empty body answers ``empty`` when one is given, else raises
     ``error(422, …)`` (the caller decides whether a missing body is absent or invalid)."""
-    content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
-    if content_type not in ("application/json", ""):
-        raise error(415, "The request body must be JSON (Content-Type: application/json).")
+    if not sent_as_json(request.headers):
+        raise error(415, NOT_JSON)
     raw = await request.body()
     if not raw.strip():
         if empty is _EMPTY:

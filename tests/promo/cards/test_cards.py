@@ -134,6 +134,25 @@ def test_card_refusals_store_nothing(client, holder, settings, fields, message):
     assert db_sql(settings, "SELECT COUNT(*) FROM cards")[0][0] == 0
 
 
+def test_a_refused_card_page_keeps_what_was_typed_but_the_number_and_the_cvv(client, holder, admin):
+    creds, tokens = holder
+    livelo, smiles = create_partner(client, admin), create_partner(client, admin, name="Smiles")
+    typed = {"card_number": "4111 1111 1111 1112", "cvv": "987", "expiry_month": "07", "expiry_year": "2031",
+             "holder_name": "MARIA S SILVA", "nickname": "Viagens", "type": "MULTIPLE", "partner": [str(smiles["id"])]}
+    refused = add_card(client, creds, tokens, **typed)
+    assert refused.status_code == 400 and "check digit" in refused.text
+    page = refused.text
+    for name in ("expiry_month", "expiry_year", "holder_name", "nickname"):
+        assert re.search(rf'name="{name}"[^>]*value="{typed[name]}"', page), name
+    assert '<option value="MULTIPLE" selected>' in page and '<option value="CREDIT" selected>' not in page
+    assert f'value="{smiles["id"]}" checked>' in page and f'value="{livelo["id"]}">' in page
+    assert "4111" not in page and "987" not in page
+    assert 'name="card_number" type="text"' in page and not re.search(r'name="(card_number|cvv)"[^>]*value=', page)
+    # the page as first shown has nothing typed
+    fresh = card_page(client, creds, tokens).text
+    assert not re.search(r'name="(expiry_month|holder_name)"[^>]*value="[^"]', fresh) and "\" checked>" not in fresh
+
+
 def test_a_card_once_per_holder_and_a_link_once(client, holder):
     creds, tokens = holder
     assert add_card(client, creds, tokens).status_code == 303

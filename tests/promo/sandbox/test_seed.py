@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -11,18 +12,17 @@ from stdnum.br import cnpj, cpf
 
 from cielo.promo.promotions.geo import distance_m
 from tests.support.db import db_sql, run
-from tests.support.promo import PAULISTA
+from tests.support.promo import PAULISTA, process
 
 
-def seed_cli(settings, *args) -> subprocess.CompletedProcess:
-    import os
-
+def seed_cli(settings, *args, check: bool = True, **environment: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CIELO_")}
+    env.update(environment)
     env["CIELO_DATA_DIR"] = str(settings.data_dir)
     if settings.database_url:
         env["CIELO_DATABASE_URL"] = settings.database_url
     return subprocess.run([sys.executable, "-m", "cielo", "sandbox", "seed", *args], env=env, capture_output=True,
-                          text=True, timeout=300, check=True)
+                          text=True, timeout=300, check=check)
 
 
 @pytest.mark.slow
@@ -128,3 +128,72 @@ def test_seed_resumes_after_a_failure_in_its_purchases(settings, monkeypatch):
     assert created and not created_again and again == document and document["purchases"] > 0
     assert db_sql(settings, "SELECT COUNT(*) FROM holders")[0][0] == 5
     assert db_sql(settings, "SELECT COUNT(*) FROM transactions")[0][0] == document["purchases"]
+
+
+@pytest.mark.slow
+def test_the_seeded_client_follows_the_public_address(settings, client):
+    """The seeded client's redirect URL is the callback page on the address given (or
+    CIELO_PUBLIC_URL); seeding again for another address adds that one, and a seed made before
+    there was a callback page or a subscribable pair gains both."""
+    first = json.loads(seed_cli(settings, "--json", "--public-url", "http://127.0.0.1:8951/").stdout)
+    here = "http://127.0.0.1:8951/sandbox/callback"
+    assert first["client"]["redirect_url"] == here
+    client_id = first["client"]["client_id"]
+
+    def registered() -> list[str]:
+        (urls,), = db_sql(settings, f"SELECT redirect_urls FROM applications WHERE client_id = '{client_id}'")
+        return json.loads(urls) if isinstance(urls, str) else urls
+
+    assert registered() == [here]
+    login = {"client_id": client_id, "name": "Maria Silva", "cpf": "390.533.447-05", "birthdate": "1990-05-17",
+             "email": "maria@example.com"}
+    assert client.get("/sandbox/promotions/v1/login", params={**login, "redirect_url": here},
+                      follow_redirects=False).status_code == 301
+
+    elsewhere = "http://localhost:9000/sandbox/callback"
+    moved = json.loads(seed_cli(settings, "--json", CIELO_PUBLIC_URL="http://localhost:9000").stdout)
+    assert moved["client"]["redirect_url"] == elsewhere and registered() == [here, elsewhere]
+    assert {**moved, "client": first["client"]} == first  # nothing else changed
+    assert client.get("/sandbox/promotions/v1/login", params={**login, "redirect_url": elsewhere},
+                      follow_redirects=False).status_code == 301
+
+    refused = seed_cli(settings, "--public-url", "ftp://x", check=False)
+    assert refused.returncode == 2 and "CIELO_PUBLIC_URL must be an http(s) address" in refused.stderr
+
+
+def test_an_older_seed_gains_the_callback_and_a_subscribable_pair(settings, client):
+    from cielo.db import Database
+    from cielo.promo.sandbox.seed import Seeder
+    from cielo.security.secrets import secret_box_from_settings
+    from cielo.security.signing import signing_keys_from_settings
+
+    async def seeding(step):
+        db = Database(settings.resolved_database_url, pool_size=1)
+        try:
+            return await step(Seeder(db, secret_box_from_settings(settings), signing_keys_from_settings(settings)))
+        finally:
+            await db.dispose()
+
+    document, _ = run(seeding(lambda seeder: seeder.seed(public_url="http://127.0.0.1:8000")))
+    # as a seed of before: the old redirect URL, no subscribable pair
+    older = {**document, "client": {**document["client"], "redirect_url": "http://localhost:8000/callback"},
+             "promotions": [p for p in document["promotions"] if p["id"] != document["subscribable"]["promotion_id"]]}
+    del older["subscribable"]
+    run(seeding(lambda seeder: seeder._record("small", older)))
+    db_sql(settings, "UPDATE applications SET redirect_urls = '[\"http://localhost:8000/callback\"]' "
+                     f"WHERE client_id = '{document['client']['client_id']}'")
+    again, created = run(seeding(lambda seeder: seeder.seed(public_url="http://127.0.0.1:8000")))
+    assert not created and again["client"]["redirect_url"] == "http://127.0.0.1:8000/sandbox/callback"
+    pair = again["subscribable"]
+    assert pair != document["subscribable"]  # a new one: the first is still there, unsubscribed too
+    assert {"id": pair["promotion_id"], "commercial_establishment_id": pair["commercial_establishment_id"],
+            "campaignType": "G", "active": True} in again["promotions"]
+
+    # the pair a subscription request accepts, with the seeded client's credentials
+    headers = {"Client-Id": again["client"]["client_id"], "Access-Token": again["client"]["access_token"]}
+    asked = client.post(f"/sandbox/promotions/v1/commercial-establishments/{pair['commercial_establishment_id']}"
+                        "/subscriptions", json={"promotionID": pair["promotion_id"], "action": "S"}, headers=headers)
+    assert asked.status_code == 202, asked.text
+    assert process(settings) == 1
+    verdict = client.get(asked.headers["location"], headers=headers, follow_redirects=True)
+    assert verdict.status_code == 200 and verdict.json()["status"]["description"] == "ACCEPTED", verdict.text

@@ -9,6 +9,7 @@ from starlette.responses import RedirectResponse, Response
 
 from cielo.promo import openapi as docs
 from cielo.promo.cards.schemas import Card
+from cielo.promo.cards.service import kept_fields
 from cielo.promo.environments import Environment
 from cielo.promo.oauth.service import LoginError
 from cielo.promo.pagination import Page
@@ -46,10 +47,11 @@ def router(env: Environment) -> APIRouter:
                            "request": card_request.public_id})
         return RedirectResponse(url_of(request, env, "/oauth/cards") + "?" + query, status_code=301)
 
-    async def _cards_page(request: Request, context, *, error=None, status_code=200) -> Response:
+    async def _cards_page(request: Request, context, *, error=None, status_code=200, form=None) -> Response:
         card_request, app, partners = context
         return render(request, "promo/cards.html", status_code=status_code, error=error, app_name=app.name,
-                      partners=partners, request_id=card_request.public_id, action=url_of(request, env, "/oauth/cards"))
+                      partners=partners, request_id=card_request.public_id, action=url_of(request, env, "/oauth/cards"),
+                      kept=kept_fields(form))
 
     @page("/oauth/cards", methods=["GET"], include_in_schema=False)
     async def cards_page(request: Request) -> Response:
@@ -62,11 +64,11 @@ def router(env: Environment) -> APIRouter:
         service = services(request).cards
         context = await service.context(env, str(form.get("request", "")))
         if not csrf_ok(request, form):
-            return await _cards_page(request, context, error=FORM_EXPIRED, status_code=403)
+            return await _cards_page(request, context, error=FORM_EXPIRED, status_code=403, form=form)
         try:
             _, target = await service.register(env, context[0], context[2], form)
         except LoginError as exc:
-            return await _cards_page(request, context, error=str(exc), status_code=exc.status_code)
+            return await _cards_page(request, context, error=str(exc), status_code=exc.status_code, form=form)
         return RedirectResponse(target, status_code=303, headers=PAGE_HEADERS)
 
     @routes.get("/me/cards", tags=["Fidelity"], summary="Returns the card holder's list", response_model=list[Card],

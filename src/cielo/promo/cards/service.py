@@ -36,6 +36,15 @@ from cielo.security.signing import SigningKeys
 REQUEST_LIFETIME = timedelta(minutes=15)
 TYPES = ("DEBIT", "CREDIT", "MULTIPLE")
 DECLINING_TEST_CVV = "000"
+KEPT = ("expiry_month", "expiry_year", "holder_name", "nickname", "type")  # never the card number or the CVV
+
+
+def kept_fields(form) -> dict:
+    """What the card page shows again after a refusal, as typed: every field but the number and
+    the security code, and the partners ticked."""
+    if form is None:
+        return {"partners": []}
+    return {**{name: str(form.get(name, "")) for name in KEPT}, "partners": [str(p) for p in form.getlist("partner")]}
 
 
 # The columns a card's wire model is made of.

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 
-from cielo.admin.common import PREFIX, TAG, admin_actor
+from cielo.admin.common import admin_actor, admin_router
 from cielo.audit.service import Actor
 from cielo.ids import PathId
 from cielo.promo.developer.models import Application
@@ -12,7 +12,7 @@ from cielo.promo.developer.schemas import ApplicationOut, ApplicationPatch
 from cielo.promo.environments import Environment
 from cielo.services import services
 
-router = APIRouter(prefix=PREFIX, tags=[TAG], dependencies=[Depends(admin_actor)])
+router = admin_router()
 
 
 def _application(a: Application) -> ApplicationOut:

@@ -12,6 +12,7 @@ from cielo.promo.developer.service import (
     NotFound,
     PanelError,
     parse_profile,
+    try_it,
 )
 from cielo.promo.environments import Environment
 from cielo.services import services
@@ -170,7 +171,8 @@ async def _application_page(request: Request, developer: Developer, app_id: int,
     tokens = await service.access_tokens(developer, app_id)
     return render(request, "developer/application.html", status_code=status_code, developer=developer, app=app,
                   tokens=tokens, error=error, form=form or {}, new_token=new_token,
-                  base_path=Environment(app.environment).base_path)
+                  base_path=Environment(app.environment).base_path,
+                  try_it=try_it(developer, app, services(request).settings.base_url))
 
 
 def _app_id(raw: str) -> int | None:
@@ -233,3 +235,38 @@ async def holder_profile(request: Request, app_id: str) -> Response:
     except PanelError as exc:
         return await _application_page(request, developer, number, status_code=400, error=str(exc))
     return _see_other(request, f"/developer/applications/{app_id}")
+
+
+async def _edit_redirect_urls(request: Request, app_id: str, edit) -> Response:
+    """Add, change or remove a redirect URL (``edit(service, developer, app, form)``); the page
+    again with the sentence and what was typed when it is refused."""
+    developer = await _signed_in(request)
+    form = await _form(request)
+    number = _app_id(app_id) or 0
+    if form is None:
+        return await _application_page(request, developer, number, status_code=403, error=FORM_EXPIRED)
+    try:
+        await edit(_service(request), developer, number, form)
+    except PanelError as exc:
+        return await _application_page(request, developer, number, status_code=400, error=str(exc),
+                                       form={"redirect_url": str(form.get("redirect_url", "")),
+                                             "old": str(form.get("old", ""))})
+    return _see_other(request, f"/developer/applications/{number}#redirect-urls")
+
+
+@router.post("/applications/{app_id}/redirect-urls")
+async def add_redirect_url(request: Request, app_id: str) -> Response:
+    return await _edit_redirect_urls(request, app_id, lambda service, developer, number, form: service.add_redirect_url(
+        developer, number, str(form.get("redirect_url", ""))))
+
+
+@router.post("/applications/{app_id}/redirect-urls/change")
+async def change_redirect_url(request: Request, app_id: str) -> Response:
+    return await _edit_redirect_urls(request, app_id, lambda service, developer, number, form: service.change_redirect_url(
+        developer, number, str(form.get("old", "")), str(form.get("redirect_url", ""))))
+
+
+@router.post("/applications/{app_id}/redirect-urls/remove")
+async def remove_redirect_url(request: Request, app_id: str) -> Response:
+    return await _edit_redirect_urls(request, app_id, lambda service, developer, number, form: service.remove_redirect_url(
+        developer, number, str(form.get("redirect_url", ""))))

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -25,6 +27,7 @@ from cielo.promo.developer.models import (
 from cielo.promo.developer.schemas import ApplicationPatch
 from cielo.promo.environments import Environment
 from cielo.promo.partners.service import partner_in
+from cielo.promo.sandbox.callback import callback_url
 from cielo.ratelimit import Decision, FailureThrottle, RateLimiter
 from cielo.security import passwords, tokens
 from cielo.text import has_control, is_email
@@ -110,12 +113,59 @@ def parse_redirect_urls(text: str) -> list[str]:
     if len(urls) > MAX_REDIRECT_URLS:
         raise PanelError(f"Give at most {MAX_REDIRECT_URLS} redirect URLs.")
     for url in urls:
-        if len(url) > 2000:
-            raise PanelError("A redirect URL must have at most 2000 characters.")
-        problem = redirect_url_problem(url)
-        if problem:
-            raise PanelError(problem)
+        _redirect_url(url)
     return list(dict.fromkeys(urls))
+
+
+def _redirect_url(url: str) -> str:
+    """One redirect URL as given in a single field: the rules of :func:`parse_redirect_urls`."""
+    url = url.strip()
+    if not url:
+        raise PanelError("Give a redirect URL.")
+    if len(url) > 2000:
+        raise PanelError("A redirect URL must have at most 2000 characters.")
+    problem = redirect_url_problem(url)
+    if problem:
+        raise PanelError(problem)
+    return url
+
+
+def _test_cpf(number: int) -> str:
+    """A valid CPF of its own for ``number`` (the check digits of the Receita Federal's rule)."""
+    digits = f"{(number * 7_919 + 104_729) % 10**9:09d}"
+    for weight in (10, 11):
+        digits += str(sum(int(d) * (weight - i) for i, d in enumerate(digits)) * 10 % 11 % 10)
+    return digits
+
+
+@dataclass(frozen=True)
+class TryIt:
+    """The panel's ready sign-in of a sandbox application: to the sandbox's callback page, with
+    a fresh state and a PKCE (S256) challenge whose verifier the developer keeps for the exchange."""
+
+    callback: str
+    registered: bool  # the callback page is among the application's redirect URLs
+    link: str  # path and query of /login
+    state: str
+    code_verifier: str
+    holder: dict[str, str]
+
+
+def try_it(developer: Developer, app: Application, base_url: str) -> TryIt | None:
+    """The sign-in link of a sandbox application (None in production, which has no callback page),
+    for a test holder of the developer's own (the same one each time)."""
+    if app.environment != Environment.SANDBOX.value:
+        return None
+    callback = callback_url(base_url)
+    verifier = secrets.token_urlsafe(48)
+    state = secrets.token_urlsafe(16)
+    digits = _test_cpf(developer.id)
+    holder = {"name": "Titular de Teste", "cpf": f"{digits[:3]}.{digits[3:6]}.{digits[6:9]}-{digits[9:]}",
+              "birthdate": "1990-05-17", "email": f"titular.{developer.id}@example.com"}
+    query = urlencode({"client_id": app.client_id, "redirect_url": callback, **holder, "state": state,
+                       "code_challenge": create_s256_code_challenge(verifier), "code_challenge_method": "S256"})
+    return TryIt(callback, callback in app.redirect_urls, f"{Environment.SANDBOX.base_path}/login?{query}", state,
+                 verifier, holder)
 
 
 def _bounded(value: str | int, field: str) -> int:
@@ -290,6 +340,52 @@ class DeveloperService:
             app.holder_max_page_size = page_value
             audit.record(session, _actor(developer), "holder-profile", "application", str(app.id),
                          {"requests_per_minute": rpm_value, "max_page_size": page_value})
+        return app
+
+    async def add_redirect_url(self, developer: Developer, app_id: int, url: str) -> Application:
+        url = _redirect_url(url)
+
+        def add(urls: list[str]) -> list[str]:
+            if url in urls:
+                raise PanelError(f"'{url}' is already registered.")
+            return [*urls, url]
+
+        return await self._edit_redirect_urls(developer, app_id, "add-redirect-url", add)
+
+    async def change_redirect_url(self, developer: Developer, app_id: int, old: str, new: str) -> Application:
+        new = _redirect_url(new)
+
+        def change(urls: list[str]) -> list[str]:
+            if old not in urls:
+                raise PanelError(f"'{old}' is no longer registered; reload the page.")
+            if new != old and new in urls:
+                raise PanelError(f"'{new}' is already registered.")
+            return [new if u == old else u for u in urls]
+
+        return await self._edit_redirect_urls(developer, app_id, "change-redirect-url", change)
+
+    async def remove_redirect_url(self, developer: Developer, app_id: int, url: str) -> Application:
+        def remove(urls: list[str]) -> list[str]:
+            if url not in urls:
+                raise PanelError(f"'{url}' is no longer registered; reload the page.")
+            if urls == [url]:
+                raise PanelError("An application keeps at least one redirect URL; add another before removing this one.")
+            return [u for u in urls if u != url]
+
+        return await self._edit_redirect_urls(developer, app_id, "remove-redirect-url", remove)
+
+    async def _edit_redirect_urls(self, developer: Developer, app_id: int, operation: str,
+                                  edit: Callable[[list[str]], list[str]]) -> Application:
+        """The application's redirect URLs changed by ``edit``, held to the rules of creation, audited."""
+        async with self._db.write() as session:
+            app = await session.get(Application, app_id, with_for_update=True)
+            if app is None or app.developer_id != developer.id:
+                raise NotFound()
+            before = list(app.redirect_urls)
+            after = parse_redirect_urls("\n".join(edit(before)))
+            app.redirect_urls = after
+            audit.record(session, _actor(developer), operation, "application", str(app.id),
+                         {"before": before, "after": after})
         return app
 
     # ---- application Access-Tokens -----------------------------------------------------

@@ -73,6 +73,14 @@ class LoginContext:
     known_holder: bool
 
 
+@dataclass(frozen=True)
+class CodeFacts:
+    """What may be told of a code that can still be exchanged, without using it."""
+
+    client_id: str
+    pkce: bool  # issued for a code_challenge: the exchange needs the code_verifier
+
+
 def with_query(url: str, params: dict[str, str | None]) -> str:
     """The URL with parameters added to its query (keeping any it had)."""
     parts = urlsplit(url)
@@ -366,3 +374,16 @@ class OAuthService:
             await self._revoke_grant(reused, "refresh-reuse")
             raise invalid("The refresh token was already used; the whole grant is revoked.")
         return pair
+
+    async def code_facts(self, env: Environment, code: str) -> CodeFacts | None:
+        """The client of ``code`` and whether it was issued for a PKCE challenge, when it is an
+        unused, unexpired code of this environment (the sandbox's callback page shows them)."""
+        async with self._db.read() as session:
+            row = (await session.execute(
+                select(AuthorizationCode.used_at, AuthorizationCode.expires_at, AuthorizationCode.code_challenge,
+                       Application.client_id, Application.environment)
+                .join(Application, Application.id == AuthorizationCode.application_id)
+                .where(AuthorizationCode.code_digest == tokens.digest_text(code)))).first()
+        if row is None or row.used_at is not None or row.expires_at <= utcnow() or row.environment != env.value:
+            return None
+        return CodeFacts(row.client_id, row.code_challenge is not None)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 
-from cielo.admin.common import PREFIX, TAG, Limit, Offset, admin_actor
+from cielo.admin.common import Limit, Offset, admin_actor, admin_router
 from cielo.audit.service import Actor
 from cielo.ids import PathId
 from cielo.promo.environments import Environment
@@ -13,7 +13,7 @@ from cielo.promo.promotions.schemas import PromotionIn, PromotionPatch
 from cielo.promo.promotions.service import COLUMNS
 from cielo.services import services
 
-router = APIRouter(prefix=PREFIX, tags=[TAG], dependencies=[Depends(admin_actor)])
+router = admin_router()
 
 
 def out(row: Promotion) -> dict:

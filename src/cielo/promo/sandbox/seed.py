@@ -3,7 +3,10 @@
 Made with Faker pt_BR from a fixed seed: partners, establishments in real cities at plausible
 coordinates (a dense cluster around Avenida Paulista), promotions of all nine campaign types
 with valid rules and accepted subscriptions, holders with cards, and a sandbox application
-with its Access-Token. ``--size large`` adds 1,000,000 establishments clustered as real ones
+with its Access-Token whose redirect URL is the sandbox's callback page on the address the
+service is reached at (``--public-url``; a new address is added when the seed runs again), and
+one active promotion its establishment has not subscribed to yet (``subscribable``: the pair a
+subscription request accepts). ``--size large`` adds 1,000,000 establishments clustered as real ones
 are (dense in city centres), by bulk insert (COPY on PostgreSQL)."""
 
 from __future__ import annotations
@@ -21,11 +24,13 @@ from stdnum.br import cnpj as stdnum_cnpj
 
 from cielo.audit.service import Actor
 from cielo.auth.models import ApiToken
+from cielo.config import local_url
 from cielo.db import Database, utcnow
 from cielo.promo.cards.brands import brand_of
 from cielo.promo.cards.models import Card, CardPartner
 from cielo.promo.cards.service import CardService
 from cielo.promo.developer.models import AppAccessToken, Application, Developer
+from cielo.promo.developer.service import MAX_REDIRECT_URLS
 from cielo.promo.environments import Environment
 from cielo.promo.establishments.models import CommercialEstablishment
 from cielo.promo.holders.models import Holder
@@ -33,6 +38,7 @@ from cielo.promo.localtime import SAO_PAULO
 from cielo.promo.partners.models import Partner
 from cielo.promo.promotions import rules as campaign_rules
 from cielo.promo.promotions.models import Promotion
+from cielo.promo.sandbox.callback import callback_url
 from cielo.promo.sandbox.models import SandboxSeed
 from cielo.promo.subscriptions.models import (
     EstablishmentSubscription,
@@ -45,7 +51,6 @@ from cielo.security.signing import SigningKeys
 
 SANDBOX = Environment.SANDBOX.value
 PAULISTA = (-23.5614, -46.6559)
-REDIRECT_URL = "http://localhost:8000/callback"
 # (city, latitude, longitude, share of the establishments, spread of the city in km)
 CITIES = [
     ("São Paulo", -23.5505, -46.6333, 0.30, 9.0), ("Rio de Janeiro", -22.9068, -43.1729, 0.15, 8.0),
@@ -105,25 +110,63 @@ class Seeder:
             row = await session.scalar(select(SandboxSeed).where(SandboxSeed.size == size))
         return orjson.loads(self._box.decrypt(row.document_encrypted)) if row else None
 
-    async def seed(self, size: str = "small", progress=None) -> tuple[dict, bool]:
+    async def seed(self, size: str = "small", progress=None, public_url: str = local_url()) -> tuple[dict, bool]:
         """The document of the seed of this size, and whether it was created just now.
 
         Each step can be run again after a failure: the small seed's rows and its record
         commit together, its purchases carry externalIds (ingesting them again changes
-        nothing), and the large seed's record is written last."""
+        nothing), and the large seed's record is written last. A seed made before brings its
+        client's redirect URLs to ``public_url`` and gains what later versions added."""
         found = await self.existing(size)
         if found is not None and "purchases" in found:
+            if await self._follow(found, public_url):
+                await self._record(size, found)
             return found, False
-        document = await self.existing("small") or await self._small()
+        document = await self.existing("small") or await self._small(public_url)
         if "purchases" not in document:
             document["purchases"] = await self._purchases(document, random.Random(20261125), date.today())
-            await self._record("small", document)
+        await self._follow(document, public_url)
+        await self._record("small", document)
         if size == "large":
             if found is None:
                 await self._large(progress)
             await self._record("large", document)
         await self._db.analyze()
         return document, True  # made, or completed after a failure
+
+    async def _follow(self, document: dict, public_url: str) -> bool:
+        """The seeded client's redirect URL on ``public_url`` (added to those it has, the oldest
+        dropped past the panel's limit), and a subscribable pair; whether the document changed."""
+        url = callback_url(public_url)
+        changed = False
+        async with self._db.write() as session:
+            app = await session.scalar(select(Application).where(Application.client_id == document["client"]["client_id"]))
+            assert app is not None  # the seed's own client
+            if url not in app.redirect_urls:
+                app.redirect_urls = [*app.redirect_urls, url][-MAX_REDIRECT_URLS:]
+            if document["client"]["redirect_url"] != url:
+                document["client"]["redirect_url"] = url
+                changed = True
+            if "subscribable" not in document:
+                document["subscribable"] = await self._unsubscribed_promotion(session, document)
+                changed = True
+        return changed
+
+    @staticmethod
+    async def _unsubscribed_promotion(session, document: dict) -> dict:
+        """A new active promotion of the first establishment, which no request subscribed it to."""
+        establishment_id = document["commercial_establishments"][0]["id"]
+        today = date.today()
+        promotion = Promotion(environment=SANDBOX, establishment_id=establishment_id, title="Novidade: café em dobro",
+                              description="Campanha G aguardando a adesão do estabelecimento", campaign_type="G",
+                              premium="Café em dobro", start_date=today - timedelta(days=1),
+                              end_date=today + timedelta(days=365), active=True, rules=campaign_rules.validate("G", {}),
+                              shareable=False)
+        session.add(promotion)
+        await session.flush()
+        document["promotions"].append({"id": promotion.id, "commercial_establishment_id": establishment_id,
+                                       "campaignType": "G", "active": True})
+        return {"commercial_establishment_id": establishment_id, "promotion_id": promotion.id}
 
     async def _record(self, size: str, document: dict) -> None:
         sealed = self._box.encrypt(orjson.dumps(document).decode())
@@ -134,7 +177,7 @@ class Seeder:
             else:
                 existing.document_encrypted = sealed
 
-    async def _small(self) -> dict:
+    async def _small(self, public_url: str) -> dict:
         fake = Faker("pt_BR")
         fake.seed_instance(20261124)
         rng = random.Random(20261124)
@@ -164,14 +207,14 @@ class Seeder:
             await session.flush()
             app = Application(developer_id=developer.id, environment=SANDBOX, name="Sandbox app",
                               client_id="sbx_" + secrets.token_hex(12), client_secret_digest=tokens.digest(app_secret),
-                              redirect_urls=[REDIRECT_URL], partner_id=partners[0].id)
+                              redirect_urls=[callback_url(public_url)], partner_id=partners[0].id)
             session.add(app)
             await session.flush()
             session.add(AppAccessToken(application_id=app.id, name="sandbox", public_id=app_token.public_id,
                                        secret_digest=app_token.secret_digest, requests_per_minute=6000, max_page_size=100,
                                        max_body_bytes=65536, api_groups=["holder", "partner"]))
             document["client"] = {"client_id": app.client_id, "client_secret": app_secret,
-                                  "access_token": app_token.token, "redirect_url": REDIRECT_URL}
+                                  "access_token": app_token.token, "redirect_url": callback_url(public_url)}
 
             establishments = []
             for i in range(60):

@@ -4,9 +4,9 @@ parsing.py; these routes only carry JSON in and out."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import Body, Depends, Query, Request
 
-from cielo.admin.common import PREFIX, TAG, Limit, Offset, admin_actor
+from cielo.admin.common import Limit, Offset, admin_actor, admin_router
 from cielo.audit.service import Actor
 from cielo.ids import MAX_ID, PathId
 from cielo.promo.environments import Environment
@@ -16,7 +16,7 @@ from cielo.promo.transactions.service import MAX_BATCH, IngestError
 from cielo.services import services
 from cielo.web.http import JSONResponse, json_body
 
-router = APIRouter(prefix=PREFIX, tags=[TAG], dependencies=[Depends(admin_actor)])
+router = admin_router()
 
 TRANSACTION_EXAMPLE = {"cardId": 1, "commercialEstablishmentId": 1, "amount": "20.00",
                        "occurredAt": "2026-11-24T12:30:00-03:00", "productPrimary": {"id": 1, "description": "Crédito"},
