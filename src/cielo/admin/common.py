@@ -11,8 +11,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import HTTPException, Query, Request
+from pydantic import BeforeValidator
 
 from cielo.audit.service import Actor
+from cielo.numbers import ascii_digits
 from cielo.promo.environments import Environment
 from cielo.promo.pagination import MAX_OFFSET
 from cielo.services import services
@@ -22,8 +24,8 @@ TAG = "Back office"
 
 # offset/limit of the back office's lists (bounded: an offset past any table is refused, not
 # handed to the database, which cannot take an integer of any size)
-Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
-Limit = Annotated[int, Query(ge=1, le=1000)]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET), BeforeValidator(ascii_digits)]
+Limit = Annotated[int, Query(ge=1, le=1000), BeforeValidator(ascii_digits)]
 
 
 async def admin_actor(request: Request) -> Actor:

@@ -24,6 +24,7 @@ from sqlalchemy import select
 
 from cielo.cache import CacheRegistry
 from cielo.db import Database, utcnow
+from cielo.numbers import is_digits
 from cielo.promo.developer.models import AppAccessToken, Application
 from cielo.promo.environments import Environment
 from cielo.promo.errors import PromoError
@@ -204,6 +205,6 @@ class Access:
                 headers=caller.decision.headers(),
             )
         length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > caller.max_body_bytes:
+        if length is not None and is_digits(length) and int(length) > caller.max_body_bytes:
             raise PromoError(413, f"The request body is larger than the {caller.max_body_bytes} bytes of this "
                                   "token's access profile.", headers=caller.headers())
