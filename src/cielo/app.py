@@ -40,6 +40,7 @@ from cielo.promo.promotions.admin_router import router as admin_promotions_route
 from cielo.promo.promotions.index import ChangeLog
 from cielo.promo.promotions.service import PromotionService
 from cielo.promo.router import routers as promo_routers
+from cielo.promo.subscriptions.admin_router import router as admin_subscriptions_router
 from cielo.promo.subscriptions.service import SubscriptionService, run_consumer
 from cielo.promo.transactions.admin_router import router as admin_transactions_router
 from cielo.promo.transactions.service import IngestError, TransactionService
@@ -219,7 +220,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         oauth=OAuthService(db, access, box, signing, limiter), holders=HolderService(db, box, caches), cards=cards,
         partners=PartnerService(db), establishments=EstablishmentService(db, caches),
         promotions=PromotionService(db, caches, in_memory=settings.search_index),
-        subscriptions=SubscriptionService(db, caches), transactions=TransactionService(db, cards, caches),
+        subscriptions=SubscriptionService(db, caches, max_attempts=settings.queue_max_attempts,
+                                          retry_seconds=settings.queue_retry_seconds),
+        transactions=TransactionService(db, cards, caches),
     )
 
     _install_error_handlers(app)
@@ -227,7 +230,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     routers = [health.router, apidocs.router, whitelabel_router, *promo, developer_router,
                # the back office (/admin/v1), each domain's routes, in this order
                admin_partners_router, admin_applications_router, admin_establishments_router, admin_promotions_router,
-               admin_transactions_router]
+               admin_subscriptions_router, admin_transactions_router]
     add_routes(app, routers)
     finish_document(app, security_schemes={**promo_docs.SECURITY_SCHEMES, **WHITELABEL_SECURITY}, tags=TAGS)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, access_log=access_log)

@@ -131,7 +131,9 @@ def worker(
             loop.add_signal_handler(sig, stop.set)
         err.print("Processing subscription requests; Ctrl+C to stop.")
         try:
-            await run_consumer(SubscriptionService(db), stop, idle_seconds=idle, batch=batch)
+            service = SubscriptionService(db, max_attempts=settings.queue_max_attempts,
+                                          retry_seconds=settings.queue_retry_seconds)
+            await run_consumer(service, stop, idle_seconds=idle, batch=batch)
         finally:
             await db.dispose()
 
