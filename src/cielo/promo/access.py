@@ -33,6 +33,13 @@ from cielo.security import tokens
 
 APP_TOKEN_PREFIX = "capp"
 HOLDER_TOKEN_PREFIX = "chold"
+# a token of the other kind: the sentence says which kind the route takes (API.md §2)
+_WRONG_KIND = {
+    "partner": "This route takes a partner Access-Token (the application's, from the developer panel), "
+               "not a holder's.",
+    "holder": "This route takes a holder's Access-Token (from /access-token), not the application's partner "
+              "Access-Token.",
+}
 
 
 def header(request, *names: str) -> str | None:
@@ -131,7 +138,8 @@ class Access:
         app = await self.application(env, client_id)
         parts = tokens.parse(presented, APP_TOKEN_PREFIX)
         if parts is None:
-            raise PromoError(401, "The Access-Token is not valid.")
+            raise PromoError(401, _WRONG_KIND["partner"] if tokens.parse(presented, HOLDER_TOKEN_PREFIX)
+                             else "The Access-Token is not valid.")
         async def load():
             async with self._db.read() as session:
                 return await session.scalar(select(AppAccessToken).where(AppAccessToken.public_id == parts[0]))
@@ -170,7 +178,8 @@ class Access:
         app = await self.application(env, client_id)
         parts = tokens.parse(presented, HOLDER_TOKEN_PREFIX)
         if parts is None:
-            raise PromoError(401, "The Access-Token is not valid.")
+            raise PromoError(401, _WRONG_KIND["holder"] if tokens.parse(presented, APP_TOKEN_PREFIX)
+                             else "The Access-Token is not valid.")
         async def load():
             async with self._db.read() as session:
                 found = (await session.execute(
