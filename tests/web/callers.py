@@ -160,10 +160,12 @@ def set_up(client, settings: Settings) -> Callers:
 
 
 def seed_rows(client, callers: Callers) -> None:
-    """An establishment, a promotion and a subscription request in each environment, so that
-    id 1 names something on the routes that read them."""
+    """An establishment, a promotion and a subscription request in each environment — the
+    production ones first, so that id 1 names them, the establishment granted to the partner
+    of the developer's production application — for the routes that read them."""
     admin = {"Authorization": f"Bearer {callers.admin}"}
-    for name, env in ENVIRONMENTS.items():
+    for name in ("production", "sandbox"):
+        env, app = ENVIRONMENTS[name], callers.envs[name].app
         shop = client.post(f"/admin/v1/{name}/commercial-establishments", headers=admin, json={
             "fictitiousName": "Loja", "businessActivityId": 5812, "cnpj": "11.222.333/0001-81",
             "latitude": -23.5614, "longitude": -46.6559})
@@ -172,12 +174,20 @@ def seed_rows(client, callers: Callers) -> None:
             "commercialEstablishmentId": shop.json()["id"], "title": "Promo", "description": "", "campaignType": "G",
             "startDate": "2026-01-01", "endDate": "2999-12-31", "active": True, "premium": "10%", "rules": {}})
         assert promo.status_code == 201, promo.text
-        if name == "sandbox":  # production establishments are the partner's only once granted
-            app = callers.envs[name].app
-            queued = client.post(f"{env.base_path}/commercial-establishments/{shop.json()['id']}/subscriptions",
-                                 json={"promotionID": promo.json()["id"], "action": "S"},
-                                 headers={"Client-Id": app.client_id, "Access-Token": app.access_token})
-            assert queued.status_code == 202, queued.text
+        if name == "production":  # a production application acts only for what its partner was granted
+            partner = client.post(f"/admin/v1/{name}/partners", headers=admin, json={
+                "name": "Parceiro", "term": "https://partner.example.com/terms", "associationType": "AUTOMATIC"})
+            assert partner.status_code == 201, partner.text
+            linked = client.patch(f"/admin/v1/{name}/applications/{app.app_id}", headers=admin,
+                                  json={"partnerId": partner.json()["id"]})
+            assert linked.status_code == 200, linked.text
+            granted = client.post(f"/admin/v1/{name}/partners/{partner.json()['id']}/grants", headers=admin,
+                                  json={"commercialEstablishmentId": shop.json()["id"]})
+            assert granted.status_code == 201, granted.text
+        queued = client.post(f"{env.base_path}/commercial-establishments/{shop.json()['id']}/subscriptions",
+                             json={"promotionID": promo.json()["id"], "action": "S"},
+                             headers={"Client-Id": app.client_id, "Access-Token": app.access_token})
+        assert queued.status_code == 202, queued.text
 
 
 # ---- a request with valid inputs (the tests change one thing at a time) ----------------------
