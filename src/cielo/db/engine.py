@@ -86,7 +86,9 @@ class Database:
         if self.is_sqlite and ":///" in url and ":memory:" not in url:
             # The data directory holds the database and the keys: its owner only.
             Path(url.split(":///", 1)[1].split("?", 1)[0]).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        kwargs: dict = {"echo": echo}
+        # no statement's values in an error's text (a traceback in the log would carry e-mail
+        # addresses, names, digests): the statement alone says what failed
+        kwargs: dict = {"echo": echo, "hide_parameters": True}
         if not self.is_sqlite:
             # No pre-ping (a round trip per checkout); stale connections are recycled instead.
             kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
