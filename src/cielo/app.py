@@ -167,7 +167,8 @@ TAGS = [
 def create_app(settings: Settings | None = None) -> FastAPI:
     runtime.tune()
     settings = settings or get_settings()
-    db = Database(settings.resolved_database_url, pool_size=settings.db_pool_size)
+    db = Database(settings.resolved_database_url, pool_size=settings.db_pool_size,
+                  command_timeout=settings.db_command_timeout)
     caches = CacheRegistry(db.watcher, enabled=settings.cache)
     box = secret_box_from_settings(settings)
 

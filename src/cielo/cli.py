@@ -124,7 +124,10 @@ def worker(
     configure(settings.log_level, settings.log_json)
 
     async def main() -> None:
-        db = await _open_migrated(settings)
+        from cielo.db import Database
+
+        await (await _open_migrated(settings)).dispose()
+        db = Database(settings.resolved_database_url, pool_size=2, command_timeout=settings.db_command_timeout)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

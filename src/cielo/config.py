@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(default=65536, ge=1024, description="Largest request body accepted.")
     db_pool_size: int = Field(default=10, ge=1)
+    db_command_timeout: float = Field(
+        default=30, ge=1, description="Seconds a PostgreSQL statement of `serve` or `worker` may take before it is "
+                                      "abandoned (a server gone silent is answered with a 503, not waited for).")
     queue_consumer: bool = Field(
         default=True, description="Process subscription requests inside `cielo serve` (turn off when running `cielo worker`)."
     )

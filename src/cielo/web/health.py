@@ -7,6 +7,7 @@ from starlette.responses import Response
 
 from cielo.services import services
 from cielo.web.http import JSONResponse
+from cielo.web.middleware import RETRY_AFTER_S
 
 router = APIRouter(tags=["Health"])
 
@@ -27,4 +28,5 @@ async def readyz(request: Request) -> Response:
             checks["redis"] = False
     if all(checks.values()):
         return JSONResponse({"status": "ready", "checks": checks})
-    return JSONResponse({"status": "unavailable", "checks": checks}, status_code=503)
+    return JSONResponse({"status": "unavailable", "checks": checks}, status_code=503,
+                        headers={"Retry-After": str(RETRY_AFTER_S)})
