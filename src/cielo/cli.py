@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
+import sys
 from pathlib import Path
 
 import typer
@@ -93,6 +95,10 @@ def serve(
             await db.dispose()
 
     asyncio.run(migrate_once())
+    # Once uvicorn has shut down gracefully (requests in flight finished, the lifespan's shutdown
+    # run) it raises again the signal that stopped it. A stop asked for with SIGTERM, as process
+    # managers ask, is a success: status 0, as the supervisor of several workers exits.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(
         "cielo.app:create_app",
         factory=True,
@@ -115,8 +121,6 @@ def worker(
     idle: float = typer.Option(0.2, min=0.01, max=60, help="Seconds to wait when the queue is empty."),
 ) -> None:
     """Process subscription requests (for scale-out; `serve` also does it unless CIELO_QUEUE_CONSUMER=false)."""
-    import signal
-
     from cielo.logs import configure
     from cielo.promo.subscriptions.service import SubscriptionService, run_consumer
 
