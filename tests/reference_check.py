@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import yaml
@@ -70,6 +70,6 @@ class Reference:
             raise AssertionError(f"{method} {path} {status}: body breaks the reference schema: {exc.message}") from None
 
 
-@lru_cache(maxsize=None)
+@cache
 def reference(name: str) -> Reference:
     return Reference(name)

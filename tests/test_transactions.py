@@ -66,8 +66,8 @@ def seed_holder_with_card(settings) -> tuple[int, int]:
     from datetime import date
 
     from cielo.db import Database
-    from cielo.promo.developer.models import Application, Developer
     from cielo.promo.cards.models import Card
+    from cielo.promo.developer.models import Application, Developer
     from cielo.promo.establishments.models import CommercialEstablishment
     from cielo.promo.holders.models import Holder
     from cielo.promo.promotions.models import Promotion
@@ -273,7 +273,8 @@ def test_external_id_card_number_and_refusals(client, admin, settings, world):
         ({**good, "amount": "1.001"}, 400, "two after the point"), ({**good, "amount": 0}, 400, "greater than zero"),
         ({**good, "amount": 1.005}, 400, "two decimal places"), ({**good, "amount": True}, 400, "decimal string"),
         ({**good, "occurredAt": "2026-03-02T12:00:00"}, 400, "UTC offset"), ({**good, "occurredAt": "x"}, 400, "ISO 8601"),
-        ({**good, "cardId": 999999}, 400, "no card 999999"), ({**good, "commercialEstablishmentId": 999999}, 400, "no commercial"),
+        ({**good, "cardId": 999999}, 400, "no card 999999"),
+        ({**good, "commercialEstablishmentId": 999999}, 400, "no commercial"),
         ({**good, "cardNumber": "4111111111111112", "cardId": None}, 400, "Luhn"),
         ({**good, "cardNumber": "5555555555554444", "cardId": None}, 400, "No card with this number"),
         ({**good, "cardNumber": "4111111111111111"}, 400, "exactly one"), ({**good, "productPrimary": None}, 400, "mandatory"),
@@ -459,7 +460,8 @@ def test_one_external_id_sent_in_parallel_is_stored_once(server_factory):
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-2**63, 2**63) | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=30),
+    st.none() | st.booleans() | st.integers(-2**63, 2**63) | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=30),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
     max_leaves=12)
 FIELDS = ["cardId", "cardNumber", "commercialEstablishmentId", "amount", "occurredAt", "productPrimary",
@@ -513,7 +515,7 @@ def test_the_engine_reads_histories_through_the_counted_index(settings, backend)
             compiled = stmt.compile(dialect=db.engine.dialect)
             # the statement prepared as the driver sends it, its parameters given as literals
             given = {**compiled.params, **values}
-            arrays = ", ".join("'{%s}'" % ",".join(map(str, given[name])) if isinstance(given[name], list)
+            arrays = ", ".join("'{" + ",".join(map(str, given[name])) + "}'" if isinstance(given[name], list)
                                else str(int(given[name])) for name in compiled.positiontup)
 
             async def explain():
