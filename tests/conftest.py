@@ -9,15 +9,13 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import httpx
 import pytest
-from starlette.testclient import TestClient
 
 from cielo.config import Settings
 from tests.support.db import (
     REDIS_URL,
-    WHITELABEL,
     PostgresDatabases,
+    PrivatePostgres,
     make_token,
     migrate,
     missing,
@@ -28,7 +26,7 @@ from tests.support.db import (
 )
 from tests.support.live import LiveServer, RedisProcess
 from tests.support.promo import partner_app
-from tests.support.reference import reference
+from tests.support.reference import CheckedClient
 
 
 @pytest.fixture(scope="session")
@@ -61,6 +59,16 @@ def sqlite_template(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture
+def private_postgres():
+    """A PostgreSQL cluster of the test's own, to stop and start (tests/support/db.py)."""
+    cluster = PrivatePostgres()
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def backend(request) -> str:
     return request.param
@@ -74,19 +82,6 @@ def settings(backend, tmp_path, request) -> Settings:
     url = request.getfixturevalue("pg_url")
     run(truncate(url))
     return Settings(data_dir=tmp_path, database_url=url, access_log=False, secret_keys=None, queue_consumer=False)
-
-
-class CheckedClient(TestClient):
-    """A TestClient that validates every white-label answer against the reference document."""
-
-    allow_undocumented = (405, 413)
-
-    def request(self, method, url, *args, **kwargs):  # type: ignore[override]
-        response = super().request(method, url, *args, **kwargs)
-        path = httpx.URL(str(response.request.url)).path
-        if path.startswith(WHITELABEL) and response.status_code not in self.allow_undocumented:
-            reference("whitelabel-v1.openapi.yaml").check(method, path, response.status_code, response.json())
-        return response
 
 
 @pytest.fixture

@@ -40,6 +40,7 @@ from cielo.promo.promotions.index import ChangeLog
 from cielo.promo.promotions.service import PromotionService
 from cielo.promo.router import routers as promo_routers
 from cielo.promo.sandbox.router import router as sandbox_router
+from cielo.promo.subscriptions.admin_router import router as admin_subscriptions_router
 from cielo.promo.subscriptions.service import SubscriptionService, run_consumer
 from cielo.promo.transactions.admin_router import router as admin_transactions_router
 from cielo.promo.transactions.service import IngestError, TransactionService
@@ -166,7 +167,8 @@ TAGS = [
 def create_app(settings: Settings | None = None) -> FastAPI:
     runtime.tune()
     settings = settings or get_settings()
-    db = Database(settings.resolved_database_url, pool_size=settings.db_pool_size)
+    db = Database(settings.resolved_database_url, pool_size=settings.db_pool_size,
+                  command_timeout=settings.db_command_timeout)
     caches = CacheRegistry(db.watcher, enabled=settings.cache)
     box = secret_box_from_settings(settings)
 
@@ -219,7 +221,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         oauth=OAuthService(db, access, box, signing, limiter), holders=HolderService(db, box, caches), cards=cards,
         partners=PartnerService(db), establishments=EstablishmentService(db, caches),
         promotions=PromotionService(db, caches, in_memory=settings.search_index),
-        subscriptions=SubscriptionService(db, caches), transactions=TransactionService(db, cards, caches),
+        subscriptions=SubscriptionService(db, caches, max_attempts=settings.queue_max_attempts,
+                                          retry_seconds=settings.queue_retry_seconds),
+        transactions=TransactionService(db, cards, caches),
     )
 
     _install_error_handlers(app)
@@ -227,7 +231,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     routers = [health.router, apidocs.router, whitelabel_router, *promo, sandbox_router, developer_router,
                # the back office (/admin/v1), each domain's routes, in this order
                admin_partners_router, admin_applications_router, admin_establishments_router, admin_promotions_router,
-               admin_transactions_router]
+               admin_subscriptions_router, admin_transactions_router]
     add_routes(app, routers)
     finish_document(app, security_schemes={**promo_docs.SECURITY_SCHEMES, **WHITELABEL_SECURITY}, tags=TAGS,
                     finishers=(document_back_office,))

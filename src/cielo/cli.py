@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
+import sys
 from pathlib import Path
 
 import typer
@@ -96,6 +98,10 @@ def serve(
             await db.dispose()
 
     asyncio.run(migrate_once())
+    # Once uvicorn has shut down gracefully (requests in flight finished, the lifespan's shutdown
+    # run) it raises again the signal that stopped it. A stop asked for with SIGTERM, as process
+    # managers ask, is a success: status 0, as the supervisor of several workers exits.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(
         "cielo.app:create_app",
         factory=True,
@@ -122,8 +128,6 @@ def worker(
     idle: float = typer.Option(0.2, min=0.01, max=60, help="Seconds to wait when the queue is empty."),
 ) -> None:
     """Process subscription requests (for scale-out; `serve` also does it unless CIELO_QUEUE_CONSUMER=false)."""
-    import signal
-
     from cielo.logs import configure
     from cielo.promo.subscriptions.service import SubscriptionService, run_consumer
 
@@ -131,14 +135,19 @@ def worker(
     configure(settings.log_level, settings.log_json)
 
     async def main() -> None:
-        db = await _open_migrated(settings)
+        from cielo.db import Database
+
+        await (await _open_migrated(settings)).dispose()
+        db = Database(settings.resolved_database_url, pool_size=2, command_timeout=settings.db_command_timeout)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         err.print("Processing subscription requests; Ctrl+C to stop.")
         try:
-            await run_consumer(SubscriptionService(db), stop, idle_seconds=idle, batch=batch)
+            service = SubscriptionService(db, max_attempts=settings.queue_max_attempts,
+                                          retry_seconds=settings.queue_retry_seconds)
+            await run_consumer(service, stop, idle_seconds=idle, batch=batch)
         finally:
             await db.dispose()
 

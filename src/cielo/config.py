@@ -82,8 +82,19 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(default=65536, ge=1024, description="Largest request body accepted.")
     db_pool_size: int = Field(default=10, ge=1)
+    db_command_timeout: float = Field(
+        default=30, ge=1, description="Seconds a PostgreSQL statement of `serve` or `worker` may take before it is "
+                                      "abandoned (a server gone silent is answered with a 503, not waited for).")
     queue_consumer: bool = Field(
         default=True, description="Process subscription requests inside `cielo serve` (turn off when running `cielo worker`)."
+    )
+    queue_max_attempts: int = Field(
+        default=5, ge=1, le=100,
+        description="Times a subscription request's processing may fail before it is set aside as REJECTED (API.md §3.3).",
+    )
+    queue_retry_seconds: float = Field(
+        default=1.0, ge=0, le=3600,
+        description="Wait before a failed subscription request is tried again, doubled at each failure (at most 5 minutes).",
     )
 
     @field_validator("database_url")

@@ -4,10 +4,14 @@ anything outside 1..MAX_ID cannot name a row and is refused before it reaches th
 
 from typing import Annotated
 
-from fastapi import Path
-from pydantic import Field
+from fastapi import Path, Query
+from pydantic import BeforeValidator, Field
+
+from cielo.numbers import ascii_digits
 
 MAX_ID = 2_147_483_647
 
-PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
+# an id in a path or a query: ASCII digits (API.md §2), 1..MAX_ID
+PathId = Annotated[int, Path(ge=1, le=MAX_ID), BeforeValidator(ascii_digits)]
+QueryId = Annotated[int | None, Query(ge=1, le=MAX_ID), BeforeValidator(ascii_digits)]
 BodyId = Annotated[int, Field(ge=1, le=MAX_ID)]

@@ -10,10 +10,13 @@ import asyncio
 import contextvars
 import logging
 import logging.config
+import re
 import sys
 from datetime import datetime, timezone
+from typing import Any
 
 import orjson
+from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
@@ -24,13 +27,54 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+def log_time(moment: datetime) -> str:
+    """The one timestamp format of every log line (ours, uvicorn's, the access line's): UTC,
+    ISO 8601 with milliseconds, ``2026-12-07T04:46:37.452+00:00``."""
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+
+
+_COLOURS = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def _dumps(data: dict, **_: Any) -> str:
+    return orjson.dumps(data, default=str).decode()
+
+
+class JsonFormatter(_JsonFormatter):
+    """One JSON object a line, shaped as the access line (which writes itself, AccessLog):
+    ``time`` as :func:`log_time` writes it, compact, and no terminal colour codes — uvicorn
+    hands its records a coloured copy of the message (``color_message``), dropped here."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, json_serializer=_dumps, **kwargs)
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return log_time(datetime.fromtimestamp(record.created, timezone.utc))
+
+    def process_log_record(self, log_data: dict) -> dict:
+        log_data.pop("color_message", None)
+        for key, value in log_data.items():
+            if isinstance(value, str) and "\x1b" in value:
+                log_data[key] = _COLOURS.sub("", value)
+        return log_data
+
+
+def _at_least(level: str, floor: int) -> str:
+    number = logging.getLevelName(level)
+    return logging.getLevelName(max(number, floor)) if isinstance(number, int) else level
+
+
 def logging_config(level: str = "INFO", json: bool = True) -> dict:
+    """The service's logging. ``level`` is ours (and uvicorn's, never below DEBUG: its TRACE
+    prints whole ASGI messages, headers and bodies); other libraries log from INFO up at most,
+    since their DEBUG output repeats what they are handed (aiosqlite: every statement's
+    parameters — e-mail addresses among them)."""
+    level = level.upper()
     formatter = (
         {
-            "()": "pythonjsonlogger.json.JsonFormatter",
+            "()": "cielo.logs.JsonFormatter",
             "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
-            "datefmt": "%Y-%m-%dT%H:%M:%S%z",
         }
         if json
         else {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}
@@ -48,11 +92,13 @@ def logging_config(level: str = "INFO", json: bool = True) -> dict:
                 "filters": ["request_id"],
             }
         },
-        "root": {"level": level.upper(), "handlers": ["stderr"]},
+        "root": {"level": _at_least(level, logging.INFO), "handlers": ["stderr"]},
         "loggers": {
+            "cielo": {"level": level},
             # uvicorn's own access log prints query strings (which may hold tokens): off.
             "uvicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
-            "uvicorn.error": {"level": level.upper()},
+            "uvicorn": {"level": _at_least(level, logging.DEBUG)},
+            "uvicorn.error": {"level": _at_least(level, logging.DEBUG)},
         },
     }
 
@@ -92,7 +138,7 @@ class AccessLog:
     def write(self, fields: dict) -> None:
         line = orjson.dumps(
             {
-                "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+                "time": log_time(datetime.now(timezone.utc)),
                 "level": "INFO",
                 "logger": "cielo.access",
                 "message": "request",

@@ -77,7 +77,8 @@ def test_transactions_csv_through_the_engine(settings, tmp_path):
     from tests.support.promo import seed_holder_with_card
 
     card_id, establishment_id = seed_holder_with_card(settings)
-    header = "externalId,cardId,cardNumber,commercialEstablishmentId,amount,occurredAt,productPrimaryId,productPrimaryDescription\n"
+    header = ("externalId,cardId,cardNumber,commercialEstablishmentId,amount,occurredAt,productPrimaryId,"
+              "productPrimaryDescription\n")
     rows = [
         f"t-1,{card_id},,{establishment_id},10.00,2026-03-01T12:00:00-03:00,1,Crédito\n",
         f"t-2,,4111 1111 1111 1111,{establishment_id},25.50,2026-03-02T12:00:00-03:00,2,Débito\n",

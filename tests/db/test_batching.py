@@ -37,11 +37,14 @@ def test_concurrent_writes_share_transactions_and_a_bad_one_fails_alone(settings
         finally:
             await db.dispose()
 
-    alone, together, mixed = run(go())
+    try:
+        alone, together, mixed = run(go())
+        stored = sorted(value for (value,) in db_sql(settings, "SELECT value FROM group_writer_probe"))
+    finally:
+        db_sql(settings, "DROP TABLE group_writer_probe")  # the PostgreSQL database outlives the test
     assert alone == 1000 and transactions[0] == [100], "a write alone does not wait for others"
     assert together == [v * 10 for v in range(40)] and transactions[1] == list(range(40)), \
         "writes arriving together share one transaction"
     assert mixed[:10] == [v * 10 for v in range(40, 50)] and mixed[11:] == [v * 10 for v in range(50, 60)]
     assert isinstance(mixed[10], Exception) and "check" in str(mixed[10]).lower()
-    stored = sorted(value for (value,) in db_sql(settings, "SELECT value FROM group_writer_probe"))
     assert stored == [*range(60), 100], "every good write committed once, the bad one not at all"

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import subprocess
 import uuid
+from pathlib import Path
 
 import pytest
 
 from cielo.config import Settings, normalise_database_url
 from cielo.db import Base, Database
 from cielo.db.migrate import upgrade
+from tests.support.live import free_port
 
 PG_ADMIN_URL = os.environ.get("CIELO_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("CIELO_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -143,3 +147,53 @@ def make_token(settings: Settings, scope: str = "whitelabel", name: str = "tests
             await db.dispose()
 
     return run(go())
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of the test's own (initdb and pg_ctl into a temporary directory, on a
+    free port), to stop and start at will without touching the shared server. As root it runs
+    as the ``postgres`` user (PostgreSQL refuses to run as root)."""
+
+    def __init__(self) -> None:
+        import glob
+        import pwd
+        import tempfile
+
+        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+        if not found:
+            missing("PostgreSQL's server programs (/usr/lib/postgresql/*/bin)")
+        self.bin = Path(found[-1]).parent
+        self.user = "postgres" if os.geteuid() == 0 else None
+        self.root = Path(tempfile.mkdtemp(prefix="cielo-pg-"))
+        self.root.chmod(0o755)
+        self.data, self.socket, self.log = self.root / "data", self.root / "socket", self.root / "server.log"
+        self.socket.mkdir()
+        if self.user:
+            owner = pwd.getpwnam(self.user)
+            os.chown(self.root, owner.pw_uid, owner.pw_gid)
+            os.chown(self.socket, owner.pw_uid, owner.pw_gid)
+        self.port = free_port()
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/cielo"
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8")
+        self.start()
+        self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "cielo")
+
+    def _run(self, program: str, *args: str) -> None:
+        command = [str(self.bin / program), *args]
+        if self.user:
+            command = ["runuser", "-u", self.user, "--", *command]
+        subprocess.run(command, check=True, capture_output=True, timeout=60)
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.socket} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100"
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "-t", "30", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "30", "stop")
+
+    def close(self) -> None:
+        try:
+            self.stop("immediate")
+        except subprocess.CalledProcessError:
+            pass  # already stopped
+        shutil.rmtree(self.root, ignore_errors=True)

@@ -65,7 +65,8 @@ class Panel:
              "api_groups": list(groups)},
         )
 
-    def application_with_token(self, environment="sandbox", redirect_urls="https://app.example.com/callback", **token) -> Credentials:
+    def application_with_token(self, environment="sandbox", redirect_urls="https://app.example.com/callback",
+                               **token) -> Credentials:
         response = self.create_application(environment=environment, redirect_urls=redirect_urls)
         assert response.status_code == 200, response.text
         client_id, secret = field(response.text, "client_id"), field(response.text, "client_secret")

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
+import httpx
 import yaml
 from jsonschema.exceptions import ValidationError
 from openapi_schema_validator import OAS31Validator
 from openapi_schema_validator._format import oas31_format_checker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
+from starlette.testclient import TestClient
+
+from tests.support.db import WHITELABEL
 
 REFERENCE = Path(__file__).parents[1] / "reference"
 URN = "urn:cielo-reference"
@@ -70,6 +74,19 @@ class Reference:
             raise AssertionError(f"{method} {path} {status}: body breaks the reference schema: {exc.message}") from None
 
 
-@lru_cache(maxsize=None)
+@cache
 def reference(name: str) -> Reference:
     return Reference(name)
+
+
+class CheckedClient(TestClient):
+    """A TestClient that validates every white-label answer against the reference document."""
+
+    allow_undocumented = (405, 413)
+
+    def request(self, method, url, *args, **kwargs):  # type: ignore[override]
+        response = super().request(method, url, *args, **kwargs)
+        path = httpx.URL(str(response.request.url)).path
+        if path.startswith(WHITELABEL) and response.status_code not in self.allow_undocumented:
+            reference("whitelabel-v1.openapi.yaml").check(method, path, response.status_code, response.json())
+        return response

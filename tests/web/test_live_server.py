@@ -65,7 +65,8 @@ def test_concurrent_writes_on_several_processes(server_factory):
         if r.status_code == 400:
             assert r.json() == {"error": "The 'contested' space name is already integrated. Please modify or delete it."}
 
-    distinct = [("POST", url, {"canvas_space_name": f"space-{i:03d}", "api_key": "k", "api_secret": "s"}, auth) for i in range(60)]
+    distinct = [("POST", url, {"canvas_space_name": f"space-{i:03d}", "api_key": "k", "api_secret": "s"}, auth)
+                for i in range(60)]
     assert {r.status_code for r in asyncio.run(_burst(distinct))} == {200}
 
     patches = [("PATCH", url, {"canvas_space_name": "contested", "customer_name": f"name {i}"}, auth) for i in range(30)]

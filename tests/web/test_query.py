@@ -26,7 +26,7 @@ def test_every_name_answers_what_starlette_answers(parts):
     expected = _request(raw_bytes).query_params
     found = query_of(_request(raw_bytes))
     assert sorted(found.keys()) == sorted(expected.keys())
-    for name in expected.keys():
+    for name in expected:
         assert found.get(name) == expected.get(name) and found[name] == expected[name]
     assert found.get("absent") is None
 

@@ -171,7 +171,7 @@ def test_a_real_server_answers_every_kind_of_response_whole():
                                 lifespan="off")
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve(sockets=[sock]))
-        while not server.started:
+        while not server.started:  # noqa: ASYNC110 - uvicorn's Server offers a flag, no event
             await asyncio.sleep(0.01)
         try:
             get = b"GET /json HTTP/1.1\r\nHost: x\r\n\r\n"

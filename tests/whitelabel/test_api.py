@@ -78,7 +78,7 @@ def test_revoked_and_out_of_scope_tokens_are_refused(client, settings, auth):
     from cielo.auth.service import revoke_token
     from cielo.db import Database
 
-    admin_id, admin_token = make_token(settings, scope="admin")
+    _, admin_token = make_token(settings, scope="admin")
     assert client.get(URL, headers={"Authorization": f"Bearer {admin_token}"}).json() == UNAUTHORIZED
     all_id, all_token = make_token(settings, scope="all")
     assert client.get(URL, headers={"Authorization": f"Bearer {all_token}"}).status_code == 200
@@ -180,7 +180,8 @@ def test_post_already_integrated(client, auth):
          {"error": "The 'is_active' value must be true or false."}),
         ({"canvas_space_name": "x", "api_key": "k", "api_secret": "s", "is_active": None},
          {"error": "The 'is_active' value must be true or false."}),
-        ({"canvas_space_name": 5, "api_key": "k", "api_secret": "s"}, {"error": "The 'canvas_space_name' value must be a string."}),
+        ({"canvas_space_name": 5, "api_key": "k", "api_secret": "s"},
+         {"error": "The 'canvas_space_name' value must be a string."}),
         ({"canvas_space_name": "x", "api_key": ["k"], "api_secret": "s"}, {"error": "The 'api_key' value must be a string."}),
         ({"canvas_space_name": "x", "api_key": "", "api_secret": "s"}, {"error": "The 'api_key' value must not be empty."}),
         ({"canvas_space_name": "x", "api_key": "k", "api_secret": ""}, {"error": "The 'api_secret' value must not be empty."}),
@@ -312,7 +313,8 @@ def test_delete(client, auth):
     [
         ({}, MISSING_NAME),
         ({"canvas_space_name": ""}, MISSING_NAME),
-        ({"canvas_space_name": "cielo24-2"}, {"error": "The 'cielo24-2' space name is not integrated, so it can not be changed."}),
+        ({"canvas_space_name": "cielo24-2"},
+         {"error": "The 'cielo24-2' space name is not integrated, so it can not be changed."}),
         ({"canvas_space_name": "cielo24-test", "api_key": "k"}, {"error": "Request body has the unknown key 'api_key'."}),
         ({"canvas_space_name": ["cielo24-test"]}, {"error": "The 'canvas_space_name' value must be a string."}),
     ],

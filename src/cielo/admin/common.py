@@ -11,8 +11,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import BeforeValidator
 
 from cielo.audit.service import Actor
+from cielo.auth.service import covers
+from cielo.numbers import ascii_digits
 from cielo.promo.environments import Environment
 from cielo.promo.pagination import MAX_OFFSET
 from cielo.services import services
@@ -23,14 +26,19 @@ TAG = "Back office"
 
 # offset/limit of the back office's lists (bounded: an offset past any table is refused, not
 # handed to the database, which cannot take an integer of any size)
-Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
-Limit = Annotated[int, Query(ge=1, le=1000)]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET), BeforeValidator(ascii_digits)]
+Limit = Annotated[int, Query(ge=1, le=1000), BeforeValidator(ascii_digits)]
 
 
 async def admin_actor(request: Request) -> Actor:
-    actor = await services(request).authenticator.authenticate(request.headers.get("authorization"), "admin")
+    """The admin-scoped token acting: 401 without a valid one, 403 for a valid token of another
+    scope (it may not do this, API.md §2)."""
+    actor, scope = await services(request).authenticator.identify(request.headers.get("authorization"))
     if actor is None:
         raise HTTPException(401, "A bearer token with the admin scope is required.", headers={"WWW-Authenticate": "Bearer"})
+    if not covers(scope, "admin"):
+        raise HTTPException(403, f"This token's scope ({scope}) does not cover the back office; it takes the admin scope.",
+                            headers={"WWW-Authenticate": 'Bearer error="insufficient_scope", scope="admin"'})
     return actor
 
 

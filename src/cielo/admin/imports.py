@@ -19,6 +19,7 @@ from sqlalchemy import insert, select
 from cielo.audit import service as audit
 from cielo.audit.service import Actor
 from cielo.db import Database, utcnow
+from cielo.numbers import integer
 from cielo.promo.environments import Environment
 from cielo.promo.establishments.models import CommercialEstablishment
 from cielo.promo.establishments.schemas import EstablishmentIn
@@ -85,12 +86,13 @@ def _csv_transaction(record: dict) -> dict:
     productPrimaryDescription (and Secondary) columns. JSON Lines records pass as they are."""
     for key in _INTEGERS:
         value = record.get(key)
-        if isinstance(value, str) and value.strip().isdigit():
-            record[key] = int(value)
+        number = integer(value.strip(), 18) if isinstance(value, str) else None
+        if number is not None:
+            record[key] = number
     for which in ("Primary", "Secondary"):
         product_id, description = record.pop(f"product{which}Id", None), record.pop(f"product{which}Description", None)
         if product_id is not None or description is not None:
-            if isinstance(product_id, str) and product_id.strip().isdigit():
+            if isinstance(product_id, str) and integer(product_id.strip(), 18) is not None:
                 product_id = int(product_id)
             record[f"product{which}"] = {"id": product_id, "description": description}
     return record

@@ -83,18 +83,22 @@ class Authenticator:
 
     async def authenticate(self, authorization: str | None, scope: str) -> Actor | None:
         """The acting token, or None for a missing, malformed, unknown, revoked or out-of-scope one."""
+        actor, token_scope = await self.identify(authorization)
+        return actor if actor is not None and covers(token_scope, scope) else None
+
+    async def identify(self, authorization: str | None) -> tuple[Actor | None, str]:
+        """The acting token and its scope whatever it covers, or (None, "") for a missing,
+        malformed, unknown or revoked one."""
         if not authorization:
-            return None
+            return None, ""
         kind, _, value = authorization.partition(" ")
         if kind.lower() != "bearer":
-            return None
+            return None, ""
         parts = tokens.parse(value.strip(), TOKEN_PREFIX)
         if parts is None:
-            return None
+            return None, ""
         public_id, secret = parts
         entry = await self._lookup(public_id)
-        if entry is None or not tokens.matches(secret, entry.digest):
-            return None
-        if entry.revoked or not covers(entry.scope, scope):
-            return None
-        return Actor(entry.id, entry.name)
+        if entry is None or not tokens.matches(secret, entry.digest) or entry.revoked:
+            return None, ""
+        return Actor(entry.id, entry.name), entry.scope

@@ -24,6 +24,10 @@ from cielo.db.changes import ChangeWatcher, watcher_for
 from cielo.db.dialects import Dialect, dialect_for
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# PostgreSQL out of reach is answered, not waited for: a connection is made within these
+# seconds or refused, a free one of the pool waited for as long (db.unavailable: a 503)
+PG_CONNECT_TIMEOUT_S = 5
+PG_POOL_TIMEOUT_S = 10
 
 
 _FILE_ERRORS = (FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError, NotADirectoryError)
@@ -81,20 +85,26 @@ def _install_sqlite_hooks(engine: AsyncEngine | Engine) -> None:
 class Database:
     """Owns the engine; hands out sessions for reading and for writing."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False,
+                 command_timeout: float | None = None) -> None:
+        """``command_timeout``: the seconds a statement may take on PostgreSQL before it is
+        abandoned (a server gone silent mid-statement); none for migrations and bulk loads."""
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite and ":///" in url and ":memory:" not in url:
             # The data directory holds the database and the keys: its owner only.
             Path(url.split(":///", 1)[1].split("?", 1)[0]).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        kwargs: dict = {"echo": echo}
+        # no statement's values in an error's text (a traceback in the log would carry e-mail
+        # addresses, names, digests): the statement alone says what failed
+        kwargs: dict = {"echo": echo, "hide_parameters": True}
         if not self.is_sqlite:
             # No pre-ping (a round trip per checkout); stale connections are recycled instead.
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800, pool_timeout=PG_POOL_TIMEOUT_S)
             if url.startswith("postgresql+asyncpg"):
                 # No JIT: every statement here is short, and a batch's statement whose estimate
                 # crosses jit_above_cost (1,000 pairs to probe) spent ~90 ms compiling to run in 7.
-                kwargs["connect_args"] = {"server_settings": {"jit": "off"}}
+                kwargs["connect_args"] = {"server_settings": {"jit": "off"}, "timeout": PG_CONNECT_TIMEOUT_S,
+                                          "command_timeout": command_timeout}
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         self._loop_reader: Engine | None = None
         self._loop_conn: Connection | None = None

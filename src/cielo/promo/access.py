@@ -25,6 +25,7 @@ from sqlalchemy import select
 
 from cielo.cache import CacheRegistry
 from cielo.db import Database, utcnow
+from cielo.numbers import is_digits
 from cielo.promo.developer.models import AppAccessToken, Application
 from cielo.promo.environments import Environment
 from cielo.promo.errors import PromoError
@@ -34,6 +35,13 @@ from cielo.security import tokens
 APP_TOKEN_PREFIX = "capp"
 HOLDER_TOKEN_PREFIX = "chold"
 HOLDER_MAX_BODY_BYTES = 16_384  # holder calls and the token endpoints (their bodies are a few short fields)
+# a token of the other kind: the sentence says which kind the route takes (API.md §2)
+_WRONG_KIND = {
+    "partner": "This route takes a partner Access-Token (the application's, from the developer panel), "
+               "not a holder's.",
+    "holder": "This route takes a holder's Access-Token (from /access-token), not the application's partner "
+              "Access-Token.",
+}
 
 
 def header(request, *names: str) -> str | None:
@@ -159,7 +167,8 @@ class Access:
         app = await self.application(env, client_id)
         parts = tokens.parse(presented, APP_TOKEN_PREFIX)
         if parts is None:
-            raise PromoError(401, "The Access-Token is not valid.")
+            raise PromoError(401, _WRONG_KIND["partner"] if tokens.parse(presented, HOLDER_TOKEN_PREFIX)
+                             else "The Access-Token is not valid.")
         async def load():
             async with self._db.read() as session:
                 return await session.scalar(select(AppAccessToken).where(AppAccessToken.public_id == parts[0]))
@@ -198,7 +207,8 @@ class Access:
         app = await self.application(env, client_id)
         parts = tokens.parse(presented, HOLDER_TOKEN_PREFIX)
         if parts is None:
-            raise PromoError(401, "The Access-Token is not valid.")
+            raise PromoError(401, _WRONG_KIND["holder"] if tokens.parse(presented, APP_TOKEN_PREFIX)
+                             else "The Access-Token is not valid.")
         async def load():
             async with self._db.read() as session:
                 found = (await session.execute(
@@ -233,6 +243,6 @@ class Access:
                 headers=caller.decision.headers(),
             )
         length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > caller.max_body_bytes:
+        if length is not None and is_digits(length) and int(length) > caller.max_body_bytes:
             raise PromoError(413, f"The request body is larger than the {caller.max_body_bytes} bytes of this "
                                   "token's access profile.", headers=caller.headers())

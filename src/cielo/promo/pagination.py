@@ -7,16 +7,16 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote_plus, urlencode
 
+from cielo.numbers import integer
 from cielo.promo.errors import PromoError, invalid, missing
 
 MAX_OFFSET = 10_000_000
 
 
 def _integer(raw: str, name: str, minimum: int) -> int:
-    text = raw.strip()
-    if not text.lstrip("-").isdigit() or len(text) > 12:
+    value = integer(raw.strip(), 12, signed=True)
+    if value is None:
         raise invalid(f"The '{name}' parameter must be an integer.")
-    value = int(text)
     if value < minimum:
         raise invalid(f"The '{name}' parameter must be at least {minimum}.")
     return value

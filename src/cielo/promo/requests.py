@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from cielo.ids import MAX_ID
+from cielo.numbers import integer, is_digits
 from cielo.promo.environments import Environment
 from cielo.promo.errors import PromoError
 from cielo.web.http import json_body
@@ -34,11 +35,12 @@ def path_id(request: Request, name: str) -> int:
     """A positive integer id from the path: 400 when it is not one, 404 when it is too large
     to name anything (ids are 32-bit)."""
     raw = request.path_params[name]
-    if not raw.isdigit() or int(raw) < 1:
+    if not is_digits(raw) or not raw.strip("0"):
         raise PromoError(400, f"The '{name}' must be a positive integer.")
-    if len(raw) > 10 or int(raw) > MAX_ID:
+    value = integer(raw.lstrip("0"), 10)
+    if value is None or value > MAX_ID:
         raise PromoError(404, f"Nothing has the {name} {raw}.")
-    return int(raw)
+    return value
 
 
 def expand(request: Request) -> bool:

@@ -7,6 +7,7 @@ from starlette.responses import Response
 
 from cielo.services import services
 from cielo.web.http import JSONResponse
+from cielo.web.middleware import RETRY_AFTER_S
 
 router = APIRouter(tags=["Health"])
 
@@ -26,5 +27,6 @@ async def readyz(request: Request) -> Response:
     if redis is not None:
         checks["redis"] = redis
     if not checks["database"]:
-        return JSONResponse({"status": "unavailable", "checks": checks}, status_code=503)
+        return JSONResponse({"status": "unavailable", "checks": checks}, status_code=503,
+                            headers={"Retry-After": str(RETRY_AFTER_S)})
     return JSONResponse({"status": "ready" if all(checks.values()) else "degraded", "checks": checks})

@@ -78,7 +78,8 @@ def test_sandbox_applications_see_every_sandbox_establishment(client, admin):
     assert response.status_code == 200 and response.headers["x-total-count"] == "2"
     assert response.json()[0] == {"id": first["id"], "fictitiousName": "Padaria Paulista", "businessActivity": {"id": 5812}}
     check(response, SANDBOX)
-    by_cnpj = client.get(SANDBOX + "/commercial-establishments", params={"cnpj": "11222333000181"}, headers=partner_headers(creds))
+    by_cnpj = client.get(SANDBOX + "/commercial-establishments", params={"cnpj": "11222333000181"},
+                         headers=partner_headers(creds))
     assert [e["id"] for e in by_cnpj.json()] == [first["id"]]
     by_cpf = client.get(SANDBOX + "/commercial-establishments", params={"cpf": "39053344705"}, headers=partner_headers(creds))
     assert [e["fictitiousName"] for e in by_cpf.json()] == ["Ambulante"]

@@ -124,7 +124,8 @@ def test_sign_up_refusals(client, creds, settings):
         ({"password": HOLDER_PASSWORD, "password_confirm": HOLDER_PASSWORD}, 400, "terms"),
         ({"password": "short", "password_confirm": "short", "accept_terms": "yes"}, 400, "at least 10"),
         ({"password": HOLDER_PASSWORD, "password_confirm": "other password!", "accept_terms": "yes"}, 400, "do not match"),
-        ({"password": HOLDER_PASSWORD, "password_confirm": HOLDER_PASSWORD, "accept_terms": "yes", "csrf_token": "x"}, 403, "expired"),
+        ({"password": HOLDER_PASSWORD, "password_confirm": HOLDER_PASSWORD, "accept_terms": "yes", "csrf_token": "x"},
+         403, "expired"),
     ]
     for data, status, fragment in cases:
         response = client.post(SANDBOX + "/oauth/login", data={**base, **data}, follow_redirects=False)
@@ -244,7 +245,8 @@ def test_codes_expire_and_are_bound_to_their_client(client, creds, settings):
                                  headers=basic(creds))
     assert wrong_redirect.status_code == 400
     db_sql(settings, "UPDATE oauth_codes SET expires_at = created_at")
-    expired = client.post(SANDBOX + "/access-token", json={"grant_type": "authorization_code", "code": code}, headers=basic(creds))
+    expired = client.post(SANDBOX + "/access-token", json={"grant_type": "authorization_code", "code": code},
+                          headers=basic(creds))
     assert expired.status_code == 400 and "expired" in expired.json()
 
 

@@ -19,7 +19,8 @@ def destination(lat: float, lon: float, bearing_deg: float, meters: float) -> tu
     phi1, lmb1, theta = math.radians(lat), math.radians(lon), math.radians(bearing_deg)
     delta = meters / EARTH_RADIUS_M
     phi2 = math.asin(math.sin(phi1) * math.cos(delta) + math.cos(phi1) * math.sin(delta) * math.cos(theta))
-    lmb2 = lmb1 + math.atan2(math.sin(theta) * math.sin(delta) * math.cos(phi1), math.cos(delta) - math.sin(phi1) * math.sin(phi2))
+    lmb2 = lmb1 + math.atan2(math.sin(theta) * math.sin(delta) * math.cos(phi1),
+                             math.cos(delta) - math.sin(phi1) * math.sin(phi2))
     return math.degrees(phi2), (math.degrees(lmb2) + 540) % 360 - 180
 
 

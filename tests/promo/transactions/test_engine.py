@@ -4,6 +4,7 @@ Paulo."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -36,7 +37,7 @@ def campaign(kind: str, rules: dict, **fields) -> Campaign:
 
 def purchases(moments, amounts=None) -> list[Purchase]:
     amounts = amounts or [1000] * len(moments)
-    return [Purchase(i + 1, m, a) for i, (m, a) in enumerate(sorted(zip(moments, amounts), key=lambda x: x[0]))]
+    return [Purchase(i + 1, m, a) for i, (m, a) in enumerate(sorted(zip(moments, amounts, strict=False), key=lambda x: x[0]))]
 
 
 def earning(history, c, birthdate=None) -> list[int]:
@@ -129,7 +130,7 @@ def test_amount_against_an_oracle(days_and_amounts, target, window):
 def test_recency_against_an_oracle(days, away):
     start = datetime(2026, 1, 1, 15, tzinfo=UTC)
     history = purchases([start + timedelta(days=d) for d in days])
-    expected = [b.key for a, b in zip(history, history[1:]) if (b.local_date - a.local_date).days >= away]
+    expected = [b.key for a, b in itertools.pairwise(history) if (b.local_date - a.local_date).days >= away]
     assert earning(history, campaign("X", {"daysAway": away})) == expected
 
 
@@ -154,8 +155,8 @@ def test_birthday_against_an_oracle(birthdate, before, after, times):
     """A purchase earns when its local date is within the period around the holder's birthday
     in its own year or either neighbour (29 February in a common year: the 28th), and says which."""
     def birthday(year):
-        return birthdate.replace(year=year) if birthdate.month != 2 or birthdate.day != 29 or year % 4 == 0 and (
-            year % 100 != 0 or year % 400 == 0) else date(year, 2, 28)
+        return birthdate.replace(year=year) if birthdate.month != 2 or birthdate.day != 29 or (year % 4 == 0 and (
+            year % 100 != 0 or year % 400 == 0)) else date(year, 2, 28)
     history = purchases(times)
     expected = {}
     for p in history:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from starlette.responses import RedirectResponse, Response
 
 from cielo.ids import MAX_ID
+from cielo.numbers import integer, is_digits
 from cielo.promo.developer.models import Developer
 from cielo.promo.developer.service import (
     DeveloperService,
@@ -176,7 +177,11 @@ async def _application_page(request: Request, developer: Developer, app_id: int,
 
 
 def _app_id(raw: str) -> int | None:
-    return int(raw) if raw.isdigit() and len(raw) <= 10 and int(raw) <= MAX_ID else None
+    """An id from the path: a 400 page unless ASCII digits; None (nothing of yours) past any id."""
+    if not is_digits(raw):
+        raise HTTPException(400, "An id in the address is written with the digits 0-9 only.")
+    value = integer(raw.lstrip("0"), 10)
+    return value if value is not None and value <= MAX_ID else None
 
 
 @router.get("/applications/{app_id}")

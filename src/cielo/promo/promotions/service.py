@@ -17,6 +17,7 @@ from cielo.audit.service import Actor
 from cielo.cache import CacheRegistry
 from cielo.db import Database
 from cielo.db.dialects import Dialect
+from cielo.numbers import decimal, integer
 from cielo.promo.environments import Environment
 from cielo.promo.errors import PromoError, invalid, missing
 from cielo.promo.establishments.models import CommercialEstablishment
@@ -59,8 +60,8 @@ class Search:
                 raise missing(name)
         lat = _number(query["latitude"], "latitude", -90, 90)
         lon = _number(query["longitude"], "longitude", -180, 180)
-        raw_radius = query["radius"].strip()
-        if not raw_radius.isdigit() or not 1 <= int(raw_radius) <= MAX_RADIUS:
+        radius = integer(query["radius"].strip(), 6)
+        if radius is None or not 1 <= radius <= MAX_RADIUS:
             raise invalid(f"The 'radius' parameter must be between 1 and {MAX_RADIUS} meters.")
         active = None
         if query.get("active") not in (None, ""):
@@ -84,15 +85,12 @@ class Search:
                 raise invalid(f"The '_sort' parameter takes a comma list of {', '.join(SORT_KEYS)}, each optionally "
                               "prefixed with '-'.")
             sort.append((key, part.startswith("-")))
-        return cls(lat, lon, int(raw_radius), active, types, tuple(sort))
+        return cls(lat, lon, radius, active, types, tuple(sort))
 
 
 def _number(raw: str, name: str, low: float, high: float) -> float:
-    try:
-        value = float(raw.strip())
-    except ValueError:
-        value = float("nan")
-    if not low <= value <= high:  # NaN fails too
+    value = decimal(raw.strip())
+    if value is None or not low <= value <= high:
         raise invalid(f"The '{name}' parameter must be a number between {low:g} and {high:g}.")
     return value
 

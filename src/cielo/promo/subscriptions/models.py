@@ -11,7 +11,11 @@ from cielo.db import Base, UTCDateTime, utcnow
 class SubscriptionRequest(Base):
     """A subscribe (S) or unsubscribe (U) request: queued until a worker processes it, then
     ACCEPTED (1) or REJECTED (2, with a reason). Processed requests are the history of an
-    establishment's subscriptions."""
+    establishment's subscriptions.
+
+    A request whose processing fails (an error, not a verdict) is tried again no sooner than
+    ``retry_at``; after the configured number of ``attempts`` it is set aside: processed,
+    REJECTED, its reason saying so and ``failure`` the last error (API.md §3.3)."""
 
     __tablename__ = "subscription_requests"
     __table_args__ = (
@@ -34,6 +38,9 @@ class SubscriptionRequest(Base):
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     status: Mapped[int | None] = mapped_column(Integer, nullable=True)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    failure: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class EstablishmentSubscription(Base):

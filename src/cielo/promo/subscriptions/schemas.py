@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -36,4 +37,26 @@ class Subscription(BaseModel):
     action: Literal["S", "U"]
     subscriptionDate: str = Field(json_schema_extra={"format": "date"})
     processingDate: str = Field(json_schema_extra={"format": "date"})
-    reason: str | SkipJsonSchema[None] = Field(default=None, description="Why it was rejected.")
+    reason: str | SkipJsonSchema[None] = Field(
+        default=None, description="Why it was rejected: a rule refused it, or it could not be processed and was set "
+                                  "aside after failing several times (send it again with PATCH /subscriptions/{id}).")
+
+
+class SubscriptionRequestOut(BaseModel):
+    """A subscription request as the back office sees it, with its processing's failures."""
+
+    id: int
+    environment: Literal["production", "sandbox"]
+    applicationId: int
+    commercialEstablishmentId: int
+    promotionId: int
+    action: Literal["S", "U"]
+    state: Literal["QUEUED", "ACCEPTED", "REJECTED", "FAILED"] = Field(
+        description="QUEUED until processed; FAILED: set aside after failing `attempts` times (shown to the partner as "
+                    "REJECTED with a reason saying so).")
+    requestedAt: datetime
+    processedAt: datetime | None
+    reason: str | None = Field(description="The reason the partner reads on a REJECTED or FAILED request.")
+    attempts: int = Field(description="Failed processing attempts so far.")
+    retryAt: datetime | None = Field(description="Not tried again before this instant (a QUEUED request that failed).")
+    failure: str | None = Field(description="The last processing error, kept until the request is processed.")

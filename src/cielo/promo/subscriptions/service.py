@@ -5,22 +5,28 @@ PostgreSQL, so concurrent workers take disjoint batches; the single writer lock 
 and commits each request's verdict, the new subscription state and the audit record with
 that claim. A worker killed mid-batch commits nothing: its rows unlock and the next pass
 takes them. So every request is processed once, whatever crashes or however many workers run.
+
+A batch that fails (other than by the database being out of reach) is taken again one
+request at a time, each in its own transaction: the others are processed, and the one that
+fails has the failure counted on it and waits before its next try; after ``max_attempts`` it
+is set aside as REJECTED, saying so (API.md §3.3). One bad row never stops the queue.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from cielo.admin.common import in_environment
 from cielo.audit import service as audit
 from cielo.audit.service import Actor
 from cielo.cache import CacheRegistry
-from cielo.db import Database, utcnow
+from cielo.db import Database, unavailable, utcnow
 from cielo.db.batching import GroupWriter
 from cielo.ids import MAX_ID
 from cielo.promo.developer.models import Application
@@ -52,6 +58,14 @@ class QueuedRequest(NamedTuple):
 
 STATUSES = {1: "ACCEPTED", 2: "REJECTED"}
 WORKER = Actor(None, "subscription-worker")
+MAX_RETRY_DELAY_S = 300
+FAILURE_CHARS = 500  # of the last error kept on the request for the back office
+
+
+def set_aside_reason(attempts: int) -> str:
+    """The reason a partner reads on a request set aside after failing ``attempts`` times."""
+    return (f"The request could not be processed ({attempts} attempts failed) and was set aside; send it again "
+            "with PATCH /subscriptions/{id}, or contact support if it fails again.")
 
 
 def queue_item(row) -> dict:
@@ -67,6 +81,20 @@ def processed_item(row) -> dict:
     if row.reason:
         body["reason"] = row.reason
     return body
+
+
+def admin_item(row: SubscriptionRequest) -> dict:
+    """The back office's view of a request (``SubscriptionRequestOut``)."""
+    if row.processed_at is None:
+        state = "QUEUED"
+    elif row.failure is not None:
+        state = "FAILED"
+    else:
+        state = STATUSES[row.status] if row.status is not None else "REJECTED"
+    return {"id": row.id, "environment": row.environment, "applicationId": row.application_id,
+            "commercialEstablishmentId": row.establishment_id, "promotionId": row.promotion_id, "action": row.action,
+            "state": state, "requestedAt": row.requested_at, "processedAt": row.processed_at, "reason": row.reason,
+            "attempts": row.attempts, "retryAt": row.retry_at, "failure": row.failure}
 
 
 def parse_body(body: dict) -> tuple[int, str]:
@@ -93,8 +121,11 @@ _REQUEST_COLUMNS = (SubscriptionRequest.id, SubscriptionRequest.application_id, 
 
 
 class SubscriptionService:
-    def __init__(self, db: Database, caches: CacheRegistry | None = None) -> None:
+    def __init__(self, db: Database, caches: CacheRegistry | None = None, *, max_attempts: int = 5,
+                 retry_seconds: float = 1.0) -> None:
         self._db = db
+        self.max_attempts = max_attempts
+        self.retry_seconds = retry_seconds
         # Exact read caches (emptied by any commit anywhere, cielo.cache) of what partners read:
         # the queue's pages, requests by id, the processed lists and their items.
         caches = caches or CacheRegistry(db.watcher, enabled=False)
@@ -148,6 +179,7 @@ class SubscriptionService:
             await self._promotion(session, env, promotion_id)
             row.promotion_id, row.action = promotion_id, action
             row.requested_at, row.processed_at, row.status, row.reason = utcnow(), None, None, None
+            row.attempts, row.retry_at, row.failure = 0, None, None
 
     async def queued(self, app: Application, page: Page) -> tuple[list[dict], int]:
         R = SubscriptionRequest
@@ -206,17 +238,97 @@ class SubscriptionService:
         return await self._reads.get_or_load(("processed-one", app.id, app.partner_id, env, establishment_id,
                                               request_id), load)
 
+    # ---- the back office ----------------------------------------------------------------
+
+    async def admin_list(self, env: Environment, state: str | None, offset: int, limit: int) -> list[dict]:
+        R = SubscriptionRequest
+        stmt = select(R).where(R.environment == env.value)
+        if state == "QUEUED":
+            stmt = stmt.where(R.processed_at.is_(None))
+        elif state == "FAILED":
+            stmt = stmt.where(R.processed_at.is_not(None), R.failure.is_not(None))
+        async with self._db.read() as session:
+            rows = (await session.scalars(stmt.order_by(R.id).offset(offset).limit(limit))).all()
+        return [admin_item(row) for row in rows]
+
+    async def admin_one(self, env: Environment, request_id: int) -> dict:
+        async with self._db.read() as session:
+            row = await in_environment(session, SubscriptionRequest, env, request_id, "subscription request")
+        return admin_item(row)
+
     # ---- processing --------------------------------------------------------------------
 
     async def process_batch(self, limit: int = 200) -> int:
-        """Claim and process up to ``limit`` queued requests in one transaction. The batch's
-        promotions and subscription states are read in two statements, the states locked in
-        one order everywhere (no deadlock between workers), instead of two reads per request."""
+        """Process up to ``limit`` queued requests that are due, in one transaction; when that
+        fails for any reason but the database's absence, the same requests one at a time.
+        Returns how many requests were processed, or had a failure counted."""
+        try:
+            return await self._process(limit)
+        except Exception as exc:
+            if unavailable(exc):
+                raise
+            log.warning("a batch of subscription requests failed; taking them one at a time",
+                        extra={"error": _describe(exc)})
+        done = 0
+        for request_id in await self._due(limit):
+            try:
+                done += await self._process(1, only=request_id)
+            except Exception as exc:
+                if unavailable(exc):
+                    raise
+                done += 1
+                try:
+                    await self._count_failure(request_id, exc)
+                except Exception as again:  # the row cannot even be marked: leave it, go on with the others
+                    if unavailable(again):
+                        raise
+                    log.exception("subscription request %s: its failure could not be recorded", request_id)
+        return done
+
+    def _due_clause(self, now: datetime):
+        R = SubscriptionRequest
+        return and_(R.processed_at.is_(None), or_(R.retry_at.is_(None), R.retry_at <= now))
+
+    async def _due(self, limit: int) -> list[int]:
+        R = SubscriptionRequest
+        async with self._db.read() as session:
+            return list((await session.scalars(
+                select(R.id).where(self._due_clause(utcnow())).order_by(R.id).limit(limit))).all())
+
+    async def _count_failure(self, request_id: int, exc: BaseException) -> None:
+        """One more failed attempt of the request (in a transaction of its own): it waits before
+        its next try, or, at ``max_attempts``, is processed as REJECTED with a reason saying so."""
+        async with self._db.write() as session:
+            row = await session.get(SubscriptionRequest, request_id, with_for_update=True)
+            if row is None or row.processed_at is not None:
+                return
+            now = utcnow()
+            row.attempts += 1
+            row.failure = _describe(exc)
+            if row.attempts >= self.max_attempts:
+                row.processed_at, row.status, row.reason, row.retry_at = now, 2, set_aside_reason(row.attempts), None
+                audit.record(session, WORKER, "process", "subscription_request", str(row.id),
+                             {"action": row.action, "status": STATUSES[2], "attempts": row.attempts})
+                log.error("subscription request %s set aside after %s failed attempts", row.id, row.attempts,
+                          extra={"error": row.failure})
+            else:
+                delay = min(self.retry_seconds * 2 ** (row.attempts - 1), MAX_RETRY_DELAY_S)
+                row.retry_at = now + timedelta(seconds=delay)
+                log.warning("subscription request %s failed (attempt %s of %s)", row.id, row.attempts,
+                            self.max_attempts, extra={"error": row.failure})
+
+    async def _process(self, limit: int, only: int | None = None) -> int:
+        """Claim and process up to ``limit`` due requests (or the one ``only``) in one
+        transaction. The batch's promotions and subscription states are read in two statements,
+        the states locked in one order everywhere (no deadlock between workers), instead of two
+        reads per request."""
         R, S = SubscriptionRequest, EstablishmentSubscription
         async with self._db.write() as session:
             sql = self._db.sql
-            stmt = sql.for_update(select(R).where(R.processed_at.is_(None)).order_by(R.id).limit(limit), skip_locked=True)
-            rows = (await session.scalars(stmt)).all()
+            stmt = select(R).where(self._due_clause(utcnow())).order_by(R.id).limit(limit)
+            if only is not None:
+                stmt = stmt.where(R.id == only)
+            rows = (await session.scalars(sql.for_update(stmt, skip_locked=True))).all()
             if not rows:
                 return 0
             promotions = {p.id: p for p in (await session.scalars(
@@ -251,6 +363,7 @@ class SubscriptionService:
         elif not subscribed:
             reason = "The establishment is not subscribed to this promotion."
         row.processed_at, row.status, row.reason = now, 2 if reason else 1, reason
+        row.retry_at, row.failure = None, None
         if reason is None:
             if state is None:  # later requests of the batch for the same pair see it
                 states[pair] = EstablishmentSubscription(establishment_id=row.establishment_id,
@@ -263,17 +376,37 @@ class SubscriptionService:
                      {"action": row.action, "status": STATUSES[row.status]})
 
 
+def _describe(exc: BaseException) -> str:
+    """An error in one line for the log and the back office: its class and first line (the
+    driver's own message, without SQLAlchemy's statement and parameters)."""
+    cause = getattr(exc, "orig", None) or exc
+    first = (str(cause).strip().splitlines() or [""])[0]
+    return f"{type(cause).__name__}: {first}"[:FAILURE_CHARS]
+
+
 async def run_consumer(service: SubscriptionService, stop: asyncio.Event, *, idle_seconds: float = 0.2,
-                       batch: int = 200) -> None:
-    """Process the queue until ``stop`` is set; sleeps only when the queue is empty."""
+                       batch: int = 200, max_backoff: float = 5.0) -> None:
+    """Process the queue until ``stop`` is set; sleeps only when the queue is empty, or longer
+    (up to ``max_backoff``) while the database is out of reach."""
+    outage = 0
     while not stop.is_set():
+        wait = idle_seconds
         try:
             done = await service.process_batch(batch)
-        except Exception:  # a failed batch rolled back: log, wait, try again
-            log.exception("subscription batch failed")
+            if outage:
+                log.warning("subscription queue: the database answers again")
+            outage = 0
+        except Exception as exc:  # what was claimed rolled back: log, wait, try again
             done = 0
+            if unavailable(exc):
+                if not outage:
+                    log.warning("subscription queue: the database is out of reach", extra={"error": _describe(exc)})
+                outage += 1
+                wait = min(idle_seconds * 2 ** outage, max_backoff)
+            else:
+                log.exception("subscription batch failed")
         if done == 0:
             try:
-                await asyncio.wait_for(stop.wait(), timeout=idle_seconds)
+                await asyncio.wait_for(stop.wait(), timeout=wait)
             except TimeoutError:
                 pass

@@ -4,11 +4,11 @@ parsing.py; these routes only carry JSON in and out."""
 
 from __future__ import annotations
 
-from fastapi import Body, Depends, Query, Request
+from fastapi import Body, Depends, Request
 
 from cielo.admin.common import Limit, Offset, admin_actor, admin_router
 from cielo.audit.service import Actor
-from cielo.ids import MAX_ID, PathId
+from cielo.ids import PathId, QueryId
 from cielo.promo.environments import Environment
 from cielo.promo.transactions.models import CANCELLATION, UNDO
 from cielo.promo.transactions.parsing import SCHEMA, ItemError, moment
@@ -60,10 +60,8 @@ async def ingest_batch(env: Environment, request: Request, actor: Actor = Depend
 
 
 @router.get("/{env}/transactions")
-async def list_(env: Environment, request: Request, holderId: int | None = Query(None, ge=1, le=MAX_ID),
-                cardId: int | None = Query(None, ge=1, le=MAX_ID),
-                commercialEstablishmentId: int | None = Query(None, ge=1, le=MAX_ID),
-                offset: Offset = 0, limit: Limit = 100):
+async def list_(env: Environment, request: Request, holderId: QueryId = None, cardId: QueryId = None,
+                commercialEstablishmentId: QueryId = None, offset: Offset = 0, limit: Limit = 100):
     return await services(request).transactions.list_in(env, holder_id=holderId, card_id=cardId,
                                                         establishment_id=commercialEstablishmentId,
                                                         offset=offset, limit=limit)

@@ -199,18 +199,22 @@ def period_bound(raw: str, name: str, *, end: bool) -> tuple[datetime, datetime]
     """(the instant the parameter names, the bound to query with): an ISO 8601 date is a whole
     local day (an end date includes its day); a date-time without offset is local time."""
     text = raw.strip()
+    out_of_range = ItemError(f"The '{name}' parameter must be in the years 2000 to 2099.")
     try:
-        if len(text) == 10:
-            day = date.fromisoformat(text)
-            start = datetime(day.year, day.month, day.day, tzinfo=SAO_PAULO)
-            bound = datetime.combine(day + timedelta(days=1), datetime.min.time(), SAO_PAULO) if end else start
-            return start.astimezone(timezone.utc), bound.astimezone(timezone.utc)
-        parsed = datetime.fromisoformat(text)
+        day = date.fromisoformat(text) if len(text) == 10 else None
+        parsed = datetime.fromisoformat(text) if day is None else None
     except ValueError:
         raise ItemError(f"The '{name}' parameter must be an ISO 8601 date (YYYY-MM-DD) or date-time.") from None
+    if day is not None:
+        if not EARLIEST.year <= day.year < LATEST.year:  # before the arithmetic: 9999-12-31 has no next day
+            raise out_of_range
+        start = datetime(day.year, day.month, day.day, tzinfo=SAO_PAULO)
+        bound = datetime.combine(day + timedelta(days=1), datetime.min.time(), SAO_PAULO) if end else start
+        return start.astimezone(timezone.utc), bound.astimezone(timezone.utc)
+    assert parsed is not None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=SAO_PAULO)
     if not EARLIEST <= parsed < LATEST:
-        raise ItemError(f"The '{name}' parameter must be in the years 2000 to 2099.")
+        raise out_of_range
     parsed = parsed.astimezone(timezone.utc)
     return parsed, parsed + timedelta(microseconds=1) if end else parsed
