@@ -29,8 +29,8 @@ from cielo.db import Database, utcnow
 from cielo.promo.cards.brands import brand_of
 from cielo.promo.cards.models import Card, CardPartner
 from cielo.promo.cards.service import CardService
-from cielo.promo.developer.models import AppAccessToken, Application, Developer
-from cielo.promo.developer.service import MAX_REDIRECT_URLS
+from cielo.promo.developer.models import Application, Developer
+from cielo.promo.developer.service import API_GROUPS, MAX_REDIRECT_URLS, TokenProfile, new_access_token
 from cielo.promo.environments import Environment
 from cielo.promo.establishments.models import CommercialEstablishment
 from cielo.promo.holders.models import Holder
@@ -185,7 +185,6 @@ class Seeder:
         today = date.today()
         admin = tokens.issue("cielo")
         app_secret = secrets.token_urlsafe(32)
-        app_token = tokens.issue("capp")
         document: dict = {"admin_token": admin.token}
         async with self._db.write() as session:
             session.add(ApiToken(public_id=admin.public_id, secret_digest=admin.secret_digest, name="sandbox seed",
@@ -210,11 +209,11 @@ class Seeder:
                               redirect_urls=[callback_url(public_url)], partner_id=partners[0].id)
             session.add(app)
             await session.flush()
-            session.add(AppAccessToken(application_id=app.id, name="sandbox", public_id=app_token.public_id,
-                                       secret_digest=app_token.secret_digest, requests_per_minute=6000, max_page_size=100,
-                                       max_body_bytes=65536, api_groups=["holder", "partner"]))
+            app_token_row, app_token = new_access_token(self._box, app, "sandbox", TokenProfile(
+                requests_per_minute=6000, max_page_size=100, max_body_bytes=65536, api_groups=API_GROUPS))
+            session.add(app_token_row)
             document["client"] = {"client_id": app.client_id, "client_secret": app_secret,
-                                  "access_token": app_token.token, "redirect_url": callback_url(public_url)}
+                                  "access_token": app_token, "redirect_url": callback_url(public_url)}
 
             establishments = []
             for i in range(60):
