@@ -13,7 +13,7 @@ from cielo.promo.establishments.models import (
     CommercialEstablishment,
     EstablishmentGrant,
 )
-from cielo.promo.holders.models import Holder
+from cielo.promo.holders.models import Holder, HolderDevice
 from cielo.promo.oauth.models import (
     AuthorizationCode,
     AuthorizationRequest,
@@ -49,6 +49,7 @@ __all__ = [
     "EstablishmentSubscription",
     "SubscriptionRequest",
     "Holder",
+    "HolderDevice",
     "HolderToken",
     "AuthorizationCode",
     "AuthorizationRequest",

@@ -33,7 +33,7 @@ from cielo.promo.developer.models import Application, Developer
 from cielo.promo.developer.service import API_GROUPS, MAX_REDIRECT_URLS, TokenProfile, new_access_token
 from cielo.promo.environments import Environment
 from cielo.promo.establishments.models import CommercialEstablishment
-from cielo.promo.holders.models import Holder
+from cielo.promo.holders.models import Holder, HolderDevice
 from cielo.promo.localtime import SAO_PAULO
 from cielo.promo.partners.models import Partner
 from cielo.promo.promotions import rules as campaign_rules
@@ -284,6 +284,9 @@ class Seeder:
                                 password_hash=passwords.hash_password(password))
                 session.add(holder)
                 await session.flush()
+                # every field of /me: the phones it signed in from (the first holder has two)
+                for kind in (["ANDROID", "IOS"] if i == 0 else [("ANDROID", "IOS")[i % 2]]):
+                    session.add(HolderDevice(holder_id=holder.id, type=kind, cookie_digest=tokens.digest(tokens.link_id())))
                 cards = []
                 for k in range(2):
                     number = _card_number(TEST_CARDS[(i + k) % len(TEST_CARDS)], i, k)
