@@ -94,6 +94,20 @@ def EVENT_DAYS(today: date) -> list[date]:  # a constant (hence the capitals) th
     return [today - timedelta(days=40), today - timedelta(days=9), date(today.year, 12, 24), date(today.year, 12, 31)]
 
 
+# A prize earned over several purchases (REDEEMED_LATER) may be redeemed this long after the
+# promotion's end.
+REDEMPTION_DAYS = 30
+
+
+def seed_fields(kind: str, rules: dict, end_date: date) -> dict:
+    """The promotion model's fields the campaign type uses beyond its rules (API.md §3.5), so
+    that a partner's parser meets every one in the sandbox."""
+    return {"campaign_model": campaign_rules.CAMPAIGN_MODELS[kind],
+            "transaction_days": campaign_rules.transaction_days(kind, rules),
+            "validity_redemption": (end_date + timedelta(days=REDEMPTION_DAYS)
+                                    if kind in campaign_rules.REDEEMED_LATER else None)}
+
+
 def _cnpj(rng: random.Random) -> str:
     base = f"{rng.randrange(10**8):08d}{rng.randrange(1, 10):04d}"
     return base + stdnum_cnpj.calc_check_digits(base)
@@ -248,12 +262,13 @@ class Seeder:
                     example = ({"dates": [d.isoformat() for d in EVENT_DAYS(today)]} if kind == "E"
                                else EXAMPLE_RULES[kind])
                     rules = campaign_rules.validate(kind, example)
+                    end = today + timedelta(days=365)
                     promotions.append(Promotion(
                         environment=SANDBOX, establishment_id=establishment.id, title=f"{PREMIUMS[kind]}"[:100],
                         description=f"Campanha {kind} de {establishment.fictitious_name}", campaign_type=kind,
                         premium=PREMIUMS[kind], start_date=today - timedelta(days=180),
-                        end_date=today + timedelta(days=365), active=(i + j) % 11 != 0, rules=rules,
-                        shareable=j % 2 == 0))
+                        end_date=end, active=(i + j) % 11 != 0, rules=rules,
+                        shareable=j % 2 == 0, **seed_fields(kind, rules, end)))
             session.add_all(promotions)
             await session.flush()
             for promotion in promotions:
@@ -365,7 +380,16 @@ class Seeder:
         today = date.today()
         kinds = list(campaign_rules.PARAMS)
         promo_columns = ["environment", "establishment_id", "title", "description", "campaign_type", "premium",
-                         "start_date", "end_date", "shareable", "active", "rules", "created_at", "updated_at"]
+                         "start_date", "end_date", "shareable", "active", "rules", "created_at", "updated_at",
+                         "campaign_model", "transaction_days", "validity_redemption"]
+        start, end = today - timedelta(days=30), today + timedelta(days=335)
+        # what a promotion of each type carries besides its establishment and active flag, made once
+        by_kind: dict[str, tuple[tuple, str, tuple]] = {}
+        for kind in kinds:
+            rules = campaign_rules.validate(kind, EXAMPLE_RULES[kind])
+            fields = seed_fields(kind, rules, end)
+            by_kind[kind] = ((PREMIUMS[kind], "", kind, PREMIUMS[kind], start, end, False), orjson.dumps(rules).decode(),
+                             (fields["campaign_model"], fields["transaction_days"], fields["validity_redemption"]))
         weights = [c[3] for c in CITIES]
         now = utcnow()
         columns = ["environment", "document_type", "document", "cnpj_root", "fictitious_name", "business_activity_id",
@@ -389,11 +413,8 @@ class Seeder:
             first_id = await self._bulk(columns, rows)
             promotions = []
             for offset in range(0, len(rows), 10):
-                kind = kinds[rng.randrange(len(kinds))]
-                rules = orjson.dumps(campaign_rules.validate(kind, EXAMPLE_RULES[kind])).decode()
-                promotions.append((SANDBOX, first_id + offset, PREMIUMS[kind], "", kind, PREMIUMS[kind],
-                                   today - timedelta(days=30), today + timedelta(days=335), False, rng.random() < 0.9,
-                                   rules, now, now))
+                common, rules_json, extra = by_kind[kinds[rng.randrange(len(kinds))]]
+                promotions.append((SANDBOX, first_id + offset, *common, rng.random() < 0.9, rules_json, now, now, *extra))
             await self._bulk(promo_columns, promotions, table="promotions")
             done += len(rows)
             if progress is not None:
