@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cielo.cache import CacheRegistry
@@ -14,16 +13,13 @@ from cielo.promo.holders.models import Holder, HolderDevice
 from cielo.security.secrets import SecretBox
 
 
-async def record_device(session: AsyncSession, holder_id: int, device: DeviceSighting) -> None:
+async def record_device(db: Database, session: AsyncSession, holder_id: int, device: DeviceSighting) -> None:
     """Note the phone a holder signed up or in from, in the sign-in's transaction: one row per
     device, so a device seen again (same cookie) adds nothing, even when two sign-ins race.
     The commit empties /me's cache like any other (cielo.cache)."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    await session.execute(
-        dialect.insert(HolderDevice)
-        .values(holder_id=holder_id, type=device.type, cookie_digest=device.digest, created_at=utcnow())
-        .on_conflict_do_nothing(index_elements=["holder_id", "cookie_digest"])
-    )
+    await session.execute(db.sql.insert_unless_present(
+        HolderDevice.__table__, {"holder_id": holder_id, "type": device.type, "cookie_digest": device.digest,
+                                 "created_at": utcnow()}, keys=("holder_id", "cookie_digest")))
 
 
 class HolderService:

@@ -245,7 +245,7 @@ class OAuthService:
     async def _attach(self, session, ctx: LoginContext, holder_id: int, device: DeviceSighting | None) -> None:
         await self._update_open_request(session, ctx, holder_id=holder_id)
         if device is not None:
-            await record_device(session, holder_id, device)
+            await record_device(self._db, session, holder_id, device)
 
     @staticmethod
     async def _update_open_request(session, ctx: LoginContext, **values) -> None:
