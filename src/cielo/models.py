@@ -30,7 +30,18 @@ from cielo.promo.subscriptions.models import (
 from cielo.promo.transactions.models import Transaction, TransactionReward
 from cielo.whitelabel.models import WhiteLabelAccount
 
+# Every column holding values of the secret keys (security/secrets.py), re-encrypted by
+# `cielo admin rotate-keys` (security/rotation.py) before the old keys are dropped.
+ENCRYPTED_COLUMNS = (
+    WhiteLabelAccount.__table__.c.api_secret_encrypted,
+    AppAccessToken.__table__.c.secret_encrypted,
+    Holder.__table__.c.cpf_encrypted,
+    AuthorizationRequest.__table__.c.prefill_encrypted,
+    SandboxSeed.__table__.c.document_encrypted,
+)
+
 __all__ = [
+    "ENCRYPTED_COLUMNS",
     "ApiToken",
     "AppAccessToken",
     "Application",
