@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from datetime import date
 
+from cielo.config import local_url
 from cielo.db import Database
 from cielo.promo.sandbox.seed import Seeder
 from cielo.security.secrets import secret_box_from_settings
@@ -17,7 +18,7 @@ from tests.support.promo import PAULISTA, SANDBOX, basic, check, code_of
 from tests.support.promo import authorize as authorize_holder
 
 
-def _seeded(settings, work=lambda seeder: seeder._small()):
+def _seeded(settings, work=lambda seeder: seeder._small(local_url())):
     """The small seed's rows (without months of purchases, which these tests do not need)."""
 
     async def go():
