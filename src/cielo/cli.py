@@ -226,23 +226,25 @@ def rotate_keys(
     from cryptography.fernet import Fernet
 
     from cielo.audit import service as audit
-    from cielo.cache import CacheRegistry
+    from cielo.models import ENCRYPTED_COLUMNS
+    from cielo.security.rotation import reencrypt_column
     from cielo.security.secrets import secret_box_from_settings, write_key_file
-    from cielo.whitelabel.service import WhiteLabelService
 
     settings = _settings()
     box = secret_box_from_settings(settings)
 
     async def rotate(db) -> int:
-        service = WhiteLabelService(db, box, CacheRegistry(db.watcher, enabled=False))
+        async def every_column() -> int:
+            return sum([await reencrypt_column(db, box, column) for column in ENCRYPTED_COLUMNS])
+
         if box.key_file is not None:  # box.from_file
             old_keys = list(box.keys)
             write_key_file(box.key_file, [Fernet.generate_key(), *old_keys])
             err.print("New key written; old keys kept for reading until the rotation completes.")
             await asyncio.sleep(grace_seconds)
-        count = await service.rotate_secrets()
+        count = await every_column()
         # Writes that raced with the first pass under a stale key: catch them too.
-        count += await service.rotate_secrets()
+        count += await every_column()
         if box.key_file is not None:  # box.from_file
             write_key_file(box.key_file, [box.keys[0]])
         async with db.write() as session:

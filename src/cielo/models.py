@@ -13,7 +13,7 @@ from cielo.promo.establishments.models import (
     CommercialEstablishment,
     EstablishmentGrant,
 )
-from cielo.promo.holders.models import Holder
+from cielo.promo.holders.models import Holder, HolderDevice
 from cielo.promo.oauth.models import (
     AuthorizationCode,
     AuthorizationRequest,
@@ -30,7 +30,18 @@ from cielo.promo.subscriptions.models import (
 from cielo.promo.transactions.models import Transaction, TransactionReward
 from cielo.whitelabel.models import WhiteLabelAccount
 
+# Every column holding values of the secret keys (security/secrets.py), re-encrypted by
+# `cielo admin rotate-keys` (security/rotation.py) before the old keys are dropped.
+ENCRYPTED_COLUMNS = (
+    WhiteLabelAccount.__table__.c.api_secret_encrypted,
+    AppAccessToken.__table__.c.secret_encrypted,
+    Holder.__table__.c.cpf_encrypted,
+    AuthorizationRequest.__table__.c.prefill_encrypted,
+    SandboxSeed.__table__.c.document_encrypted,
+)
+
 __all__ = [
+    "ENCRYPTED_COLUMNS",
     "ApiToken",
     "AppAccessToken",
     "Application",
@@ -49,6 +60,7 @@ __all__ = [
     "EstablishmentSubscription",
     "SubscriptionRequest",
     "Holder",
+    "HolderDevice",
     "HolderToken",
     "AuthorizationCode",
     "AuthorizationRequest",

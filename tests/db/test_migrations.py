@@ -56,3 +56,49 @@ def test_0014_writes_sqlite_datetimes_of_the_driver_format_in_the_dialect_format
             await db.dispose()
 
     assert run(go()) == ["2026-12-06 17:06:03.332219", "2026-12-06 17:06:03.000000", "2026-12-06 17:06:04.000001"]
+
+
+def _fresh_database(backend, tmp_path, request) -> str:
+    if backend == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
+    return request.getfixturevalue("pg_databases").create("mig")
+
+
+def test_0016_leaves_existing_tokens_without_ciphertext_and_goes_back(backend, tmp_path, request):
+    """Tokens made before 0016 keep their digest and get no ciphertext (the panel says they
+    cannot be shown again); downgrading drops the column and keeps the tokens."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from cielo.db.migrate import alembic_config
+
+    url = _fresh_database(backend, tmp_path, request)
+
+    async def go():
+        db = Database(url, pool_size=1)
+        try:
+            async with db.engine.begin() as conn:
+                await conn.run_sync(lambda c: command.upgrade(alembic_config(c), "0015"))
+                await conn.execute(text(
+                    "INSERT INTO developers (id, name, email, password_hash, created_at) "
+                    "VALUES (1, 'Ana', 'ana@example.com', 'x', CURRENT_TIMESTAMP)"))
+                await conn.execute(text(
+                    "INSERT INTO applications (id, developer_id, environment, name, client_id, client_secret_digest, "
+                    "redirect_urls, holder_requests_per_minute, holder_max_page_size, created_at) VALUES (1, 1, "
+                    "'sandbox', 'app', 'sbx_1', :d, '[]', 120, 100, CURRENT_TIMESTAMP)"), {"d": b"\0" * 32})
+                await conn.execute(text(
+                    "INSERT INTO app_access_tokens (application_id, name, public_id, secret_digest, requests_per_minute, "
+                    "max_page_size, max_body_bytes, api_groups, created_at) VALUES (1, 'old', 'AAAAAAAAAAAA', :d, 60, "
+                    "10, 1024, '[\"partner\"]', CURRENT_TIMESTAMP)"), {"d": b"\1" * 32})
+                await conn.run_sync(lambda c: command.upgrade(alembic_config(c), "0016"))
+                upgraded = (await conn.execute(text(
+                    "SELECT public_id, secret_digest, secret_encrypted FROM app_access_tokens"))).all()
+                await conn.run_sync(lambda c: command.downgrade(alembic_config(c), "0015"))
+                downgraded = (await conn.execute(text("SELECT * FROM app_access_tokens"))).mappings().all()
+                return upgraded, downgraded
+        finally:
+            await db.dispose()
+
+    upgraded, downgraded = run(go())
+    assert [(p, bytes(d), e) for p, d, e in upgraded] == [("AAAAAAAAAAAA", b"\1" * 32, None)]
+    assert len(downgraded) == 1 and "secret_encrypted" not in downgraded[0]

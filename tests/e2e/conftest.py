@@ -44,11 +44,23 @@ def browser():
 # @pytest.mark.parametrize("page", ["phone", "desktop"], indirect=True); desktop otherwise.
 SCREENS = {"phone": {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True},
            "desktop": {"viewport": {"width": 1280, "height": 800}}}
+# A phone's browser as it announces itself: Chrome on Android (a sign-in records the device).
+ANDROID_USER_AGENT = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+                      "Chrome/124.0.0.0 Mobile Safari/537.36")
 
 
 @pytest.fixture
 def page(browser, request):
-    context = browser.new_context(locale="pt-BR", **SCREENS[getattr(request, "param", "desktop")])
+    yield from _page(browser.new_context(locale="pt-BR", **SCREENS[getattr(request, "param", "desktop")]), request)
+
+
+@pytest.fixture
+def phone_page(browser, request):
+    """A page in an Android phone's browser: a phone's screen and User-Agent."""
+    yield from _page(browser.new_context(locale="pt-BR", user_agent=ANDROID_USER_AGENT, **SCREENS["phone"]), request)
+
+
+def _page(context, request):
     page = context.new_page()
     folder = OUTPUT / re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
     shutil.rmtree(folder, ignore_errors=True)

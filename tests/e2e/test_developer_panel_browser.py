@@ -31,7 +31,8 @@ def test_developer_journey(page, live):
     page.click("button:has-text('Create application')")
     client_id = page.text_content("[data-field=client_id]").strip()
     client_secret = page.text_content("[data-field=client_secret]").strip()
-    assert client_id.startswith("sbx_") and len(client_secret) >= 43
+    first_token = page.text_content("[data-field=access_token]").strip()  # made with the Client ID
+    assert client_id.startswith("sbx_") and len(client_secret) >= 43 and first_token.startswith("capp_")
     page.snap("credentials")
 
     page.click("text=Continue to the application's Access Tokens")
@@ -44,9 +45,23 @@ def test_developer_journey(page, live):
     page.click("button:has-text('Create Access-Token')")
     token = page.text_content("[data-field=access_token]").strip()
     assert token.startswith("capp_")
-    row = page.locator("#access-tokens tbody tr").first
-    assert [c.strip() for c in row.locator("td").all_text_contents()[:5]] == ["backend", "120", "50", "8192", "partner"]
+    rows = page.locator("#access-tokens tbody tr")
+    assert [c.strip() for c in rows.first.locator("td").all_text_contents()[:5]] == ["default", "600", "100", "16384",
+                                                                                      "holder, partner"]
+    assert [c.strip() for c in rows.last.locator("td").all_text_contents()[:5]] == ["backend", "120", "50", "8192", "partner"]
     page.snap("access-tokens")
+
+    # A sandbox token seen again from its details, once the password is given again.
+    rows.first.locator("text=details").click()
+    assert page.locator("[data-field=access_token]").count() == 0
+    page.fill("#password", "not the password")
+    page.click("button:has-text('Show the Access-Token')")
+    assert "password is wrong" in page.text_content("[role=alert]")
+    assert page.locator("[data-field=access_token]").count() == 0
+    page.fill("#password", "correct horse battery")
+    page.click("button:has-text('Show the Access-Token')")
+    assert page.text_content("[data-field=access_token]").strip() == first_token
+    page.snap("token-shown-again")
 
     page.goto(live.url + "/developer/applications")
     assert client_id in page.text_content("#applications")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -80,3 +81,44 @@ def test_holder_journey(page, live):
                                             "term": "https://livelo.example.com/termos", "associationType": "AUTOMATIC",
                                             "statusAssociation": True}]}]
     assert "4111111111111111" not in live.log and access not in live.log
+
+
+def test_holder_signs_up_from_a_phone_with_gender_and_phone(phone_page, live):
+    """The sign-up form's optional fields, a wrong phone number refused and kept for fixing,
+    and the Android phone recorded as the holder's device, with its cookie."""
+    page = phone_page
+    callback = live.url.replace("127.0.0.1", "localhost") + "/healthz"
+    with httpx.Client(base_url=live.url, follow_redirects=True) as developer:
+        panel = Panel(developer)
+        panel.register("phone-partner@example.com")
+        creds = panel.application_with_token(environment="sandbox", redirect_urls=callback)
+
+    login = {"client_id": creds.client_id, "redirect_url": callback, "name": "Ana Souza", "cpf": "529.982.247-25",
+             "birthdate": "1985-02-11", "email": "ana.souza@example.com", "state": "phone"}
+    page.goto(f"{live.url}{BASE}/login?{urlencode(login)}")
+    page.select_option("#gender", "FEMALE")
+    page.fill("#phone", "(20) 98765-4321")  # no area code 20
+    page.fill("#password", "senha muito segura")
+    page.fill("#password_confirm", "senha muito segura")
+    page.check("input[name=accept_terms]")
+    page.click("button:has-text('Create account')")
+    assert "area code" in page.text_content("[role=alert]")
+    assert page.input_value("#phone") == "(20) 98765-4321" and page.input_value("#gender") == "FEMALE"
+    page.snap("phone-refused")
+    page.fill("#phone", "(11) 98765-4321")
+    page.fill("#password", "senha muito segura")
+    page.fill("#password_confirm", "senha muito segura")
+    page.check("input[name=accept_terms]")
+    page.click("button:has-text('Create account')")
+    assert "/oauth/consent" in page.url
+    page.click("button:has-text('Allow')")
+    code = parse_qs(urlsplit(page.url).query)["code"][0]
+    device = next(c for c in page.context.cookies() if c["name"] == "cielo_device")
+    assert device["httpOnly"] and device["sameSite"] == "Lax" and device["expires"] > time.time() + 300 * 86400
+
+    token = httpx.post(f"{live.url}{BASE}/access-token", json={"grant_type": "authorization_code", "code": code},
+                       headers={"Client-Id": creds.client_id}, auth=(creds.client_id, creds.client_secret))
+    me = httpx.get(f"{live.url}{BASE}/me", headers={"Client-Id": creds.client_id,
+                                                    "Access-Token": token.json()["access_token"]}).json()
+    assert me["gender"] == "FEMALE" and me["phone"] == {"areaCode": 11, "phoneNumber": 987654321}
+    assert [d["type"] for d in me["devices"]] == ["ANDROID"]

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Coroutine, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, Table, and_, column, func, insert, or_, select, table, text, true
+from sqlalchemy import Insert, Select, Table, and_, column, func, insert, or_, select, table, text, true
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cielo.db import lists
@@ -104,6 +105,12 @@ class Dialect:
         transaction, with consecutive ids; returns the first."""
         raise NotImplementedError
 
+    def insert_unless_present(self, target: Table, values: dict, keys: Sequence[str]) -> Insert:
+        """An INSERT of one row that does nothing when a row with the same ``keys`` (a unique
+        constraint's columns) is there already, even one a concurrent transaction has just
+        written: no unique violation to recover from."""
+        raise NotImplementedError
+
     async def write_beside(self, session: AsyncSession, write: Coroutine[Any, Any, None]) -> Awaitable[None]:
         """Start a write transaction's ``write``; returns what is left of it to await after the
         Python work (building the answer) that may run beside the database meanwhile."""
@@ -171,6 +178,9 @@ class SQLiteDialect(Dialect):
                 {c: (orjson.loads(v) if c in json_columns else v) for c, v in zip(names, row, strict=True)}
                 for row in rows])
         return first  # rowids of one insert under the single writer are consecutive
+
+    def insert_unless_present(self, target, values, keys) -> Insert:
+        return sqlite.insert(target).values(**values).on_conflict_do_nothing(index_elements=list(keys))
 
     async def write_beside(self, session, write: Coroutine[Any, Any, None]) -> Awaitable[None]:
         # Not beside SQLite's write: its executemany takes the GIL back to bind every row, so
@@ -244,6 +254,9 @@ class PostgresDialect(Dialect):
             await conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), :v, false)"),
                                {"v": start + len(rows)})
         return start
+
+    def insert_unless_present(self, target, values, keys) -> Insert:
+        return postgresql.insert(target).values(**values).on_conflict_do_nothing(index_elements=list(keys))
 
     async def write_beside(self, session, write: Coroutine[Any, Any, None]) -> Awaitable[None]:
         return write  # the server writes while this process builds the answer

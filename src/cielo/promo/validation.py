@@ -1,10 +1,12 @@
-"""Checks of the holder data the partners send (CPF, birth date, e-mail, name)."""
+"""Checks of the holder data the partners send (CPF, birth date, e-mail, name) and of what
+holders add on the sign-up form (gender, phone)."""
 
 from __future__ import annotations
 
 import re
 from datetime import date
 
+import phonenumbers
 from stdnum.br import cpf as stdnum_cpf
 from stdnum.exceptions import ValidationError
 
@@ -57,6 +59,46 @@ def name(value: str) -> str:
     if has_control(value):
         raise invalid("The 'name' parameter must not contain control characters.")
     return value
+
+
+GENDERS = ("FEMALE", "MALE")
+# What a person types for a phone number: digits, spaces, ( ) + - . — no letters (phonenumbers
+# would read 'vanity' letters as digits).
+_PHONE_SHAPE = re.compile(r"^[0-9 ()+.-]{8,25}$")
+_PHONE_TYPES = {phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.MOBILE,
+                phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE}
+
+
+def gender(value: str) -> str | None:
+    """FEMALE, MALE, or None when not given (API.md §3.2)."""
+    value = value.strip().upper()
+    if not value:
+        return None
+    if value not in GENDERS:
+        raise invalid("The gender must be FEMALE or MALE, or left empty.")
+    return value
+
+
+def phone(value: str) -> tuple[int, int] | None:
+    """A Brazilian landline or mobile number with its area code (DDD), e.g. ``(11) 98765-4321``,
+    as (area code, number): the area code must be one in use and the number of its kind (8
+    digits for a landline, 9 beginning with 9 for a mobile), as libphonenumber's numbering plan
+    for Brazil says. None when not given."""
+    value = value.strip()
+    if not value:
+        return None
+    problem = "Enter a Brazilian phone number with its area code, e.g. (11) 98765-4321."
+    if not _PHONE_SHAPE.match(value):
+        raise invalid(problem)
+    try:
+        number = phonenumbers.parse(value, "BR")
+    except phonenumbers.NumberParseException:
+        raise invalid(problem) from None
+    national = str(number.national_number)
+    if (number.country_code != 55 or len(national) not in (10, 11) or not phonenumbers.is_valid_number(number)
+            or phonenumbers.number_type(number) not in _PHONE_TYPES):
+        raise invalid(problem)
+    return int(national[:2]), int(national[2:])
 
 
 _CNPJ_SHAPE = re.compile(r"^([0-9A-Za-z]{12}[0-9]{2}|[0-9A-Za-z]{2}\.[0-9A-Za-z]{3}\.[0-9A-Za-z]{3}/[0-9A-Za-z]{4}-[0-9]{2})$")

@@ -138,24 +138,3 @@ class WhiteLabelService:
             await session.delete(row)
             audit.record(session, actor, "delete", RESOURCE, name, {"fields": []})
         return customer
-
-    async def rotate_secrets(self, batch_size: int = 500) -> int:
-        """Re-encrypt every secret not under the newest key; returns how many were."""
-        self._box.refresh()
-        done = 0
-        while True:
-            async with self._db.write() as session:
-                rows = (
-                    await session.scalars(
-                        select(WhiteLabelAccount)
-                        .where(~WhiteLabelAccount.api_secret_encrypted.startswith(self._box.primary_id + ":"))
-                        .order_by(WhiteLabelAccount.id)
-                        .limit(batch_size)
-                        .with_for_update()
-                    )
-                ).all()
-                for row in rows:
-                    row.api_secret_encrypted = self._box.reencrypt(row.api_secret_encrypted)
-            done += len(rows)
-            if len(rows) < batch_size:
-                return done

@@ -122,6 +122,8 @@ def test_applications_and_tokens(panel, client, settings):
     assert response.status_code == 200
     client_id, secret = field(response.text, "client_id"), field(response.text, "client_secret")
     assert client_id.startswith("prd_") and len(secret) >= 43
+    first_token = field(response.text, "access_token")  # made with the Client ID, shown once beside it
+    assert first_token and first_token.startswith("capp_")
     listing = client.get("/developer/applications").text
     assert client_id in listing and "Client ID" in listing and secret not in listing
     details = client.get("/developer/applications/1").text
@@ -140,13 +142,15 @@ def test_applications_and_tokens(panel, client, settings):
     for value in ("backend", "120", "50", "4096", "partner"):
         assert value in table
     again = client.get("/developer/applications/1").text
-    assert token not in again and 'data-field="access_token"' not in again
-    (stored,), = db_sql(settings, "SELECT secret_digest FROM app_access_tokens")
-    assert token.split(".")[1].encode() not in bytes(stored)
+    assert token not in again and first_token not in again and 'data-field="access_token"' not in again
+    stored = db_sql(settings, "SELECT name, secret_digest, secret_encrypted FROM app_access_tokens ORDER BY id")
+    assert [(name, encrypted) for name, _, encrypted in stored] == [("default", None), ("backend", None)]  # production
+    for (_, digest_of, _), shown in zip(stored, (first_token, token), strict=True):
+        assert shown.split(".")[1].encode() not in bytes(digest_of)
 
     revoked = panel.post_form("/developer/applications/1", "/developer/applications/1/tokens/1/revoke", {})
     assert revoked.status_code == 200 and "revoked" in revoked.text
-    assert db_sql(settings, "SELECT revoked_at IS NOT NULL FROM app_access_tokens")[0][0]
+    assert db_sql(settings, "SELECT revoked_at IS NOT NULL FROM app_access_tokens WHERE id = 1")[0][0]
 
     profile = panel.post_form("/developer/applications/1", "/developer/applications/1/holder-profile",
                               {"requests_per_minute": "30", "max_page_size": "20"})
@@ -189,7 +193,7 @@ def test_token_profile_refusals(panel, settings, rpm, page, body, groups, messag
     panel.create_application()
     response = panel.create_token(1, rpm=rpm, page=page, body=body, groups=groups)
     assert response.status_code == 400 and message in response.text
-    assert db_sql(settings, "SELECT COUNT(*) FROM app_access_tokens")[0][0] == 0
+    assert db_sql(settings, "SELECT name FROM app_access_tokens") == [("default",)]  # the application's first only
 
 
 def test_a_developer_sees_and_changes_only_their_own(client, settings):
@@ -201,16 +205,18 @@ def test_a_developer_sees_and_changes_only_their_own(client, settings):
     assert "My app" not in client.get("/developer/applications").text
     assert client.get("/developer/applications/1").status_code == 404
     assert client.get("/developer/applications/99999999999").status_code == 404  # beyond 32 bits
+    assert client.get("/developer/applications/1/tokens/1").status_code == 404
     for action, data in [
         ("/developer/applications/1/rotate-secret", {}),
         ("/developer/applications/1/tokens", {"name": "x", "requests_per_minute": "1", "max_page_size": "1",
                                              "max_body_bytes": "1000", "api_groups": ["holder"]}),
         ("/developer/applications/1/tokens/1/revoke", {}),
+        ("/developer/applications/1/tokens/1/reveal", {"password": "correct horse battery"}),
         ("/developer/applications/1/holder-profile", {"requests_per_minute": "1", "max_page_size": "1"}),
     ]:
         response = panel.post_form("/developer/applications", action, data)
         assert response.status_code == 404, action
-    assert db_sql(settings, "SELECT COUNT(*), MIN(revoked_at) FROM app_access_tokens")[0] == (1, None)
+    assert db_sql(settings, "SELECT COUNT(*), MIN(revoked_at) FROM app_access_tokens")[0] == (2, None)
 
 
 def test_pages_need_a_session(client):

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -64,7 +65,9 @@ class Application(Base):
 
 
 class AppAccessToken(Base):
-    """An application Access-Token and its access profile."""
+    """An application Access-Token and its access profile. Found by its public id and checked
+    against the digest; a sandbox token is also kept encrypted, so that its developer can see
+    it again (docs/SECURITY.md), a production one never is."""
 
     __tablename__ = "app_access_tokens"
     __table_args__ = (Index("ix_app_access_tokens_application", "application_id", "id"),)
@@ -74,6 +77,9 @@ class AppAccessToken(Base):
     name: Mapped[str] = mapped_column(String(100), nullable=False)
     public_id: Mapped[str] = mapped_column(String(12), unique=True, nullable=False)
     secret_digest: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
+    # The whole token under the secret keys (security/secrets.py); None for production tokens
+    # and for sandbox tokens made before migration 0016 (those cannot be shown again).
+    secret_encrypted: Mapped[str | None] = mapped_column(Text, nullable=True)
     requests_per_minute: Mapped[int] = mapped_column(Integer, nullable=False)
     max_page_size: Mapped[int] = mapped_column(Integer, nullable=False)
     max_body_bytes: Mapped[int] = mapped_column(Integer, nullable=False)

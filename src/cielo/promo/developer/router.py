@@ -13,6 +13,7 @@ from cielo.promo.developer.service import (
     NotFound,
     PanelError,
     parse_profile,
+    reveal_problem,
     try_it,
 )
 from cielo.promo.environments import Environment
@@ -158,11 +159,11 @@ async def create_application(request: Request) -> Response:
         return await _applications_page(request, developer, status_code=403, error=FORM_EXPIRED)
     values = {k: str(form.get(k, "")) for k in ("name", "environment", "redirect_urls")}
     try:
-        app, secret = await _service(request).create_application(developer, **values)
+        app, secret, token = await _service(request).create_application(developer, **values)
     except PanelError as exc:
         return await _applications_page(request, developer, status_code=400, error=str(exc), form=values)
     return render(request, "developer/credentials.html", developer=developer, app=app, client_secret=secret,
-                  heading=f"Application {app.name} created")
+                  access_token=token, heading=f"Application {app.name} created")
 
 
 async def _application_page(request: Request, developer: Developer, app_id: int, *, status_code=200,
@@ -275,3 +276,31 @@ async def change_redirect_url(request: Request, app_id: str) -> Response:
 async def remove_redirect_url(request: Request, app_id: str) -> Response:
     return await _edit_redirect_urls(request, app_id, lambda service, developer, number, form: service.remove_redirect_url(
         developer, number, str(form.get("redirect_url", ""))))
+
+
+async def _token_page(request: Request, developer: Developer, app_id: str, token_id: str, *, status_code=200,
+                      error=None, revealed=None) -> Response:
+    app, token = await _service(request).access_token(developer, _app_id(app_id) or 0, _app_id(token_id) or 0)
+    return render(request, "developer/token.html", status_code=status_code, developer=developer, app=app, token=token,
+                  cannot_reveal=reveal_problem(app, token), error=error, revealed=revealed)
+
+
+@router.get("/applications/{app_id}/tokens/{token_id}")
+async def token_details(request: Request, app_id: str, token_id: str) -> Response:
+    developer = await _signed_in(request)
+    return await _token_page(request, developer, app_id, token_id)
+
+
+@router.post("/applications/{app_id}/tokens/{token_id}/reveal")
+async def reveal_token(request: Request, app_id: str, token_id: str) -> Response:
+    """A sandbox Access-Token shown again: a form whose only field is the developer's password."""
+    developer = await _signed_in(request)
+    form = await _form(request)
+    if form is None:
+        return await _token_page(request, developer, app_id, token_id, status_code=403, error=FORM_EXPIRED)
+    try:
+        token = await _service(request).reveal_access_token(
+            developer, _app_id(app_id) or 0, _app_id(token_id) or 0, str(form.get("password", "")))
+    except PanelError as exc:
+        return await _token_page(request, developer, app_id, token_id, status_code=exc.status_code, error=str(exc))
+    return await _token_page(request, developer, app_id, token_id, revealed=token)

@@ -30,6 +30,7 @@ from cielo.promo.partners.service import partner_in
 from cielo.promo.sandbox.callback import callback_url
 from cielo.ratelimit import Decision, FailureThrottle, RateLimiter
 from cielo.security import passwords, tokens
+from cielo.security.secrets import SecretBox, SecretKeyError
 from cielo.text import has_control, is_email
 
 SESSION_PREFIX = "cdev"
@@ -49,6 +50,9 @@ _LOOPBACK = {"localhost", "127.0.0.1", "::1", "[::1]"}
 WRONG_PASSWORDS_PER_ACCOUNT = 5
 WRONG_PASSWORDS_PER_ADDRESS = 30
 ACCOUNTS_PER_ADDRESS = 100
+# Showing a sandbox Access-Token again asks for the password: wrong ones are limited per account,
+# whatever the address (a stolen session cookie must not turn into a password oracle).
+WRONG_REVEAL_PASSWORDS_PER_ACCOUNT = 5
 
 
 class PanelError(ValueError):
@@ -188,6 +192,43 @@ class TokenProfile:
     api_groups: tuple[str, ...]
 
 
+# The first Access-Token of every application (API.md §5), the new-token form's defaults.
+DEFAULT_TOKEN_NAME = "default"
+DEFAULT_PROFILE = TokenProfile(requests_per_minute=600, max_page_size=100, max_body_bytes=16384, api_groups=API_GROUPS)
+
+
+def new_access_token(box: SecretBox, app: Application, name: str, profile: TokenProfile) -> tuple[AppAccessToken, str]:
+    """A new Access-Token of ``app`` (a row to add) and the token to show. A sandbox token is
+    kept encrypted besides its digest, so that it can be shown again; a production one only as
+    its digest: shown once (docs/SECURITY.md)."""
+    issued = tokens.issue(APP_TOKEN_PREFIX)
+    row = AppAccessToken(
+        application_id=app.id,
+        name=name,
+        public_id=issued.public_id,
+        secret_digest=issued.secret_digest,
+        secret_encrypted=box.encrypt(issued.token) if app.environment == Environment.SANDBOX.value else None,
+        requests_per_minute=profile.requests_per_minute,
+        max_page_size=profile.max_page_size,
+        max_body_bytes=profile.max_body_bytes,
+        api_groups=list(profile.api_groups),
+    )
+    return row, issued.token
+
+
+def reveal_problem(app: Application, token: AppAccessToken) -> str | None:
+    """Why this Access-Token cannot be shown again, or None when it can."""
+    if app.environment != Environment.SANDBOX.value:
+        return ("A production Access-Token is shown once only, when it is created. If it is lost, create a new one "
+                "and revoke this one.")
+    if token.revoked_at is not None:
+        return "This Access-Token is revoked; it is not shown again."
+    if token.secret_encrypted is None:
+        return ("This Access-Token was created before sandbox tokens were kept for showing again, so it cannot be "
+                "shown; if it is lost, create a new one and revoke this one.")
+    return None
+
+
 def parse_profile(rpm: str, page: str, body: str, groups: list[str]) -> TokenProfile:
     chosen = tuple(g for g in API_GROUPS if g in groups)
     if not chosen or len(set(groups)) != len(chosen):
@@ -201,10 +242,12 @@ def parse_profile(rpm: str, page: str, body: str, groups: list[str]) -> TokenPro
 
 
 class DeveloperService:
-    def __init__(self, db: Database, limiter: RateLimiter) -> None:
+    def __init__(self, db: Database, limiter: RateLimiter, box: SecretBox) -> None:
         self._db = db
         self._limiter = limiter
         self._wrong_passwords = FailureThrottle(limiter, "developer-sign-in")
+        self._wrong_reveal_passwords = FailureThrottle(limiter, "developer-reveal")
+        self._box = box
 
     # ---- accounts and sessions ---------------------------------------------------------
 
@@ -295,7 +338,9 @@ class DeveloperService:
 
     async def create_application(
         self, developer: Developer, name: str, environment: str, redirect_urls: str
-    ) -> tuple[Application, str]:
+    ) -> tuple[Application, str, str]:
+        """The new application, its client secret and its first Access-Token (the default
+        profile, as the seed says: generated when the Client ID is created)."""
         name = _text(name, "application name")
         try:
             env = Environment(environment)
@@ -316,7 +361,9 @@ class DeveloperService:
             await session.flush()
             audit.record(session, _actor(developer), "create", "application", str(app.id),
                          {"environment": env.value, "redirect_urls": urls})
-        return app, secret
+            row, token = new_access_token(self._box, app, DEFAULT_TOKEN_NAME, DEFAULT_PROFILE)
+            await self._add_token(session, developer, row)
+        return app, secret, token
 
     async def rotate_secret(self, developer: Developer, app_id: int) -> tuple[Application, str]:
         secret = secrets.token_urlsafe(32)
@@ -400,26 +447,54 @@ class DeveloperService:
         self, developer: Developer, app_id: int, name: str, profile: TokenProfile
     ) -> tuple[AppAccessToken, str]:
         name = _text(name, "token name")
-        await self.application(developer, app_id)
-        issued = tokens.issue(APP_TOKEN_PREFIX)
-        row = AppAccessToken(
-            application_id=app_id,
-            name=name,
-            public_id=issued.public_id,
-            secret_digest=issued.secret_digest,
-            requests_per_minute=profile.requests_per_minute,
-            max_page_size=profile.max_page_size,
-            max_body_bytes=profile.max_body_bytes,
-            api_groups=list(profile.api_groups),
-        )
+        app = await self.application(developer, app_id)
+        row, token = new_access_token(self._box, app, name, profile)
         async with self._db.write() as session:
-            session.add(row)
-            await session.flush()
-            audit.record(session, _actor(developer), "create", "app_access_token", str(row.id),
-                         {"application_id": app_id, "requests_per_minute": profile.requests_per_minute,
-                          "max_page_size": profile.max_page_size, "max_body_bytes": profile.max_body_bytes,
-                          "api_groups": list(profile.api_groups)})
-        return row, issued.token
+            await self._add_token(session, developer, row)
+        return row, token
+
+    @staticmethod
+    async def _add_token(session, developer: Developer, row: AppAccessToken) -> None:
+        session.add(row)
+        await session.flush()
+        audit.record(session, _actor(developer), "create", "app_access_token", str(row.id),
+                     {"application_id": row.application_id, "requests_per_minute": row.requests_per_minute,
+                      "max_page_size": row.max_page_size, "max_body_bytes": row.max_body_bytes,
+                      "api_groups": list(row.api_groups)})
+
+    async def access_token(self, developer: Developer, app_id: int, token_id: int) -> tuple[Application, AppAccessToken]:
+        """One Access-Token of one of the developer's applications (its details)."""
+        app = await self.application(developer, app_id)
+        async with self._db.read() as session:
+            row = await session.get(AppAccessToken, token_id)
+        if row is None or row.application_id != app.id:
+            raise NotFound()
+        return app, row
+
+    async def reveal_access_token(self, developer: Developer, app_id: int, token_id: int, password: str) -> str:
+        """A sandbox Access-Token shown again, once the developer's password is given again
+        (API.md §5); every showing is audited."""
+        app, row = await self.access_token(developer, app_id, token_id)
+        problem = reveal_problem(app, row)
+        if problem:
+            raise PanelError(problem)
+        guess = self._wrong_reveal_passwords.attempt(((f"developer:{developer.id}", WRONG_REVEAL_PASSWORDS_PER_ACCOUNT),),
+                                                     refuse=_too_many)
+        async with guess as attempt:
+            async with self._db.read() as session:
+                stored = await session.scalar(select(Developer.password_hash).where(Developer.id == developer.id))
+            if not await passwords.verify_off_loop(stored, password):
+                await attempt.failed()
+                raise PanelError("The password is wrong.")
+        assert row.secret_encrypted is not None  # reveal_problem said so
+        try:
+            token = self._box.decrypt(row.secret_encrypted)
+        except SecretKeyError:
+            raise PanelError("This Access-Token can no longer be decrypted (its key was dropped); create a new one "
+                             "and revoke this one.") from None
+        async with self._db.write() as session:
+            audit.record(session, _actor(developer), "reveal", "app_access_token", str(row.id))
+        return token
 
     async def revoke_access_token(self, developer: Developer, app_id: int, token_id: int) -> None:
         await self.application(developer, app_id)

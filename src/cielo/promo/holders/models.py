@@ -2,7 +2,16 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cielo.db import Base, UTCDateTime, utcnow
@@ -30,4 +39,23 @@ class Holder(Base):
     phone_area_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     phone_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
     password_hash: Mapped[str] = mapped_column(String(200), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class HolderDevice(Base):
+    """A phone (Android or iOS) a holder signed up or in from, one row per device: the device
+    is recognised by the long-lived cookie its browser carries (holders/devices.py), of which
+    only a digest is kept."""
+
+    __tablename__ = "holder_devices"
+    __table_args__ = (
+        CheckConstraint("type IN ('ANDROID', 'IOS')", name="type"),
+        # also the index of a holder's devices (/me)
+        UniqueConstraint("holder_id", "cookie_digest", name="uq_holder_devices_holder_cookie"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    holder_id: Mapped[int] = mapped_column(ForeignKey("holders.id", ondelete="CASCADE"), nullable=False)
+    type: Mapped[str] = mapped_column(String(7), nullable=False)
+    cookie_digest: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)

@@ -11,12 +11,13 @@ from starlette.responses import RedirectResponse, Response
 from cielo.promo import openapi as docs
 from cielo.promo.environments import Environment
 from cielo.promo.errors import PromoError
+from cielo.promo.holders import devices
 from cielo.promo.oauth.schemas import AccessTokenRequest, RefreshTokenRequest, TokenPair
 from cielo.promo.oauth.service import LoginError
 from cielo.promo.requests import FORM_EXPIRED, client_ip, json_object, url_of
 from cielo.services import services
 from cielo.web.http import JSONResponse
-from cielo.web.pages import PAGE_HEADERS, csrf_ok, error_page, render
+from cielo.web.pages import PAGE_HEADERS, csrf_ok, error_page, render, secure_request
 from cielo.web.routing import LeanRoute
 
 TAG = "Authorization"
@@ -77,10 +78,11 @@ def router(env: Environment) -> APIRouter:
                            "request": auth_request.public_id})
         return RedirectResponse(url_of(request, env, "/oauth/login") + "?" + query, status_code=301)
 
-    async def _login_page(request: Request, ctx, *, error=None, status_code=200) -> Response:
+    async def _login_page(request: Request, ctx, *, error=None, status_code=200, entered=None) -> Response:
         digits = ctx.prefill["cpf"]
         return render(request, "promo/login.html", status_code=status_code, error=error, known=ctx.known_holder,
                       app_name=ctx.application.name, prefill=ctx.prefill, request_id=ctx.request.public_id,
+                      entered=entered or {},
                       cpf_masked=f"***.{digits[3:6]}.***-{digits[9:]}", action=url_of(request, env, "/oauth/login"))
 
     @page("/oauth/login", methods=["GET"], include_in_schema=False)
@@ -95,16 +97,20 @@ def router(env: Environment) -> APIRouter:
         ctx = await oauth.context(env, str(form.get("request", "")))
         if not csrf_ok(request, form):
             return await _login_page(request, ctx, error=FORM_EXPIRED, status_code=403)
+        device = devices.sighting(request)
+        entered = {"gender": str(form.get("gender", "")), "phone": str(form.get("phone", ""))}
         try:
             if ctx.known_holder:
-                await oauth.sign_in(ctx, str(form.get("password", "")), client_ip(request))
+                await oauth.sign_in(ctx, str(form.get("password", "")), client_ip(request), device=device)
             else:
                 await oauth.sign_up(ctx, str(form.get("password", "")), str(form.get("password_confirm", "")),
-                                    form.get("accept_terms") is not None, client_ip(request))
+                                    form.get("accept_terms") is not None, client_ip(request), device=device, **entered)
         except LoginError as exc:
-            return await _login_page(request, ctx, error=str(exc), status_code=exc.status_code)
+            return await _login_page(request, ctx, error=str(exc), status_code=exc.status_code, entered=entered)
         consent = url_of(request, env, "/oauth/consent") + "?" + urlencode({"request": ctx.request.public_id})
-        return RedirectResponse(consent, status_code=303, headers=PAGE_HEADERS)
+        response = RedirectResponse(consent, status_code=303, headers=PAGE_HEADERS)
+        devices.remember(response, device, path=url_of(request, env, "/oauth"), secure=secure_request(request))
+        return response
 
     @page("/oauth/consent", methods=["GET"], include_in_schema=False)
     async def consent_page(request: Request) -> Response:

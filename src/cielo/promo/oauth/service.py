@@ -33,7 +33,9 @@ from cielo.promo.access import HOLDER_TOKEN_PREFIX, Access
 from cielo.promo.developer.models import Application
 from cielo.promo.environments import Environment
 from cielo.promo.errors import PromoError, invalid, missing
+from cielo.promo.holders.devices import DeviceSighting
 from cielo.promo.holders.models import Holder
+from cielo.promo.holders.service import record_device
 from cielo.promo.oauth.models import (
     AuthorizationCode,
     AuthorizationRequest,
@@ -186,7 +188,10 @@ class OAuthService:
             ((f"cpf:{ctx.request.cpf_fingerprint}", WRONG_PASSWORDS_PER_CPF),
              (f"ip:{client_ip}", WRONG_PASSWORDS_PER_ADDRESS)), refuse=_too_many)
 
-    async def sign_up(self, ctx: LoginContext, password: str, confirm: str, accepted: bool, client_ip: str) -> None:
+    async def sign_up(self, ctx: LoginContext, password: str, confirm: str, accepted: bool, client_ip: str, *,
+                      gender: str = "", phone: str = "", device: DeviceSighting | None = None) -> None:
+        """A new holder from the sign-up form; ``gender`` and ``phone`` are optional (empty:
+        not given), ``device`` the phone it was sent from (None: a desktop browser)."""
         if ctx.known_holder:
             raise LoginError("There is already an account for this CPF; sign in with its password.")
         if not accepted:
@@ -194,6 +199,10 @@ class OAuthService:
         problem = passwords.password_problem(password, confirm)
         if problem:
             raise LoginError(problem)
+        try:
+            chosen_gender, phone_parts = validation.gender(gender), validation.phone(phone)
+        except PromoError as exc:
+            raise LoginError(exc.description) from None
         created = await self._limiter.hit("holder-sign-up", f"ip:{client_ip}", ACCOUNTS_PER_ADDRESS, exact=True)
         if not created.allowed:
             raise _too_many(created)
@@ -205,17 +214,21 @@ class OAuthService:
             name=ctx.prefill["name"],
             email=ctx.prefill["email"],
             birthdate=validation.birthdate(ctx.prefill["birthdate"]),
+            gender=chosen_gender,
+            phone_area_code=phone_parts[0] if phone_parts else None,
+            phone_number=phone_parts[1] if phone_parts else None,
             password_hash=await passwords.hash_off_loop(password),
         )
         try:
             async with self._db.write() as session:
                 session.add(holder)
                 await session.flush()
-                await self._attach(session, ctx, holder.id)
+                await self._attach(session, ctx, holder.id, device)
         except IntegrityError:
             raise LoginError("There is already an account for this CPF; sign in with its password.") from None
 
-    async def sign_in(self, ctx: LoginContext, password: str, client_ip: str) -> None:
+    async def sign_in(self, ctx: LoginContext, password: str, client_ip: str, *,
+                      device: DeviceSighting | None = None) -> None:
         async with self._guess(ctx, client_ip) as attempt:
             async with self._db.read() as session:
                 holder = await session.scalar(
@@ -227,10 +240,12 @@ class OAuthService:
                 raise LoginError("The password is wrong.")
         assert holder is not None  # verify_password refused a missing holder
         async with self._db.write() as session:
-            await self._attach(session, ctx, holder.id)
+            await self._attach(session, ctx, holder.id, device)
 
-    async def _attach(self, session, ctx: LoginContext, holder_id: int) -> None:
+    async def _attach(self, session, ctx: LoginContext, holder_id: int, device: DeviceSighting | None) -> None:
         await self._update_open_request(session, ctx, holder_id=holder_id)
+        if device is not None:
+            await record_device(self._db, session, holder_id, device)
 
     @staticmethod
     async def _update_open_request(session, ctx: LoginContext, **values) -> None:

@@ -122,3 +122,27 @@ def validate(campaign_type: str, rules) -> dict:
     if "minAmount" in rules:
         result["minAmount"] = _MIN_AMOUNT.check(rules["minAmount"])
     return result
+
+
+# The family each campaign type belongs to, as the seed names the types ("A – RFM Amount",
+# "B – Event Birthday", "G – Generic"…): a promotion's campaignModel (API.md §3.5).
+CAMPAIGN_MODELS = {"A": "RFM", "F": "RFM", "P": "RFM", "X": "RFM",
+                   "B": "EVENT", "E": "EVENT", "R": "EVENT", "W": "EVENT", "G": "GENERIC"}
+# The types whose prize is earned over several purchases (the RFM family) and redeemed at a
+# later one: their promotions carry a validityRedemption, the last day to redeem it.
+REDEEMED_LATER = frozenset({"A", "F", "P", "X"})
+_WEEKDAY_NAMES = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
+TRANSACTION_DAYS_MAX = 100  # the column's length
+
+
+def transaction_days(campaign_type: str, rules: dict) -> str | None:
+    """The days on which a purchase counts, for the types whose rule names them (a
+    promotion's transactionDays, API.md §3.5): E its dates (``2026-12-24,2026-12-31``), R its
+    weekdays (``MONDAY,TUESDAY``); None for the others, and when the list is too long to hold."""
+    if campaign_type == "E":
+        days = ",".join(rules["dates"])
+    elif campaign_type == "R":
+        days = ",".join(_WEEKDAY_NAMES[day - 1] for day in rules["weekdays"])
+    else:
+        return None
+    return days if len(days) <= TRANSACTION_DAYS_MAX else None

@@ -29,11 +29,11 @@ from cielo.db import Database, utcnow
 from cielo.promo.cards.brands import brand_of
 from cielo.promo.cards.models import Card, CardPartner
 from cielo.promo.cards.service import CardService
-from cielo.promo.developer.models import AppAccessToken, Application, Developer
-from cielo.promo.developer.service import MAX_REDIRECT_URLS
+from cielo.promo.developer.models import Application, Developer
+from cielo.promo.developer.service import API_GROUPS, MAX_REDIRECT_URLS, TokenProfile, new_access_token
 from cielo.promo.environments import Environment
 from cielo.promo.establishments.models import CommercialEstablishment
-from cielo.promo.holders.models import Holder
+from cielo.promo.holders.models import Holder, HolderDevice
 from cielo.promo.localtime import SAO_PAULO
 from cielo.promo.partners.models import Partner
 from cielo.promo.promotions import rules as campaign_rules
@@ -92,6 +92,20 @@ def _card_number(test_number: str, holder: int, card: int) -> str:
 
 def EVENT_DAYS(today: date) -> list[date]:  # a constant (hence the capitals) that depends on the day of seeding
     return [today - timedelta(days=40), today - timedelta(days=9), date(today.year, 12, 24), date(today.year, 12, 31)]
+
+
+# A prize earned over several purchases (REDEEMED_LATER) may be redeemed this long after the
+# promotion's end.
+REDEMPTION_DAYS = 30
+
+
+def seed_fields(kind: str, rules: dict, end_date: date) -> dict:
+    """The promotion model's fields the campaign type uses beyond its rules (API.md §3.5), so
+    that a partner's parser meets every one in the sandbox."""
+    return {"campaign_model": campaign_rules.CAMPAIGN_MODELS[kind],
+            "transaction_days": campaign_rules.transaction_days(kind, rules),
+            "validity_redemption": (end_date + timedelta(days=REDEMPTION_DAYS)
+                                    if kind in campaign_rules.REDEEMED_LATER else None)}
 
 
 def _cnpj(rng: random.Random) -> str:
@@ -185,7 +199,6 @@ class Seeder:
         today = date.today()
         admin = tokens.issue("cielo")
         app_secret = secrets.token_urlsafe(32)
-        app_token = tokens.issue("capp")
         document: dict = {"admin_token": admin.token}
         async with self._db.write() as session:
             session.add(ApiToken(public_id=admin.public_id, secret_digest=admin.secret_digest, name="sandbox seed",
@@ -210,11 +223,11 @@ class Seeder:
                               redirect_urls=[callback_url(public_url)], partner_id=partners[0].id)
             session.add(app)
             await session.flush()
-            session.add(AppAccessToken(application_id=app.id, name="sandbox", public_id=app_token.public_id,
-                                       secret_digest=app_token.secret_digest, requests_per_minute=6000, max_page_size=100,
-                                       max_body_bytes=65536, api_groups=["holder", "partner"]))
+            app_token_row, app_token = new_access_token(self._box, app, "sandbox", TokenProfile(
+                requests_per_minute=6000, max_page_size=100, max_body_bytes=65536, api_groups=API_GROUPS))
+            session.add(app_token_row)
             document["client"] = {"client_id": app.client_id, "client_secret": app_secret,
-                                  "access_token": app_token.token, "redirect_url": callback_url(public_url)}
+                                  "access_token": app_token, "redirect_url": callback_url(public_url)}
 
             establishments = []
             for i in range(60):
@@ -249,12 +262,13 @@ class Seeder:
                     example = ({"dates": [d.isoformat() for d in EVENT_DAYS(today)]} if kind == "E"
                                else EXAMPLE_RULES[kind])
                     rules = campaign_rules.validate(kind, example)
+                    end = today + timedelta(days=365)
                     promotions.append(Promotion(
                         environment=SANDBOX, establishment_id=establishment.id, title=f"{PREMIUMS[kind]}"[:100],
                         description=f"Campanha {kind} de {establishment.fictitious_name}", campaign_type=kind,
                         premium=PREMIUMS[kind], start_date=today - timedelta(days=180),
-                        end_date=today + timedelta(days=365), active=(i + j) % 11 != 0, rules=rules,
-                        shareable=j % 2 == 0))
+                        end_date=end, active=(i + j) % 11 != 0, rules=rules,
+                        shareable=j % 2 == 0, **seed_fields(kind, rules, end)))
             session.add_all(promotions)
             await session.flush()
             for promotion in promotions:
@@ -285,6 +299,9 @@ class Seeder:
                                 password_hash=passwords.hash_password(password))
                 session.add(holder)
                 await session.flush()
+                # every field of /me: the phones it signed in from (the first holder has two)
+                for kind in (["ANDROID", "IOS"] if i == 0 else [("ANDROID", "IOS")[i % 2]]):
+                    session.add(HolderDevice(holder_id=holder.id, type=kind, cookie_digest=tokens.digest(tokens.link_id())))
                 cards = []
                 for k in range(2):
                     number = _card_number(TEST_CARDS[(i + k) % len(TEST_CARDS)], i, k)
@@ -363,7 +380,16 @@ class Seeder:
         today = date.today()
         kinds = list(campaign_rules.PARAMS)
         promo_columns = ["environment", "establishment_id", "title", "description", "campaign_type", "premium",
-                         "start_date", "end_date", "shareable", "active", "rules", "created_at", "updated_at"]
+                         "start_date", "end_date", "shareable", "active", "rules", "created_at", "updated_at",
+                         "campaign_model", "transaction_days", "validity_redemption"]
+        start, end = today - timedelta(days=30), today + timedelta(days=335)
+        # what a promotion of each type carries besides its establishment and active flag, made once
+        by_kind: dict[str, tuple[tuple, str, tuple]] = {}
+        for kind in kinds:
+            rules = campaign_rules.validate(kind, EXAMPLE_RULES[kind])
+            fields = seed_fields(kind, rules, end)
+            by_kind[kind] = ((PREMIUMS[kind], "", kind, PREMIUMS[kind], start, end, False), orjson.dumps(rules).decode(),
+                             (fields["campaign_model"], fields["transaction_days"], fields["validity_redemption"]))
         weights = [c[3] for c in CITIES]
         now = utcnow()
         columns = ["environment", "document_type", "document", "cnpj_root", "fictitious_name", "business_activity_id",
@@ -387,11 +413,8 @@ class Seeder:
             first_id = await self._bulk(columns, rows)
             promotions = []
             for offset in range(0, len(rows), 10):
-                kind = kinds[rng.randrange(len(kinds))]
-                rules = orjson.dumps(campaign_rules.validate(kind, EXAMPLE_RULES[kind])).decode()
-                promotions.append((SANDBOX, first_id + offset, PREMIUMS[kind], "", kind, PREMIUMS[kind],
-                                   today - timedelta(days=30), today + timedelta(days=335), False, rng.random() < 0.9,
-                                   rules, now, now))
+                common, rules_json, extra = by_kind[kinds[rng.randrange(len(kinds))]]
+                promotions.append((SANDBOX, first_id + offset, *common, rng.random() < 0.9, rules_json, now, now, *extra))
             await self._bulk(promo_columns, promotions, table="promotions")
             done += len(rows)
             if progress is not None:
