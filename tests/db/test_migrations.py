@@ -64,8 +64,8 @@ def _fresh_database(backend, tmp_path, request) -> str:
     return request.getfixturevalue("pg_databases").create("mig")
 
 
-def test_0016_leaves_existing_tokens_without_ciphertext_and_goes_back(backend, tmp_path, request):
-    """Tokens made before 0016 keep their digest and get no ciphertext (the panel says they
+def test_0017_leaves_existing_tokens_without_ciphertext_and_goes_back(backend, tmp_path, request):
+    """Tokens made before 0017 keep their digest and get no ciphertext (the panel says they
     cannot be shown again); downgrading drops the column and keeps the tokens."""
     from alembic import command
     from sqlalchemy import text
@@ -78,7 +78,7 @@ def test_0016_leaves_existing_tokens_without_ciphertext_and_goes_back(backend, t
         db = Database(url, pool_size=1)
         try:
             async with db.engine.begin() as conn:
-                await conn.run_sync(lambda c: command.upgrade(alembic_config(c), "0015"))
+                await conn.run_sync(lambda c: command.upgrade(alembic_config(c), "0016"))
                 await conn.execute(text(
                     "INSERT INTO developers (id, name, email, password_hash, created_at) "
                     "VALUES (1, 'Ana', 'ana@example.com', 'x', CURRENT_TIMESTAMP)"))
@@ -90,10 +90,10 @@ def test_0016_leaves_existing_tokens_without_ciphertext_and_goes_back(backend, t
                     "INSERT INTO app_access_tokens (application_id, name, public_id, secret_digest, requests_per_minute, "
                     "max_page_size, max_body_bytes, api_groups, created_at) VALUES (1, 'old', 'AAAAAAAAAAAA', :d, 60, "
                     "10, 1024, '[\"partner\"]', CURRENT_TIMESTAMP)"), {"d": b"\1" * 32})
-                await conn.run_sync(lambda c: command.upgrade(alembic_config(c), "0016"))
+                await conn.run_sync(lambda c: command.upgrade(alembic_config(c), "0017"))
                 upgraded = (await conn.execute(text(
                     "SELECT public_id, secret_digest, secret_encrypted FROM app_access_tokens"))).all()
-                await conn.run_sync(lambda c: command.downgrade(alembic_config(c), "0015"))
+                await conn.run_sync(lambda c: command.downgrade(alembic_config(c), "0016"))
                 downgraded = (await conn.execute(text("SELECT * FROM app_access_tokens"))).mappings().all()
                 return upgraded, downgraded
         finally:

@@ -103,7 +103,7 @@ def test_a_production_token_is_shown_once_only(panel, client, settings):
 
 
 def test_a_token_stored_without_ciphertext_cannot_be_shown_again(panel, client, settings):
-    """Sandbox tokens made before migration 0016 have only their digest."""
+    """Sandbox tokens made before migration 0017 have only their digest."""
     app_id, token = _created(panel, "sandbox")
     token_id = _token_id(settings, app_id)
     db_sql(settings, f"UPDATE app_access_tokens SET secret_encrypted = NULL WHERE id = {token_id}")

@@ -78,7 +78,7 @@ class AppAccessToken(Base):
     public_id: Mapped[str] = mapped_column(String(12), unique=True, nullable=False)
     secret_digest: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
     # The whole token under the secret keys (security/secrets.py); None for production tokens
-    # and for sandbox tokens made before migration 0016 (those cannot be shown again).
+    # and for sandbox tokens made before migration 0017 (those cannot be shown again).
     secret_encrypted: Mapped[str | None] = mapped_column(Text, nullable=True)
     requests_per_minute: Mapped[int] = mapped_column(Integer, nullable=False)
     max_page_size: Mapped[int] = mapped_column(Integer, nullable=False)

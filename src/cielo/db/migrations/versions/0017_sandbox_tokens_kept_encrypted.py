@@ -1,7 +1,7 @@
 """sandbox Access-Tokens kept encrypted beside their digest, so their developer can see them again
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-12-08
 
 A sandbox application's Access-Token can be shown again from its details once the developer
@@ -13,8 +13,8 @@ tokens made before this migration have no ciphertext: they simply cannot be show
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0016'
-down_revision = '0015'
+revision = '0017'
+down_revision = '0016'
 branch_labels = None
 depends_on = None
 

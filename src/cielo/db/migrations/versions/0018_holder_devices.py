@@ -1,7 +1,7 @@
 """the phones holders sign in from, one row per device, for /me's devices
 
-Revision ID: 0017
-Revises: 0016
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-12-08
 
 A sign-up or sign-in from an Android or iOS browser records the device (API.md §3.2); the
@@ -12,8 +12,8 @@ The unique (holder, cookie) pair makes a second sighting a no-op and is the inde
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0017'
-down_revision = '0016'
+revision = '0018'
+down_revision = '0017'
 branch_labels = None
 depends_on = None
 
