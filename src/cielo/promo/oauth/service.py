@@ -343,6 +343,9 @@ class OAuthService:
                     if not isinstance(verifier, str) or not _pkce_challenge_ok(verifier) or \
                             create_s256_code_challenge(verifier) != row.code_challenge:
                         raise invalid("The 'code_verifier' does not match the code challenge of /login.")
+                elif body.get("code_verifier") is not None:  # a PKCE downgrade (RFC 9700 §4.8.2)
+                    raise invalid("The 'code_verifier' is refused: this code was issued without a 'code_challenge' "
+                                  "at /login.")
                 grant = await session.get(Grant, row.grant_id)
                 if grant is None or grant.revoked_at is not None:
                     raise invalid("The authorization code is not valid for this client.")
