@@ -11,7 +11,7 @@ from datetime import timedelta
 from urllib.parse import urlencode, urlsplit
 
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from cielo.admin.common import in_environment
@@ -279,12 +279,12 @@ class DeveloperService:
             if email_problem(email) is None:  # (an address that cannot be an account's is not looked up)
                 async with self._db.read() as session:
                     developer = await session.scalar(select(Developer).where(Developer.email == email))
-            if not await passwords.verify_off_loop(developer.password_hash if developer else None, password):
+            matched, upgraded = await passwords.check(developer.password_hash if developer else None, password)
+            if not matched:
                 await attempt.failed()
                 raise PanelError("The e-mail or the password is wrong.")
         assert developer is not None
         issued = tokens.issue(SESSION_PREFIX)
-        rehashed = await passwords.hash_off_loop(password) if passwords.needs_rehash(developer.password_hash) else None
         async with self._db.write() as session:
             session.add(
                 DeveloperSession(
@@ -294,10 +294,8 @@ class DeveloperService:
                     expires_at=utcnow() + SESSION_LIFETIME,
                 )
             )
-            if rehashed is not None:
-                row = await session.get(Developer, developer.id)
-                assert row is not None  # signed in a moment ago; developers are never deleted
-                row.password_hash = rehashed
+            if upgraded is not None:
+                await session.execute(update(Developer).where(Developer.id == developer.id).values(password_hash=upgraded))
         return developer, issued.token
 
     async def from_session(self, cookie: str | None) -> Developer | None:

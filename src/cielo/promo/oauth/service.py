@@ -235,12 +235,15 @@ class OAuthService:
                     select(Holder).where(Holder.environment == ctx.request.environment,
                                          Holder.cpf_fingerprint == ctx.request.cpf_fingerprint)
                 )
-            if not await passwords.verify_off_loop(holder.password_hash if holder else None, password):
+            matched, upgraded = await passwords.check(holder.password_hash if holder else None, password)
+            if not matched:
                 await attempt.failed()
                 raise LoginError("The password is wrong.")
-        assert holder is not None  # verify_password refused a missing holder
+        assert holder is not None  # passwords.check refused a missing holder
         async with self._db.write() as session:
             await self._attach(session, ctx, holder.id, device)
+            if upgraded is not None:
+                await session.execute(update(Holder).where(Holder.id == holder.id).values(password_hash=upgraded))
 
     async def _attach(self, session, ctx: LoginContext, holder_id: int, device: DeviceSighting | None) -> None:
         await self._update_open_request(session, ctx, holder_id=holder_id)
