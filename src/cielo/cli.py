@@ -81,6 +81,7 @@ def serve(
     from cielo.db.migrate import upgrade
     from cielo.logs import configure, logging_config
     from cielo.security.secrets import secret_box_from_settings
+    from cielo.security.signing import signing_keys_from_settings
     from cielo.web.serving import CoalescingHttpToolsProtocol
 
     if not os.environ.get("CIELO_PUBLIC_URL"):  # this port's address, for the worker processes too
@@ -88,7 +89,10 @@ def serve(
     settings = _settings(database_url)
     configure(settings.log_level, settings.log_json)
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    secret_box_from_settings(settings)  # creates the key file of the embedded default
+    # the key files of the embedded default, created (0600 in a 0700 directory) or checked
+    # before any worker starts: main() turns a refusal into its message (security/keyfiles.py)
+    secret_box_from_settings(settings)
+    signing_keys_from_settings(settings)
 
     async def migrate_once() -> None:
         db = Database(settings.resolved_database_url, pool_size=1)
@@ -393,8 +397,14 @@ def sandbox_seed(
 
 
 def main() -> None:
+    from cielo.security.keyfiles import KeyFileError
+
     runtime.tune()
-    app()
+    try:
+        app()
+    except KeyFileError as exc:  # a key file others may read: say what to do, not a traceback
+        err.print(str(exc), style="red", markup=False, highlight=False, soft_wrap=True)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":  # pragma: no cover
