@@ -59,6 +59,7 @@ from cielo.web.http import (
 from cielo.web.middleware import RequestContextMiddleware
 from cielo.web.openapi import finish_document
 from cielo.web.pages import error_page
+from cielo.web.private import PrivateAnswers
 from cielo.web.routing import add_routes
 from cielo.whitelabel import errors as wl_errors
 from cielo.whitelabel.router import PREFIX as WHITELABEL_PREFIX
@@ -142,6 +143,23 @@ def _install_error_handlers(app: FastAPI) -> None:
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "request"
         sentence = f"The '{where}' value is not valid: {first.get('msg', 'invalid')}."
         return error_style_for(request.url.path)(400, sentence)
+
+
+def _private_answers() -> PrivateAnswers:
+    """The answers that carry personal data, secrets or tokens: never stored by a cache; the
+    sign-in and card redirects and the pages tell no referrer either (API.md §2, §3.1)."""
+    private = PrivateAnswers()
+    private.add(WHITELABEL_PREFIX, prefix=True)  # every answer carries an api_secret
+    private.add(DEVELOPER_PREFIX, prefix=True, no_referrer=True)
+    for env in Environment:
+        base = env.base_path
+        for path in ("/me", "/access-token", "/refresh-token"):
+            private.add(base + path)
+        private.add(base + "/me/", prefix=True)
+        for path in ("/login", "/cards"):  # /cards carries the holder's access_token in its address
+            private.add(base + path, no_referrer=True)
+        private.add(base + "/oauth/", prefix=True, no_referrer=True)
+    return private
 
 
 TAGS = [
@@ -235,5 +253,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     add_routes(app, routers)
     finish_document(app, security_schemes={**promo_docs.SECURITY_SCHEMES, **WHITELABEL_SECURITY}, tags=TAGS,
                     finishers=(document_back_office,))
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, access_log=access_log)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, access_log=access_log,
+                       private=_private_answers())
     return app

@@ -17,13 +17,12 @@ from cielo.web.http import hides_detail
 TEMPLATES = Path(__file__).parent.parent / "templates"
 _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), auto_reload=False)
 
-# Pages never go to shared caches, and never into frames (clickjacking on the forms).
+# Pages never go into frames (clickjacking on the forms). That no cache keeps them and that
+# they tell no referrer is decided with every other private answer, in web/private.py.
 PAGE_HEADERS = {
-    "Cache-Control": "no-store",
     "X-Frame-Options": "DENY",
     "Content-Security-Policy": "default-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'; "
                                "form-action 'self' https: http://localhost:* http://127.0.0.1:*",
-    "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
 }
 

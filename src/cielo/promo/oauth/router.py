@@ -21,7 +21,6 @@ from cielo.web.pages import PAGE_HEADERS, csrf_ok, error_page, render, secure_re
 from cielo.web.routing import LeanRoute
 
 TAG = "Authorization"
-NO_STORE = {"Cache-Control": "no-store"}
 
 
 def grant_type(body: dict, expected: str) -> None:
@@ -141,7 +140,7 @@ def router(env: Environment) -> APIRouter:
     async def access_token(request: Request) -> Response:
         found, caller, body = await token_request(request, env, "authorization_code")
         return JSONResponse(await found.oauth.exchange_code(caller.application, body), status_code=201,
-                            headers={**NO_STORE, **caller.headers()})
+                            headers=caller.headers())
 
     @routes.post("/refresh-token", tags=[TAG], status_code=201, summary="Updates the ACCESS_TOKEN from the refresh_token",
                  response_model=TokenPair, responses=docs.answers({201: _PAIR}, docs.BODY_ERRORS),
@@ -150,6 +149,6 @@ def router(env: Environment) -> APIRouter:
     async def refresh_token(request: Request) -> Response:
         found, caller, body = await token_request(request, env, "refresh_token")
         return JSONResponse(await found.oauth.refresh(caller.application, body), status_code=201,
-                            headers={**NO_STORE, **caller.headers()})
+                            headers=caller.headers())
 
     return routes
