@@ -45,6 +45,7 @@ from cielo.promo.subscriptions.service import SubscriptionService, run_consumer
 from cielo.promo.transactions.admin_router import router as admin_transactions_router
 from cielo.promo.transactions.service import IngestError, TransactionService
 from cielo.ratelimit import RateLimiter
+from cielo.security.binding import FlowBinding
 from cielo.security.csrf import Csrf
 from cielo.security.secrets import secret_box_from_settings
 from cielo.security.signing import signing_keys_from_settings
@@ -234,7 +235,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     cards = CardService(db, signing, caches)
     app.state.services = Services(
         settings=settings, db=db, redis=limiter.redis, caches=caches, secret_box=box, signing=signing, csrf=Csrf(signing),
-        limiter=limiter, authenticator=Authenticator(db, caches), whitelabel=WhiteLabelService(db, box, caches),
+        binding=FlowBinding(signing), limiter=limiter, authenticator=Authenticator(db, caches),
+        whitelabel=WhiteLabelService(db, box, caches),
         developers=DeveloperService(db, limiter, box), applications=ApplicationService(db), access=access,
         oauth=OAuthService(db, access, box, signing, limiter), holders=HolderService(db, box, caches), cards=cards,
         partners=PartnerService(db), establishments=EstablishmentService(db, caches),

@@ -1,9 +1,11 @@
-"""Server-rendered HTML pages: Jinja2 templates, CSRF, and the HTML error style.
+"""Server-rendered HTML pages: Jinja2 templates, CSRF, the browser a flow is bound to, and the HTML
+error style.
 
 Shared by the developer panel and the holder pages (login, consent, cards)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -44,6 +46,22 @@ def render(request: Request, template: str, *, status_code: int = 200, **context
 
 def csrf_ok(request: Request, form) -> bool:
     return services(request).csrf.valid(request, form.get(FIELD))
+
+
+def bind_browser(request: Request, response: Response, purpose: str, link_id: str, *, path: str,
+                 lifetime: timedelta) -> None:
+    """The flow of ``link_id`` goes on only in this browser (security/binding.py)."""
+    services(request).binding.bind(response, purpose, link_id, path=path, max_age=int(lifetime.total_seconds()),
+                                   secure=secure_request(request))
+
+
+def browser_bound(request: Request, purpose: str, link_id: str) -> bool:
+    """Whether this browser began the flow of ``link_id``."""
+    return services(request).binding.holds(request, purpose, link_id)
+
+
+def release_browser(request: Request, response: Response, link_id: str, *, path: str) -> None:
+    services(request).binding.release(response, link_id, path=path, secure=secure_request(request))
 
 
 def error_page(status_code: int, message: str) -> Response:
