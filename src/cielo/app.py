@@ -32,7 +32,7 @@ from cielo.promo.environments import Environment
 from cielo.promo.establishments.admin_router import router as admin_establishments_router
 from cielo.promo.establishments.service import EstablishmentService
 from cielo.promo.holders.service import HolderService
-from cielo.promo.oauth.service import LoginError, OAuthService
+from cielo.promo.oauth.service import LoginError, OAuthService, RedirectMismatch
 from cielo.promo.partners.admin_router import router as admin_partners_router
 from cielo.promo.partners.service import PartnerService
 from cielo.promo.promotions.admin_router import router as admin_promotions_router
@@ -59,7 +59,7 @@ from cielo.web.http import (
 )
 from cielo.web.middleware import RequestContextMiddleware
 from cielo.web.openapi import finish_document
-from cielo.web.pages import error_page
+from cielo.web.pages import error_page, prefers_html
 from cielo.web.private import PrivateAnswers
 from cielo.web.routing import add_routes
 from cielo.whitelabel import errors as wl_errors
@@ -97,6 +97,13 @@ def _install_error_handlers(app: FastAPI) -> None:
         # A login, consent or card page that cannot be shown (dead or used link): an HTML
         # page. Form problems are caught by the pages themselves and shown on the form.
         return error_page(exc.status_code, str(exc))
+
+    @app.exception_handler(RedirectMismatch)
+    async def _redirect_mismatch(request: Request, exc: RedirectMismatch):
+        # /login and /cards (API.md §3.1): a browser is shown a page saying what to do about it
+        if prefers_html(request):
+            return error_page(exc.status_code, exc.for_a_person())
+        return promo_errors.promo_error_response(exc)
 
     @app.exception_handler(promo_errors.PromoError)
     async def _promo_error(_request: Request, exc: promo_errors.PromoError):

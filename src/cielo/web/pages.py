@@ -64,6 +64,33 @@ def release_browser(request: Request, response: Response, link_id: str, *, path:
     services(request).binding.release(response, link_id, path=path, secure=secure_request(request))
 
 
+def prefers_html(request: Request) -> bool:
+    """Whether the ``Accept`` header ranks ``text/html`` above ``application/json``: a browser's
+    navigation does; API clients, curl's ``*/*`` and a missing header do not. Each type takes the
+    quality of the most specific range that matches it (RFC 9110 §12.5.1)."""
+    ranges: dict[str, float] = {}
+    for item in request.headers.get("accept", "").split(","):
+        media, *params = (part.strip() for part in item.split(";"))
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if media:
+            ranges.setdefault(media.lower(), quality)
+
+    def quality_of(media: str) -> float:
+        for candidate in (media, media.split("/")[0] + "/*", "*/*"):
+            if candidate in ranges:
+                return ranges[candidate]
+        return 0.0
+
+    return quality_of("text/html") > quality_of("application/json")
+
+
 def error_page(status_code: int, message: str) -> Response:
     headings = {400: "Bad request", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
                 413: "Request too large", 429: "Too many requests", 503: "Service unavailable"}

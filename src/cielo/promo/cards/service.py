@@ -26,14 +26,20 @@ from cielo.promo.cards.brands import brand_of, cvv_length
 from cielo.promo.cards.models import Card, CardPartner, CardRequest
 from cielo.promo.developer.models import Application
 from cielo.promo.environments import Environment
-from cielo.promo.errors import PromoError, invalid, missing
-from cielo.promo.oauth.service import LoginError
+from cielo.promo.errors import PromoError
+from cielo.promo.oauth.service import LoginError, registered_redirect_url
 from cielo.promo.pagination import Page
 from cielo.promo.partners.models import Partner
 from cielo.security import tokens
 from cielo.security.signing import SigningKeys
 
 REQUEST_LIFETIME = timedelta(minutes=15)
+# What the card page says when its link cannot be used: where to go for a fresh one.
+FRESH_LINK = "Go back to the application and open the card page again from there: it opens a fresh link."
+LINK_INVALID = "This card registration link is not valid. " + FRESH_LINK
+LINK_EXPIRED = (f"This card registration link has expired (a link works for {REQUEST_LIFETIME.seconds // 60} "
+                "minutes). " + FRESH_LINK)
+LINK_USED = "This card registration link has already been used (a link works once). " + FRESH_LINK
 TYPES = ("DEBIT", "CREDIT", "MULTIPLE")
 DECLINING_TEST_CVV = "000"
 KEPT = ("expiry_month", "expiry_year", "holder_name", "nickname", "type")  # never the card number or the CVV
@@ -68,10 +74,7 @@ class CardService:
     # ---- GET /cards and the registration page -------------------------------------------
 
     async def start(self, env: Environment, holder_id: int, app: Application, redirect_url: str | None) -> CardRequest:
-        if not redirect_url:
-            raise missing("redirect_url")
-        if redirect_url not in app.redirect_urls:
-            raise invalid("The 'redirect_url' is not one of the redirect URLs registered for this client.")
+        redirect_url = registered_redirect_url(app, redirect_url)
         row = CardRequest(public_id=tokens.link_id(), environment=env.value, application_id=app.id,
                           holder_id=holder_id, redirect_url=redirect_url, expires_at=utcnow() + REQUEST_LIFETIME)
         async with self._db.write() as session:
@@ -80,20 +83,22 @@ class CardService:
 
     async def context(self, env: Environment, public_id: str | None) -> tuple[CardRequest, Application, list[Partner]]:
         if not tokens.is_link_id(public_id):
-            raise LoginError("This card registration link is not valid; start again from the application.")
+            raise LoginError(LINK_INVALID)
         async with self._db.read() as session:
             row = await session.scalar(select(CardRequest).where(CardRequest.public_id == public_id))
             if row is None or row.environment != env.value:
-                raise LoginError("This card registration link is not valid; start again from the application.")
-            if row.completed_at is not None or row.expires_at <= utcnow():
-                raise LoginError("This card registration link has expired; start again from the application.")
+                raise LoginError(LINK_INVALID)
+            if row.completed_at is not None:
+                raise LoginError(LINK_USED)
+            if row.expires_at <= utcnow():
+                raise LoginError(LINK_EXPIRED)
             app = await session.get(Application, row.application_id)
             partners = list((await session.scalars(
                 select(Partner).where(Partner.environment == env.value, Partner.active.is_(True))
                 .order_by(Partner.name, Partner.id)
             )).all())
         if app is None:  # pragma: no cover - a request's application is never deleted
-            raise LoginError("This card registration link is not valid; start again from the application.")
+            raise LoginError(LINK_INVALID)
         return row, app, partners
 
     async def register(self, env: Environment, request: CardRequest, partners: list[Partner], form) -> tuple[Card, str]:
@@ -149,7 +154,7 @@ class CardService:
             async with self._db.write() as session:
                 done = await session.get(CardRequest, request.id, with_for_update=True)
                 if done is None or done.completed_at is not None:
-                    raise LoginError("This card registration link has already been used.")
+                    raise LoginError(LINK_USED)
                 done.completed_at = now
                 session.add(card)
                 await session.flush()

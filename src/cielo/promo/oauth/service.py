@@ -67,6 +67,41 @@ class LoginError(ValueError):
         self.status_code = status_code
 
 
+class RedirectMismatch(PromoError):
+    """A ``redirect_url`` the application did not register: 400, and never a redirect there. A
+    browser is shown a page naming the URL received (app.py), an API client the JSON string."""
+
+    def __init__(self, received: str) -> None:
+        super().__init__(400, "The 'redirect_url' is not one of the redirect URLs registered for this client.")
+        self.received = received
+
+    def for_a_person(self) -> str:
+        """The page's sentence: the URL received and where redirect URLs are registered (never
+        which ones are)."""
+        shown = self.received if len(self.received) <= 300 else self.received[:300] + "…"
+        return (f"The application asked to send you back to {shown}, which is not one of its registered redirect "
+                "URLs, so this service will not send you there. Redirect URLs are registered in the developer panel "
+                "(/developer), in the application's details: its developer must add this address there, exactly as "
+                "sent here.")
+
+
+def registered_redirect_url(app: Application, redirect_url: str | None) -> str:
+    """The redirect URL of a /login or /cards call: one the application registered, exactly
+    (RFC 9700 §2.1), else 422 when absent and 400 when another."""
+    if not redirect_url:
+        raise missing("redirect_url")
+    if redirect_url not in app.redirect_urls:
+        raise RedirectMismatch(redirect_url)
+    return redirect_url
+
+
+# What a sign-in page says when its link cannot be used: where to go for a fresh one.
+FRESH_LINK = "Go back to the application and start signing in again: it opens a fresh link."
+LINK_INVALID = "This sign-in link is not valid. " + FRESH_LINK
+LINK_EXPIRED = f"This sign-in link has expired (a link works for {REQUEST_LIFETIME.seconds // 60} minutes). " + FRESH_LINK
+LINK_USED = "This sign-in link has already been used (a link works once). " + FRESH_LINK
+
+
 @dataclass
 class LoginContext:
     request: AuthorizationRequest
@@ -119,11 +154,7 @@ class OAuthService:
         if not client_id:
             raise PromoError(401, "The 'client_id' query parameter is missing.")
         app = await self._access.application(env, client_id)
-        redirect_url = params.get("redirect_url")
-        if not redirect_url:
-            raise missing("redirect_url")
-        if redirect_url not in app.redirect_urls:
-            raise invalid("The 'redirect_url' is not one of the redirect URLs registered for this client.")
+        redirect_url = registered_redirect_url(app, params.get("redirect_url"))
         email = params.get("email") or params.get("e-mail")
         for name, value in (("name", params.get("name")), ("cpf", params.get("cpf")),
                             ("birthdate", params.get("birthdate")), ("email", email)):
@@ -166,13 +197,15 @@ class OAuthService:
 
     async def context(self, env: Environment, public_id: str | None) -> LoginContext:
         if not tokens.is_link_id(public_id):
-            raise LoginError("This sign-in link is not valid; start again from the application.", 400)
+            raise LoginError(LINK_INVALID, 400)
         async with self._db.read() as session:
             row = await session.scalar(select(AuthorizationRequest).where(AuthorizationRequest.public_id == public_id))
             if row is None or row.environment != env.value:
-                raise LoginError("This sign-in link is not valid; start again from the application.", 400)
-            if row.completed_at is not None or row.expires_at <= utcnow():
-                raise LoginError("This sign-in link has expired; start again from the application.", 400)
+                raise LoginError(LINK_INVALID, 400)
+            if row.completed_at is not None:
+                raise LoginError(LINK_USED, 400)
+            if row.expires_at <= utcnow():
+                raise LoginError(LINK_EXPIRED, 400)
             app = await session.get(Application, row.application_id)
             known = await session.scalar(
                 select(Holder.id).where(Holder.environment == env.value, Holder.cpf_fingerprint == row.cpf_fingerprint)
@@ -259,7 +292,7 @@ class OAuthService:
             .values(**values)
         )
         if result.rowcount != 1:
-            raise LoginError("This sign-in link has already been used; start again from the application.")
+            raise LoginError(LINK_USED)
 
     async def decide(self, ctx: LoginContext, allow: bool) -> str:
         """Consent given or refused: the URL to send the browser to (the registered one)."""
