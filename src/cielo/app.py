@@ -239,7 +239,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     signing = signing_keys_from_settings(settings)
     limiter = RateLimiter(settings.redis_url, timeout=settings.redis_timeout)
     access = Access(db, limiter, caches)
-    cards = CardService(db, signing, caches)
+    cards = CardService(db, signing, caches, limiter)
     app.state.services = Services(
         settings=settings, db=db, redis=limiter.redis, caches=caches, secret_box=box, signing=signing, csrf=Csrf(signing),
         binding=FlowBinding(signing), limiter=limiter, authenticator=Authenticator(db, caches),

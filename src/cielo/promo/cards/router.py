@@ -13,7 +13,7 @@ from cielo.promo.cards.service import REQUEST_LIFETIME, kept_fields
 from cielo.promo.environments import Environment
 from cielo.promo.oauth.service import LoginError
 from cielo.promo.pagination import Page
-from cielo.promo.requests import FORM_EXPIRED, expand, path_id, url_of
+from cielo.promo.requests import FORM_EXPIRED, client_ip, expand, path_id, url_of
 from cielo.services import services
 from cielo.web.http import JSONResponse
 from cielo.web.pages import PAGE_HEADERS, bind_browser, browser_bound, csrf_ok, release_browser, render
@@ -46,7 +46,7 @@ def router(env: Environment) -> APIRouter:
         found = services(request)
         caller = await found.access.holder_from_query(request, env)
         card_request = await found.cards.start(env, caller.holder, caller.application,
-                                               request.query_params.get("redirect_url"))
+                                               request.query_params.get("redirect_url"), client_ip(request))
         query = urlencode({"client_id": caller.application.client_id, "redirect_url": card_request.redirect_url,
                            "request": card_request.public_id})
         response = RedirectResponse(url_of(request, env, "/oauth/cards") + "?" + query, status_code=301)

@@ -27,9 +27,10 @@ from cielo.promo.cards.models import Card, CardPartner, CardRequest
 from cielo.promo.developer.models import Application
 from cielo.promo.environments import Environment
 from cielo.promo.errors import PromoError
-from cielo.promo.oauth.service import LoginError, registered_redirect_url
+from cielo.promo.oauth.service import LoginError, admit_start, registered_redirect_url
 from cielo.promo.pagination import Page
 from cielo.promo.partners.models import Partner
+from cielo.ratelimit import RateLimiter
 from cielo.security import tokens
 from cielo.security.signing import SigningKeys
 
@@ -58,9 +59,11 @@ _CARD_COLUMNS = (Card.id, Card.brand, Card.pan_length, Card.last4, Card.type, Ca
 
 
 class CardService:
-    def __init__(self, db: Database, signing: SigningKeys, caches: CacheRegistry | None = None) -> None:
+    def __init__(self, db: Database, signing: SigningKeys, caches: CacheRegistry | None = None,
+                 limiter: RateLimiter | None = None) -> None:
         self._db = db
         self._signing = signing
+        self._limiter = limiter  # counts /cards calls (the command line's ingestion makes none)
         # Exact read caches (emptied by any commit anywhere, cielo.cache): a holder's pages of
         # cards and single cards, as answered. Without a registry (ingestion from the command
         # line) nothing is kept.
@@ -73,8 +76,11 @@ class CardService:
 
     # ---- GET /cards and the registration page -------------------------------------------
 
-    async def start(self, env: Environment, holder_id: int, app: Application, redirect_url: str | None) -> CardRequest:
+    async def start(self, env: Environment, holder_id: int, app: Application, redirect_url: str | None,
+                    client_ip: str) -> CardRequest:
         redirect_url = registered_redirect_url(app, redirect_url)
+        if self._limiter is not None:
+            await admit_start(self._limiter, "cards", app, client_ip)
         row = CardRequest(public_id=tokens.link_id(), environment=env.value, application_id=app.id,
                           holder_id=holder_id, redirect_url=redirect_url, expires_at=utcnow() + REQUEST_LIFETIME)
         async with self._db.write() as session:

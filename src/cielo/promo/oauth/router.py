@@ -84,7 +84,7 @@ def router(env: Environment) -> APIRouter:
                     (400, 401, 422, 429, 500, 502)),
                 openapi_extra=docs.operation(docs.NONE, *_LOGIN))
     async def login(request: Request) -> Response:
-        auth_request, app = await services(request).oauth.start(env, request.query_params)
+        auth_request, app = await services(request).oauth.start(env, request.query_params, client_ip(request))
         query = urlencode({"client_id": app.client_id, "redirect_url": auth_request.redirect_url,
                            "request": auth_request.public_id})
         response = RedirectResponse(url_of(request, env, "/oauth/login") + "?" + query, status_code=301)

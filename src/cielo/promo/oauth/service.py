@@ -56,6 +56,11 @@ REFRESH_LIFETIME = timedelta(days=30)
 WRONG_PASSWORDS_PER_CPF = 5
 WRONG_PASSWORDS_PER_ADDRESS = 30
 ACCOUNTS_PER_ADDRESS = 100
+# GET /login and GET /cards each write a row (/login with no credential but a public Client ID):
+# at most so many a minute from one address, and for one client (API.md §3.1). Generous: a
+# carrier's NAT puts thousands of holders behind one address.
+STARTS_PER_MINUTE_PER_ADDRESS = 300
+STARTS_PER_MINUTE_PER_CLIENT = 3000
 _PKCE_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
 
@@ -65,6 +70,17 @@ class LoginError(ValueError):
     def __init__(self, message: str, status_code: int = 400) -> None:
         super().__init__(message)
         self.status_code = status_code
+
+
+async def admit_start(limiter: RateLimiter, page: str, app: Application, client_ip: str) -> None:
+    """Count a call of ``page`` (login or cards) that is about to write its row: 429 past the
+    limit from its address or for its client."""
+    for key, per_minute, whose in ((f"ip:{client_ip}", STARTS_PER_MINUTE_PER_ADDRESS, "from this address"),
+                                   (f"client:{app.id}", STARTS_PER_MINUTE_PER_CLIENT, "for this client")):
+        decision = await limiter.hit(f"start-{page}", key, per_minute)
+        if not decision.allowed:
+            raise PromoError(429, f"Too many calls of /{page} {whose} in the last minute (at most {per_minute}); "
+                                  f"retry in {max(1, decision.reset_after)} seconds.", headers=decision.headers())
 
 
 class RedirectMismatch(PromoError):
@@ -148,8 +164,8 @@ class OAuthService:
 
     # ---- GET /login ---------------------------------------------------------------------
 
-    async def start(self, env: Environment, params) -> tuple[AuthorizationRequest, Application]:
-        """Validate a /login call and remember it; answers 401/403/422/400 as API.md §3.1."""
+    async def start(self, env: Environment, params, client_ip: str) -> tuple[AuthorizationRequest, Application]:
+        """Validate a /login call and remember it; answers 401/403/422/400/429 as API.md §3.1."""
         client_id = params.get("client_id")
         if not client_id:
             raise PromoError(401, "The 'client_id' query parameter is missing.")
@@ -189,6 +205,7 @@ class OAuthService:
             cpf_fingerprint=self.cpf_fingerprint(env, digits),
             expires_at=utcnow() + REQUEST_LIFETIME,
         )
+        await admit_start(self._limiter, "login", app, client_ip)
         async with self._db.write() as session:
             session.add(row)
         return row, app
