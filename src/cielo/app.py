@@ -20,6 +20,7 @@ from cielo.config import Settings, get_settings
 from cielo.db import Database
 from cielo.logs import AccessLog
 from cielo.promo import errors as promo_errors
+from cielo.promo import expiry
 from cielo.promo import openapi as promo_docs
 from cielo.promo.access import Access
 from cielo.promo.cards.service import CardService
@@ -208,6 +209,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         index = app.state.services.promotions.index
         warming = asyncio.get_running_loop().create_task(index.warm()) if index is not None else None
         pruning = asyncio.get_running_loop().create_task(ChangeLog(db).keep_pruned(stop))
+        expiring = asyncio.get_running_loop().create_task(expiry.keep_pruned(db, stop))
         # Everything made at start-up (modules, the app, SQLAlchemy's mappers) lives as long as
         # the process: out of the collector's sight, a full collection only walks what requests
         # made since (measured on /promotions: p99 at 4 connections, see docs/performance-history.md).
@@ -220,6 +222,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if warming is not None:
             await warming
         await pruning
+        await expiring
         if access_log is not None:
             access_log.flush()
         await db.dispose()

@@ -131,8 +131,10 @@ def worker(
     batch: int = typer.Option(200, min=1, max=10_000, help="Requests claimed per transaction."),
     idle: float = typer.Option(0.2, min=0.01, max=60, help="Seconds to wait when the queue is empty."),
 ) -> None:
-    """Process subscription requests (for scale-out; `serve` also does it unless CIELO_QUEUE_CONSUMER=false)."""
+    """Process subscription requests (for scale-out; `serve` also does it unless CIELO_QUEUE_CONSUMER=false),
+    and delete what has expired (as `serve` does)."""
     from cielo.logs import configure
+    from cielo.promo.expiry import keep_pruned
     from cielo.promo.subscriptions.service import SubscriptionService, run_consumer
 
     settings = _settings(database_url)
@@ -148,11 +150,14 @@ def worker(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         err.print("Processing subscription requests; Ctrl+C to stop.")
+        expiring = loop.create_task(keep_pruned(db, stop))
         try:
             service = SubscriptionService(db, max_attempts=settings.queue_max_attempts,
                                           retry_seconds=settings.queue_retry_seconds)
             await run_consumer(service, stop, idle_seconds=idle, batch=batch)
         finally:
+            stop.set()
+            await expiring
             await db.dispose()
 
     asyncio.run(main())

@@ -14,7 +14,7 @@ deployment; the simulator stands where that call would be.)
 from __future__ import annotations
 
 import builtins
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -22,6 +22,7 @@ from stdnum import luhn
 
 from cielo.cache import CacheRegistry
 from cielo.db import Database, utcnow
+from cielo.db.pruning import delete_where
 from cielo.promo.cards.brands import brand_of, cvv_length
 from cielo.promo.cards.models import Card, CardPartner, CardRequest
 from cielo.promo.developer.models import Application
@@ -220,3 +221,8 @@ class CardService:
         if partners is not None:
             body["partners"] = partners
         return body
+
+
+async def prune(db: Database, horizon: datetime) -> dict[str, int]:
+    """Delete the card registration requests that expired before ``horizon`` (promo/expiry.py)."""
+    return {"card requests": await delete_where(db, CardRequest, CardRequest.expires_at < horizon)}

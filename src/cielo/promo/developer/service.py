@@ -7,17 +7,18 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlencode, urlsplit
 
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from cielo.admin.common import in_environment
 from cielo.audit import service as audit
 from cielo.audit.service import Actor
 from cielo.db import Database, utcnow
+from cielo.db.pruning import delete_where
 from cielo.promo.developer.models import (
     AppAccessToken,
     Application,
@@ -239,6 +240,12 @@ def parse_profile(rpm: str, page: str, body: str, groups: list[str]) -> TokenPro
         _bounded(body, "max_body_bytes"),
         chosen,
     )
+
+
+async def prune(db: Database, horizon: datetime) -> dict[str, int]:
+    """Delete the panel sessions that expired or were ended before ``horizon`` (promo/expiry.py)."""
+    return {"panel sessions": await delete_where(db, DeveloperSession, or_(
+        DeveloperSession.expires_at < horizon, DeveloperSession.ended_at < horizon))}
 
 
 class DeveloperService:

@@ -19,15 +19,16 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import orjson
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
-from sqlalchemy import select, update
+from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from cielo.db import Database, utcnow
+from cielo.db.pruning import delete_where
 from cielo.promo import validation
 from cielo.promo.access import HOLDER_TOKEN_PREFIX, Access
 from cielo.promo.developer.models import Application
@@ -458,3 +459,21 @@ class OAuthService:
         if row is None or row.used_at is not None or row.expires_at <= utcnow() or row.environment != env.value:
             return None
         return CodeFacts(row.client_id, row.code_challenge is not None)
+
+async def prune(db: Database, horizon: datetime) -> dict[str, int]:
+    """Delete what stopped being usable before ``horizon`` (promo/expiry.py): sign-in requests,
+    access tokens, and grants that can no longer live, with their codes and refresh tokens. A
+    grant lives while it is not revoked and a refresh token or an unused code of it is valid;
+    until then its rotated refresh tokens and used code are kept, since presenting one again
+    must still revoke the grant (RFC 9700 §4.14.2, RFC 6749 §4.1.2)."""
+    refresh_valid = exists().where(HolderToken.grant_id == Grant.id, HolderToken.kind == "refresh",
+                                   HolderToken.expires_at >= horizon)
+    code_valid = exists().where(AuthorizationCode.grant_id == Grant.id, AuthorizationCode.used_at.is_(None),
+                                AuthorizationCode.expires_at >= horizon)
+    return {
+        "sign-in requests": await delete_where(db, AuthorizationRequest, AuthorizationRequest.expires_at < horizon),
+        "access tokens": await delete_where(db, HolderToken, and_(
+            HolderToken.kind == "access", or_(HolderToken.expires_at < horizon, HolderToken.revoked_at < horizon))),
+        "grants": await delete_where(db, Grant, and_(
+            Grant.created_at < horizon, or_(Grant.revoked_at < horizon, and_(~refresh_valid, ~code_valid)))),
+    }
