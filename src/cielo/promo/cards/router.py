@@ -31,7 +31,8 @@ def router(env: Environment) -> APIRouter:
     @routes.get("/cards", tags=["Authorization"], status_code=301, response_class=RedirectResponse,
                 summary="Getting the HTML from the card register page",
                 responses=docs.answers({301: {"description": "To the card registration page.", "headers": {
-                    "Location": docs.header("The card registration page.", {"type": "string"}, required=True)}}},
+                    "Location": docs.header("The card registration page.", {"type": "string"}, required=True)}},
+                    400: docs.REDIRECT_REFUSED},
                     (400, 401, 403, 422, 429, 500, 502)),
                 openapi_extra=docs.operation(
                     docs.NONE,

@@ -80,7 +80,8 @@ def router(env: Environment) -> APIRouter:
     @routes.get("/login", tags=[TAG], status_code=301, response_class=RedirectResponse,
                 summary="Getting HTML from LOGIN page",
                 responses=docs.answers({301: {"description": "To the sign-in page.", "headers": {
-                    "Location": docs.header("The sign-in page.", {"type": "string"}, required=True)}}},
+                    "Location": docs.header("The sign-in page.", {"type": "string"}, required=True)}},
+                    400: docs.REDIRECT_REFUSED},
                     (400, 401, 422, 429, 500, 502)),
                 openapi_extra=docs.operation(docs.NONE, *_LOGIN))
     async def login(request: Request) -> Response:
