@@ -33,7 +33,7 @@ from cielo.promo.environments import Environment
 from cielo.promo.establishments.admin_router import router as admin_establishments_router
 from cielo.promo.establishments.service import EstablishmentService
 from cielo.promo.holders.service import HolderService
-from cielo.promo.oauth.service import LoginError, OAuthService, RedirectMismatch
+from cielo.promo.oauth.service import FlowStarts, LoginError, OAuthService, RedirectMismatch
 from cielo.promo.partners.admin_router import router as admin_partners_router
 from cielo.promo.partners.service import PartnerService
 from cielo.promo.promotions.admin_router import router as admin_promotions_router
@@ -242,13 +242,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     signing = signing_keys_from_settings(settings)
     limiter = RateLimiter(settings.redis_url, timeout=settings.redis_timeout)
     access = Access(db, limiter, caches)
-    cards = CardService(db, signing, caches, limiter)
+    starts = FlowStarts(limiter, settings.flow_starts_per_minute)
+    cards = CardService(db, signing, caches, starts)
     app.state.services = Services(
         settings=settings, db=db, redis=limiter.redis, caches=caches, secret_box=box, signing=signing, csrf=Csrf(signing),
         binding=FlowBinding(signing), limiter=limiter, authenticator=Authenticator(db, caches),
         whitelabel=WhiteLabelService(db, box, caches),
         developers=DeveloperService(db, limiter, box), applications=ApplicationService(db), access=access,
-        oauth=OAuthService(db, access, box, signing, limiter), holders=HolderService(db, box, caches), cards=cards,
+        oauth=OAuthService(db, access, box, signing, limiter, starts), holders=HolderService(db, box, caches),
+        cards=cards,
         partners=PartnerService(db), establishments=EstablishmentService(db, caches),
         promotions=PromotionService(db, caches, in_memory=settings.search_index),
         subscriptions=SubscriptionService(db, caches, max_attempts=settings.queue_max_attempts,

@@ -28,10 +28,9 @@ from cielo.promo.cards.models import Card, CardPartner, CardRequest
 from cielo.promo.developer.models import Application
 from cielo.promo.environments import Environment
 from cielo.promo.errors import PromoError
-from cielo.promo.oauth.service import LoginError, admit_start, registered_redirect_url
+from cielo.promo.oauth.service import FlowStarts, LoginError, registered_redirect_url
 from cielo.promo.pagination import Page
 from cielo.promo.partners.models import Partner
-from cielo.ratelimit import RateLimiter
 from cielo.security import tokens
 from cielo.security.signing import SigningKeys
 
@@ -61,10 +60,10 @@ _CARD_COLUMNS = (Card.id, Card.brand, Card.pan_length, Card.last4, Card.type, Ca
 
 class CardService:
     def __init__(self, db: Database, signing: SigningKeys, caches: CacheRegistry | None = None,
-                 limiter: RateLimiter | None = None) -> None:
+                 starts: FlowStarts | None = None) -> None:
         self._db = db
         self._signing = signing
-        self._limiter = limiter  # counts /cards calls (the command line's ingestion makes none)
+        self._starts = starts  # counts /cards calls (the command line's ingestion makes none)
         # Exact read caches (emptied by any commit anywhere, cielo.cache): a holder's pages of
         # cards and single cards, as answered. Without a registry (ingestion from the command
         # line) nothing is kept.
@@ -80,8 +79,8 @@ class CardService:
     async def start(self, env: Environment, holder_id: int, app: Application, redirect_url: str | None,
                     client_ip: str) -> CardRequest:
         redirect_url = registered_redirect_url(app, redirect_url)
-        if self._limiter is not None:
-            await admit_start(self._limiter, "cards", app, client_ip)
+        if self._starts is not None:
+            await self._starts.admit("cards", app, client_ip)
         row = CardRequest(public_id=tokens.link_id(), environment=env.value, application_id=app.id,
                           holder_id=holder_id, redirect_url=redirect_url, expires_at=utcnow() + REQUEST_LIFETIME)
         async with self._db.write() as session:

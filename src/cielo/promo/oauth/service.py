@@ -57,11 +57,6 @@ REFRESH_LIFETIME = timedelta(days=30)
 WRONG_PASSWORDS_PER_CPF = 5
 WRONG_PASSWORDS_PER_ADDRESS = 30
 ACCOUNTS_PER_ADDRESS = 100
-# GET /login and GET /cards each write a row (/login with no credential but a public Client ID):
-# at most so many a minute from one address, and for one client (API.md §3.1). Generous: a
-# carrier's NAT puts thousands of holders behind one address.
-STARTS_PER_MINUTE_PER_ADDRESS = 300
-STARTS_PER_MINUTE_PER_CLIENT = 3000
 _PKCE_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
 
@@ -73,15 +68,25 @@ class LoginError(ValueError):
         self.status_code = status_code
 
 
-async def admit_start(limiter: RateLimiter, page: str, app: Application, client_ip: str) -> None:
-    """Count a call of ``page`` (login or cards) that is about to write its row: 429 past the
-    limit from its address or for its client."""
-    for key, per_minute, whose in ((f"ip:{client_ip}", STARTS_PER_MINUTE_PER_ADDRESS, "from this address"),
-                                   (f"client:{app.id}", STARTS_PER_MINUTE_PER_CLIENT, "for this client")):
-        decision = await limiter.hit(f"start-{page}", key, per_minute)
-        if not decision.allowed:
-            raise PromoError(429, f"Too many calls of /{page} {whose} in the last minute (at most {per_minute}); "
-                                  f"retry in {max(1, decision.reset_after)} seconds.", headers=decision.headers())
+class FlowStarts:
+    """GET /login and GET /cards each write a row (/login with no credential but a public Client
+    ID), so each is limited: ``per_address`` calls a minute from one address, ten times as many
+    for one client (API.md §3.1; ``CIELO_FLOW_STARTS_PER_MINUTE``). Generous, since a carrier's
+    NAT puts thousands of holders behind one address."""
+
+    def __init__(self, limiter: RateLimiter, per_address: int) -> None:
+        self._limiter = limiter
+        self.per_address = per_address
+        self.per_client = per_address * 10
+
+    async def admit(self, page: str, app: Application, client_ip: str) -> None:
+        """Count a call of ``page`` (login or cards) about to write its row: 429 past either limit."""
+        for key, per_minute, whose in ((f"ip:{client_ip}", self.per_address, "from this address"),
+                                       (f"client:{app.id}", self.per_client, "for this client")):
+            decision = await self._limiter.hit(f"start-{page}", key, per_minute, exact=True)  # never more
+            if not decision.allowed:
+                raise PromoError(429, f"Too many calls of /{page} {whose} in the last minute (at most {per_minute}); "
+                                      f"retry in {max(1, decision.reset_after)} seconds.", headers=decision.headers())
 
 
 class RedirectMismatch(PromoError):
@@ -152,13 +157,15 @@ def _pkce_challenge_ok(value: str) -> bool:
 
 
 class OAuthService:
-    def __init__(self, db: Database, access: Access, box: SecretBox, signing: SigningKeys, limiter: RateLimiter) -> None:
+    def __init__(self, db: Database, access: Access, box: SecretBox, signing: SigningKeys, limiter: RateLimiter,
+                 starts: FlowStarts) -> None:
         self._db = db
         self._access = access
         self._box = box
         self._signing = signing
         self._limiter = limiter
         self._wrong_passwords = FailureThrottle(limiter, "holder-login")
+        self._starts = starts
 
     def cpf_fingerprint(self, env: Environment, digits: str) -> str:
         return self._signing.mac("cpf", f"{env.value}:{digits}".encode())
@@ -206,7 +213,7 @@ class OAuthService:
             cpf_fingerprint=self.cpf_fingerprint(env, digits),
             expires_at=utcnow() + REQUEST_LIFETIME,
         )
-        await admit_start(self._limiter, "login", app, client_ip)
+        await self._starts.admit("login", app, client_ip)
         async with self._db.write() as session:
             session.add(row)
         return row, app
