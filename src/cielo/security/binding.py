@@ -15,11 +15,10 @@ applications); each lives as long as its link and goes only to the pages' path.
 
 from __future__ import annotations
 
-import hmac
-
 from starlette.requests import Request
 from starlette.responses import Response
 
+from cielo.security.csrf import matches
 from cielo.security.signing import SigningKeys
 
 COOKIE_PREFIX = "cielo_flow_"
@@ -42,7 +41,7 @@ class FlowBinding:
 
     def holds(self, request: Request, purpose: str, link_id: str) -> bool:
         presented = request.cookies.get(self._name(link_id))
-        return presented is not None and hmac.compare_digest(presented, self._value(purpose, link_id))
+        return presented is not None and matches(presented, self._value(purpose, link_id))
 
     def release(self, response: Response, link_id: str, *, path: str, secure: bool) -> None:
         """The flow is over: the browser may forget its cookie."""

@@ -5,7 +5,7 @@ the form, the holder's data, or a redirect with a code."""
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import pytest
 
@@ -108,3 +108,24 @@ def test_two_sign_ins_at_once_in_one_browser(client, creds):
         urls.append(final.headers["location"])
     assert [parse_qs(urlsplit(url).query)["state"] for url in urls] == [["two"], ["one"]]
     assert all(code_of(url) for url in urls)
+
+
+def test_strange_cookies_and_csrf_fields_are_refused_not_a_500(client, creds):
+    login = client.get(SANDBOX + "/login", params=login_params(creds), follow_redirects=False)
+    name = login.headers["set-cookie"].split("=", 1)[0]
+    request_id = parse_qs(urlsplit(login.headers["location"]).query)["request"][0]
+    page = client.get(login.headers["location"])
+    assert page.status_code == 200
+    for value in ("é" * 64, "\u00ff"):  # a browser may send any Latin-1 text in a cookie
+        forged = client.get(login.headers["location"], headers={"Cookie": f"{name}={value}".encode("latin-1")})
+        assert forged.status_code == 403, forged.text
+    form = {"request": request_id, "password": HOLDER_PASSWORD, "password_confirm": HOLDER_PASSWORD,
+            "accept_terms": "yes"}
+    for token in ("é" * 64, "%FF%FE", "%ED%B3%BF"):  # (the last two: bytes that are no UTF-8)
+        body = urlencode(form) + "&csrf_token=" + (token if token.startswith("%") else quote(token))
+        refused = client.post(SANDBOX + "/oauth/login", content=body, follow_redirects=False,
+                              headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert refused.status_code == 403 and "form has expired" in refused.text, refused.text
+    as_a_file = client.post(SANDBOX + "/oauth/login", data=form, files={"csrf_token": ("t.txt", b"x")},
+                            follow_redirects=False)
+    assert as_a_file.status_code == 403 and "form has expired" in as_a_file.text
