@@ -20,6 +20,7 @@ from cielo.config import Settings, get_settings
 from cielo.db import Database
 from cielo.logs import AccessLog
 from cielo.promo import errors as promo_errors
+from cielo.promo import expiry
 from cielo.promo import openapi as promo_docs
 from cielo.promo.access import Access
 from cielo.promo.cards.service import CardService
@@ -32,7 +33,7 @@ from cielo.promo.environments import Environment
 from cielo.promo.establishments.admin_router import router as admin_establishments_router
 from cielo.promo.establishments.service import EstablishmentService
 from cielo.promo.holders.service import HolderService
-from cielo.promo.oauth.service import LoginError, OAuthService
+from cielo.promo.oauth.service import FlowStarts, LoginError, OAuthService, RedirectMismatch
 from cielo.promo.partners.admin_router import router as admin_partners_router
 from cielo.promo.partners.service import PartnerService
 from cielo.promo.promotions.admin_router import router as admin_promotions_router
@@ -45,6 +46,7 @@ from cielo.promo.subscriptions.service import SubscriptionService, run_consumer
 from cielo.promo.transactions.admin_router import router as admin_transactions_router
 from cielo.promo.transactions.service import IngestError, TransactionService
 from cielo.ratelimit import RateLimiter
+from cielo.security.binding import FlowBinding
 from cielo.security.csrf import Csrf
 from cielo.security.secrets import secret_box_from_settings
 from cielo.security.signing import signing_keys_from_settings
@@ -58,7 +60,8 @@ from cielo.web.http import (
 )
 from cielo.web.middleware import RequestContextMiddleware
 from cielo.web.openapi import finish_document
-from cielo.web.pages import error_page
+from cielo.web.pages import error_page, prefers_html
+from cielo.web.private import PrivateAnswers
 from cielo.web.routing import add_routes
 from cielo.whitelabel import errors as wl_errors
 from cielo.whitelabel.router import PREFIX as WHITELABEL_PREFIX
@@ -95,6 +98,13 @@ def _install_error_handlers(app: FastAPI) -> None:
         # A login, consent or card page that cannot be shown (dead or used link): an HTML
         # page. Form problems are caught by the pages themselves and shown on the form.
         return error_page(exc.status_code, str(exc))
+
+    @app.exception_handler(RedirectMismatch)
+    async def _redirect_mismatch(request: Request, exc: RedirectMismatch):
+        # /login and /cards (API.md §3.1): a browser is shown a page saying what to do about it
+        if prefers_html(request):
+            return error_page(exc.status_code, exc.for_a_person())
+        return promo_errors.promo_error_response(exc)
 
     @app.exception_handler(promo_errors.PromoError)
     async def _promo_error(_request: Request, exc: promo_errors.PromoError):
@@ -144,6 +154,23 @@ def _install_error_handlers(app: FastAPI) -> None:
         return error_style_for(request.url.path)(400, sentence)
 
 
+def _private_answers() -> PrivateAnswers:
+    """The answers that carry personal data, secrets or tokens: never stored by a cache; the
+    sign-in and card redirects and the pages tell no referrer either (API.md §2, §3.1)."""
+    private = PrivateAnswers()
+    private.add(WHITELABEL_PREFIX, prefix=True)  # every answer carries an api_secret
+    private.add(DEVELOPER_PREFIX, prefix=True, no_referrer=True)
+    for env in Environment:
+        base = env.base_path
+        for path in ("/me", "/access-token", "/refresh-token"):
+            private.add(base + path)
+        private.add(base + "/me/", prefix=True)
+        for path in ("/login", "/cards"):  # /cards carries the holder's access_token in its address
+            private.add(base + path, no_referrer=True)
+        private.add(base + "/oauth/", prefix=True, no_referrer=True)
+    return private
+
+
 TAGS = [
     {"name": "White-label accounts", "description": "cielo24 Canvas Studio white-label accounts: the customers integrated "
      "with Canvas, behind a bearer token of the whitelabel scope. Errors are `{\"error\": sentence}` (and "
@@ -182,6 +209,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         index = app.state.services.promotions.index
         warming = asyncio.get_running_loop().create_task(index.warm()) if index is not None else None
         pruning = asyncio.get_running_loop().create_task(ChangeLog(db).keep_pruned(stop))
+        expiring = asyncio.get_running_loop().create_task(expiry.keep_pruned(db, stop))
         # Everything made at start-up (modules, the app, SQLAlchemy's mappers) lives as long as
         # the process: out of the collector's sight, a full collection only walks what requests
         # made since (measured on /promotions: p99 at 4 connections, see docs/performance-history.md).
@@ -194,6 +222,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if warming is not None:
             await warming
         await pruning
+        await expiring
         if access_log is not None:
             access_log.flush()
         await db.dispose()
@@ -213,12 +242,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     signing = signing_keys_from_settings(settings)
     limiter = RateLimiter(settings.redis_url, timeout=settings.redis_timeout)
     access = Access(db, limiter, caches)
-    cards = CardService(db, signing, caches)
+    starts = FlowStarts(limiter, settings.flow_starts_per_minute)
+    cards = CardService(db, signing, caches, starts)
     app.state.services = Services(
         settings=settings, db=db, redis=limiter.redis, caches=caches, secret_box=box, signing=signing, csrf=Csrf(signing),
-        limiter=limiter, authenticator=Authenticator(db, caches), whitelabel=WhiteLabelService(db, box, caches),
+        binding=FlowBinding(signing), limiter=limiter, authenticator=Authenticator(db, caches),
+        whitelabel=WhiteLabelService(db, box, caches),
         developers=DeveloperService(db, limiter, box), applications=ApplicationService(db), access=access,
-        oauth=OAuthService(db, access, box, signing, limiter), holders=HolderService(db, box, caches), cards=cards,
+        oauth=OAuthService(db, access, box, signing, limiter, starts), holders=HolderService(db, box, caches),
+        cards=cards,
         partners=PartnerService(db), establishments=EstablishmentService(db, caches),
         promotions=PromotionService(db, caches, in_memory=settings.search_index),
         subscriptions=SubscriptionService(db, caches, max_attempts=settings.queue_max_attempts,
@@ -235,5 +267,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     add_routes(app, routers)
     finish_document(app, security_schemes={**promo_docs.SECURITY_SCHEMES, **WHITELABEL_SECURITY}, tags=TAGS,
                     finishers=(document_back_office,))
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, access_log=access_log)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, access_log=access_log,
+                       private=_private_answers())
     return app

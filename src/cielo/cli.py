@@ -81,6 +81,7 @@ def serve(
     from cielo.db.migrate import upgrade
     from cielo.logs import configure, logging_config
     from cielo.security.secrets import secret_box_from_settings
+    from cielo.security.signing import signing_keys_from_settings
     from cielo.web.serving import CoalescingHttpToolsProtocol
 
     if not os.environ.get("CIELO_PUBLIC_URL"):  # this port's address, for the worker processes too
@@ -88,7 +89,10 @@ def serve(
     settings = _settings(database_url)
     configure(settings.log_level, settings.log_json)
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    secret_box_from_settings(settings)  # creates the key file of the embedded default
+    # the key files of the embedded default, created (0600 in a 0700 directory) or checked
+    # before any worker starts: main() turns a refusal into its message (security/keyfiles.py)
+    secret_box_from_settings(settings)
+    signing_keys_from_settings(settings)
 
     async def migrate_once() -> None:
         db = Database(settings.resolved_database_url, pool_size=1)
@@ -127,8 +131,10 @@ def worker(
     batch: int = typer.Option(200, min=1, max=10_000, help="Requests claimed per transaction."),
     idle: float = typer.Option(0.2, min=0.01, max=60, help="Seconds to wait when the queue is empty."),
 ) -> None:
-    """Process subscription requests (for scale-out; `serve` also does it unless CIELO_QUEUE_CONSUMER=false)."""
+    """Process subscription requests (for scale-out; `serve` also does it unless CIELO_QUEUE_CONSUMER=false),
+    and delete what has expired (as `serve` does)."""
     from cielo.logs import configure
+    from cielo.promo.expiry import keep_pruned
     from cielo.promo.subscriptions.service import SubscriptionService, run_consumer
 
     settings = _settings(database_url)
@@ -144,11 +150,14 @@ def worker(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         err.print("Processing subscription requests; Ctrl+C to stop.")
+        expiring = loop.create_task(keep_pruned(db, stop))
         try:
             service = SubscriptionService(db, max_attempts=settings.queue_max_attempts,
                                           retry_seconds=settings.queue_retry_seconds)
             await run_consumer(service, stop, idle_seconds=idle, batch=batch)
         finally:
+            stop.set()
+            await expiring
             await db.dispose()
 
     asyncio.run(main())
@@ -393,8 +402,14 @@ def sandbox_seed(
 
 
 def main() -> None:
+    from cielo.security.keyfiles import KeyFileError
+
     runtime.tune()
-    app()
+    try:
+        app()
+    except KeyFileError as exc:  # a key file others may read: say what to do, not a traceback
+        err.print(str(exc), style="red", markup=False, highlight=False, soft_wrap=True)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":  # pragma: no cover

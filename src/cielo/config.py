@@ -81,6 +81,9 @@ class Settings(BaseSettings):
                     "promotions' change log (needs `cache`); off: every search queries the database's spatial index.",
     )
     max_body_bytes: int = Field(default=65536, ge=1024, description="Largest request body accepted.")
+    flow_starts_per_minute: int = Field(
+        default=300, ge=1, description="Sign-ins and card registrations begun (GET /login, GET /cards) a minute from "
+                                       "one address; ten times as many for one client.")
     db_pool_size: int = Field(default=10, ge=1)
     db_command_timeout: float = Field(
         default=30, ge=1, description="Seconds a PostgreSQL statement of `serve` or `worker` may take before it is "

@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # the annotations only: importing this module imports no doma
     from cielo.promo.subscriptions.service import SubscriptionService
     from cielo.promo.transactions.service import TransactionService
     from cielo.ratelimit import RateLimiter
+    from cielo.security.binding import FlowBinding
     from cielo.security.csrf import Csrf
     from cielo.security.secrets import SecretBox
     from cielo.security.signing import SigningKeys
@@ -41,6 +42,7 @@ class Services:
     secret_box: SecretBox
     signing: SigningKeys
     csrf: Csrf
+    binding: FlowBinding
     limiter: RateLimiter
     authenticator: Authenticator
     whitelabel: WhiteLabelService

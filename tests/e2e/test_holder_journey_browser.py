@@ -1,5 +1,6 @@
 """A card holder in a real browser: /login → sign up → consent → code → token → /me →
-/cards page → add a card → /me/cards."""
+/cards page → add a card → /me/cards. The flows begin on the partner's site (another site than
+the service's), and their pages refuse a second browser holding their addresses."""
 
 from __future__ import annotations
 
@@ -16,7 +17,27 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 BASE = "/sandbox/promotions/v1"
 
 
-def test_holder_journey(page, live):
+def _from_the_partner_s_site(page, partner_site: str, url: str) -> None:
+    """Navigate to ``url`` as a link on the partner's site would (a cross-site navigation)."""
+    page.goto(partner_site)
+    with page.expect_navigation():
+        page.evaluate("url => { window.location.href = url; }", url)
+
+
+def _refused_elsewhere(browser, url: str) -> None:
+    """Another browser opening a step's address gets the error page, no form."""
+    context = browser.new_context(locale="pt-BR")
+    try:
+        other = context.new_page()
+        response = other.goto(url)
+        assert response is not None and response.status == 403
+        assert "started in another browser" in other.content()
+        assert other.locator("form").count() == 0 and urlsplit(other.url).path == urlsplit(url).path
+    finally:
+        context.close()
+
+
+def test_holder_journey(page, live, browser):
     callback = live.url.replace("127.0.0.1", "localhost") + "/healthz"
     with httpx.Client(base_url=live.url, follow_redirects=True) as developer:
         panel = Panel(developer)
@@ -30,15 +51,18 @@ def test_holder_journey(page, live):
 
     login = {"client_id": creds.client_id, "redirect_url": callback, "name": "Maria Silva", "cpf": "390.533.447-05",
              "birthdate": "1990-05-17", "email": "maria@example.com", "state": "e2e-state"}
-    page.goto(f"{live.url}{BASE}/login?{urlencode(login)}")
+    partner_site = callback  # localhost: another site than 127.0.0.1, where the service is reached
+    _from_the_partner_s_site(page, partner_site, f"{live.url}{BASE}/login?{urlencode(login)}")
     assert "/oauth/login" in page.url
     page.snap("sign-up")
+    _refused_elsewhere(browser, page.url)
     page.fill("#password", "senha muito segura")
     page.fill("#password_confirm", "senha muito segura")
     page.check("input[name=accept_terms]")
     page.click("button:has-text('Create account')")
     assert "/oauth/consent" in page.url
     page.snap("consent")
+    _refused_elsewhere(browser, page.url)
     page.click("button:has-text('Allow')")
     landed = urlsplit(page.url)
     assert landed.path == "/healthz"
@@ -55,8 +79,9 @@ def test_holder_journey(page, live):
     assert me.status_code == 200 and me.json()["document"] == "39053344705"
 
     cards = {"client_id": creds.client_id, "access_token": access, "redirect_url": callback}
-    page.goto(f"{live.url}{BASE}/cards?{urlencode(cards)}")
+    _from_the_partner_s_site(page, partner_site, f"{live.url}{BASE}/cards?{urlencode(cards)}")
     assert "/oauth/cards" in page.url
+    _refused_elsewhere(browser, page.url)
     page.fill("#card_number", "4111 1111 1111 1111")
     page.fill("#expiry_month", "12")
     page.fill("#expiry_year", str(date.today().year + 2))

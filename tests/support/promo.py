@@ -213,3 +213,13 @@ def seed_holder_with_card(settings) -> tuple[int, int]:
             await db.dispose()
 
     return run(go())
+
+
+def another_browser(app, client, address: tuple[str, int] = ("testclient", 50000)):
+    """A second browser (cookies of its own; another client address when given) served on
+    ``client``'s event loop, to which the database's pooled connections belong."""
+    from starlette.testclient import TestClient
+
+    browser = TestClient(app, raise_server_exceptions=False, client=address)
+    browser.portal = client.portal
+    return browser

@@ -110,6 +110,18 @@ def answers(success: dict[int | str, dict[str, Any]],
     return documented
 
 
+def page_or_error(status: int, page: str) -> dict[str, Any]:
+    """An error that a browser (``Accept`` ranking ``text/html`` first) is shown as an HTML page."""
+    answer = error(status)
+    return {**answer, "description": f"{answer['description']} {page}",
+            "content": {**answer["content"], "text/html": {"schema": {"type": "string"}}}}
+
+
+# /login's and /cards' 400 (API.md §3.1)
+REDIRECT_REFUSED = page_or_error(400, "To a browser, an unregistered `redirect_url` is an HTML page naming it and "
+                                      "saying where redirect URLs are registered.")
+
+
 CPF_PATTERN = r"^([0-9]{11}|[0-9]{3}\.[0-9]{3}\.[0-9]{3}-[0-9]{2})$"
 CNPJ_PATTERN = r"^([0-9]{14}|[0-9]{2}\.[0-9]{3}\.[0-9]{3}/[0-9]{4}-[0-9]{2})$"
 

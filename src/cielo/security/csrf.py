@@ -40,8 +40,14 @@ class Csrf:
         if new_value is not None:
             response.set_cookie(COOKIE, new_value, httponly=True, samesite="strict", secure=secure, path="/")
 
-    def valid(self, request: Request, submitted: str | None) -> bool:
+    def valid(self, request: Request, submitted) -> bool:
         value = request.cookies.get(COOKIE)
-        if not value or not submitted:
+        if not value or not isinstance(submitted, str) or not submitted:  # (a file, in a multipart form)
             return False
-        return hmac.compare_digest(self._sign(value), submitted)
+        return matches(submitted, self._sign(value))
+
+
+def matches(presented: str, expected: str) -> bool:
+    """A presented token against the expected one in constant time, whatever it holds
+    (``hmac.compare_digest`` refuses two strings with non-ASCII characters: a 500)."""
+    return hmac.compare_digest(presented.encode("utf-8", "surrogatepass"), expected.encode("ascii"))

@@ -52,6 +52,16 @@ def needs_rehash(stored: str) -> bool:
     return _hasher.check_needs_rehash(stored)
 
 
+async def check(stored: str | None, password: str) -> tuple[bool, str | None]:
+    """What every sign-in asks (developers and holders), on the hashing pool: whether
+    ``password`` matches, and, when it does and the stored hash was made with weaker parameters
+    than today's, the new hash to store in its place (argon2's ``check_needs_rehash``), else None."""
+    if not await verify_off_loop(stored, password):  # (a missing hash takes as long, against the dummy)
+        return False, None
+    assert stored is not None  # verify_password refuses a missing hash
+    return True, await hash_off_loop(password) if needs_rehash(stored) else None
+
+
 def password_problem(password: str, confirm: str | None = None) -> str | None:
     """A sentence saying what is wrong with a new password, or None."""
     if len(password) < MIN_LENGTH:

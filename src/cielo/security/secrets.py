@@ -4,17 +4,19 @@ A stored value reads ``<key id>:<Fernet token>``; the key id (first 8 hex digits
 SHA-256) says which key encrypted it, so rotation can find what is left to re-encrypt and
 decryption goes straight to the right key. Keys come from ``CIELO_SECRET_KEYS`` (comma
 separated, newest first) or from ``<data dir>/secret.keys`` (one per line, newest first),
-generated with mode 0600 on first start. The file is re-read when it changes, so every
+generated with mode 0600 (in a 0700 directory) on first start, and refused at start when
+other users may read it (``keyfiles``). The file is re-read when it changes, so every
 process follows a rotation made by ``cielo admin rotate-keys``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
+
+from cielo.security import keyfiles
 
 KEY_FILE_NAME = "secret.keys"
 
@@ -41,29 +43,12 @@ def _parse_keys(raw: list[str], where: str) -> list[bytes]:
 
 def write_key_file(path: Path, keys: list[bytes]) -> None:
     """Replace the key file atomically, readable by its owner only."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write("\n".join(k.decode("ascii") for k in keys) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    keyfiles.replace(path, "\n".join(k.decode("ascii") for k in keys) + "\n")
 
 
 def ensure_key_file(path: Path) -> None:
     """Create the key file with a fresh key unless it exists (safe when processes race)."""
-    if path.exists():
-        return
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
-    write_key_file(tmp, [Fernet.generate_key()])
-    try:
-        os.link(tmp, path)  # atomic: fails if another process created the file first
-    except FileExistsError:
-        pass
-    finally:
-        tmp.unlink(missing_ok=True)
+    keyfiles.create_once(path, Fernet.generate_key().decode("ascii") + "\n")
 
 
 class SecretBox:
@@ -153,4 +138,5 @@ def secret_box_from_settings(settings) -> SecretBox:
         return SecretBox(env_keys=settings.secret_keys)
     path = Path(settings.data_dir) / KEY_FILE_NAME
     ensure_key_file(path)
+    keyfiles.check_private(path)
     return SecretBox(key_file=path)

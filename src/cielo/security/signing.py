@@ -3,13 +3,13 @@
 Used for CSRF tokens and for the keyed fingerprints of card numbers, which must stay stable
 for the life of the data (unlike the Fernet keys, which rotate). The key comes from
 ``CIELO_SIGNING_KEY`` (64 hex digits) or ``<data dir>/signing.key``, generated with mode
-0600 on first start. All processes of a deployment must share it.
+0600 (in a 0700 directory) on first start and refused at start when other users may read it
+(``keyfiles``). All processes of a deployment must share it.
 """
 
 from __future__ import annotations
 
 import hmac
-import os
 import secrets
 from hashlib import sha256
 from pathlib import Path
@@ -17,22 +17,14 @@ from pathlib import Path
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from cielo.security import keyfiles
+
 KEY_FILE_NAME = "signing.key"
 
 
 def _load_or_create(path: Path) -> bytes:
-    if not path.exists():
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_hex(32) + "\n")
-        try:
-            os.link(tmp, path)  # atomic create-if-absent when processes race
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink(missing_ok=True)
+    keyfiles.create_once(path, secrets.token_hex(32) + "\n")
+    keyfiles.check_private(path)
     return bytes.fromhex(path.read_text().strip())
 
 

@@ -1,4 +1,5 @@
-"""Pure ASGI middleware: request id, access log, body-size cap, last-resort error answer.
+"""Pure ASGI middleware: request id, access log, body-size cap, last-resort error answer, and the
+headers that keep private answers out of caches and referrers (``web/private.py``).
 
 Written as raw ASGI rather than ``BaseHTTPMiddleware`` because it sits on every request:
 the raw form adds no task or stream copies (see docs/performance-history.md).
@@ -18,6 +19,7 @@ from cielo.cache import RequestMarker, request_marker
 from cielo.db import unavailable
 from cielo.logs import AccessLog, request_id_var
 from cielo.web.http import STATUS_SENTENCES, error_style_for
+from cielo.web.private import PrivateAnswers
 
 error_log = logging.getLogger("cielo.error")
 
@@ -50,10 +52,12 @@ RETRY_AFTER_S = 5
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, access_log: AccessLog | None = None) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, access_log: AccessLog | None = None,
+                 private: PrivateAnswers | None = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.access_log = access_log
+        self.private = private or PrivateAnswers()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -77,12 +81,14 @@ class RequestContextMiddleware:
         limit = self.max_body_bytes
         if path.startswith("/admin/v1/") and path.endswith("/transactions/batch"):
             limit = max(limit, BATCH_BODY_BYTES)  # up to 1,000 transactions, a few hundred bytes each
+        private = self.private.rule(path)
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder[0] = message["status"]
                 message.setdefault("headers", [])
-                message["headers"] = list(message["headers"]) + [(b"x-request-id", request_id.encode("ascii"))]
+                headers = list(message["headers"]) + [(b"x-request-id", request_id.encode("ascii"))]
+                message["headers"] = PrivateAnswers.apply(private, headers)  # no-store, no-referrer (web/private.py)
             await send(message)
 
         received = 0

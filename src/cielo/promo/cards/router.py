@@ -9,15 +9,19 @@ from starlette.responses import RedirectResponse, Response
 
 from cielo.promo import openapi as docs
 from cielo.promo.cards.schemas import Card
-from cielo.promo.cards.service import kept_fields
+from cielo.promo.cards.service import REQUEST_LIFETIME, kept_fields
 from cielo.promo.environments import Environment
 from cielo.promo.oauth.service import LoginError
 from cielo.promo.pagination import Page
-from cielo.promo.requests import FORM_EXPIRED, expand, path_id, url_of
+from cielo.promo.requests import FORM_EXPIRED, client_ip, expand, path_id, url_of
 from cielo.services import services
 from cielo.web.http import JSONResponse
-from cielo.web.pages import PAGE_HEADERS, csrf_ok, render
+from cielo.web.pages import PAGE_HEADERS, bind_browser, browser_bound, csrf_ok, release_browser, render
 from cielo.web.routing import LeanRoute
+
+CARD = "card"  # the purpose a card registration's browser cookie is bound to (security/binding.py)
+OTHER_BROWSER = ("This card registration was started in another browser, and for your security it goes on only "
+                 "there. Go back to the application and add the card again from this browser.")
 
 
 def router(env: Environment) -> APIRouter:
@@ -27,7 +31,8 @@ def router(env: Environment) -> APIRouter:
     @routes.get("/cards", tags=["Authorization"], status_code=301, response_class=RedirectResponse,
                 summary="Getting the HTML from the card register page",
                 responses=docs.answers({301: {"description": "To the card registration page.", "headers": {
-                    "Location": docs.header("The card registration page.", {"type": "string"}, required=True)}}},
+                    "Location": docs.header("The card registration page.", {"type": "string"}, required=True)}},
+                    400: docs.REDIRECT_REFUSED},
                     (400, 401, 403, 422, 429, 500, 502)),
                 openapi_extra=docs.operation(
                     docs.NONE,
@@ -42,10 +47,20 @@ def router(env: Environment) -> APIRouter:
         found = services(request)
         caller = await found.access.holder_from_query(request, env)
         card_request = await found.cards.start(env, caller.holder, caller.application,
-                                               request.query_params.get("redirect_url"))
+                                               request.query_params.get("redirect_url"), client_ip(request))
         query = urlencode({"client_id": caller.application.client_id, "redirect_url": card_request.redirect_url,
                            "request": card_request.public_id})
-        return RedirectResponse(url_of(request, env, "/oauth/cards") + "?" + query, status_code=301)
+        response = RedirectResponse(url_of(request, env, "/oauth/cards") + "?" + query, status_code=301)
+        bind_browser(request, response, CARD, card_request.public_id, path=url_of(request, env, "/oauth/"),
+                     lifetime=REQUEST_LIFETIME)
+        return response
+
+    async def _context(request: Request, public_id):
+        """The card registration of a page's link, in the browser that began it (else an error page)."""
+        context = await services(request).cards.context(env, public_id)
+        if not browser_bound(request, CARD, context[0].public_id):
+            raise LoginError(OTHER_BROWSER, 403)
+        return context
 
     async def _cards_page(request: Request, context, *, error=None, status_code=200, form=None) -> Response:
         card_request, app, partners = context
@@ -55,21 +70,21 @@ def router(env: Environment) -> APIRouter:
 
     @page("/oauth/cards", methods=["GET"], include_in_schema=False)
     async def cards_page(request: Request) -> Response:
-        context = await services(request).cards.context(env, request.query_params.get("request"))
-        return await _cards_page(request, context)
+        return await _cards_page(request, await _context(request, request.query_params.get("request")))
 
     @page("/oauth/cards", methods=["POST"], include_in_schema=False)
     async def cards_submit(request: Request) -> Response:
         form = await request.form()
-        service = services(request).cards
-        context = await service.context(env, str(form.get("request", "")))
+        context = await _context(request, str(form.get("request", "")))
         if not csrf_ok(request, form):
             return await _cards_page(request, context, error=FORM_EXPIRED, status_code=403, form=form)
         try:
-            _, target = await service.register(env, context[0], context[2], form)
+            _, target = await services(request).cards.register(env, context[0], context[2], form)
         except LoginError as exc:
             return await _cards_page(request, context, error=str(exc), status_code=exc.status_code, form=form)
-        return RedirectResponse(target, status_code=303, headers=PAGE_HEADERS)
+        response = RedirectResponse(target, status_code=303, headers=PAGE_HEADERS)
+        release_browser(request, response, context[0].public_id, path=url_of(request, env, "/oauth/"))
+        return response
 
     @routes.get("/me/cards", tags=["Fidelity"], summary="Returns the card holder's list", response_model=list[Card],
                 responses=docs.answers({200: docs.ok(list[Card], "The holder's cards.", listed=True)}),

@@ -14,7 +14,7 @@ deployment; the simulator stands where that call would be.)
 from __future__ import annotations
 
 import builtins
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -22,18 +22,25 @@ from stdnum import luhn
 
 from cielo.cache import CacheRegistry
 from cielo.db import Database, utcnow
+from cielo.db.pruning import delete_where
 from cielo.promo.cards.brands import brand_of, cvv_length
 from cielo.promo.cards.models import Card, CardPartner, CardRequest
 from cielo.promo.developer.models import Application
 from cielo.promo.environments import Environment
-from cielo.promo.errors import PromoError, invalid, missing
-from cielo.promo.oauth.service import LoginError
+from cielo.promo.errors import PromoError
+from cielo.promo.oauth.service import FlowStarts, LoginError, registered_redirect_url
 from cielo.promo.pagination import Page
 from cielo.promo.partners.models import Partner
 from cielo.security import tokens
 from cielo.security.signing import SigningKeys
 
 REQUEST_LIFETIME = timedelta(minutes=15)
+# What the card page says when its link cannot be used: where to go for a fresh one.
+FRESH_LINK = "Go back to the application and open the card page again from there: it opens a fresh link."
+LINK_INVALID = "This card registration link is not valid. " + FRESH_LINK
+LINK_EXPIRED = (f"This card registration link has expired (a link works for {REQUEST_LIFETIME.seconds // 60} "
+                "minutes). " + FRESH_LINK)
+LINK_USED = "This card registration link has already been used (a link works once). " + FRESH_LINK
 TYPES = ("DEBIT", "CREDIT", "MULTIPLE")
 DECLINING_TEST_CVV = "000"
 KEPT = ("expiry_month", "expiry_year", "holder_name", "nickname", "type")  # never the card number or the CVV
@@ -52,9 +59,11 @@ _CARD_COLUMNS = (Card.id, Card.brand, Card.pan_length, Card.last4, Card.type, Ca
 
 
 class CardService:
-    def __init__(self, db: Database, signing: SigningKeys, caches: CacheRegistry | None = None) -> None:
+    def __init__(self, db: Database, signing: SigningKeys, caches: CacheRegistry | None = None,
+                 starts: FlowStarts | None = None) -> None:
         self._db = db
         self._signing = signing
+        self._starts = starts  # counts /cards calls (the command line's ingestion makes none)
         # Exact read caches (emptied by any commit anywhere, cielo.cache): a holder's pages of
         # cards and single cards, as answered. Without a registry (ingestion from the command
         # line) nothing is kept.
@@ -67,11 +76,11 @@ class CardService:
 
     # ---- GET /cards and the registration page -------------------------------------------
 
-    async def start(self, env: Environment, holder_id: int, app: Application, redirect_url: str | None) -> CardRequest:
-        if not redirect_url:
-            raise missing("redirect_url")
-        if redirect_url not in app.redirect_urls:
-            raise invalid("The 'redirect_url' is not one of the redirect URLs registered for this client.")
+    async def start(self, env: Environment, holder_id: int, app: Application, redirect_url: str | None,
+                    client_ip: str) -> CardRequest:
+        redirect_url = registered_redirect_url(app, redirect_url)
+        if self._starts is not None:
+            await self._starts.admit("cards", app, client_ip)
         row = CardRequest(public_id=tokens.link_id(), environment=env.value, application_id=app.id,
                           holder_id=holder_id, redirect_url=redirect_url, expires_at=utcnow() + REQUEST_LIFETIME)
         async with self._db.write() as session:
@@ -80,20 +89,22 @@ class CardService:
 
     async def context(self, env: Environment, public_id: str | None) -> tuple[CardRequest, Application, list[Partner]]:
         if not tokens.is_link_id(public_id):
-            raise LoginError("This card registration link is not valid; start again from the application.")
+            raise LoginError(LINK_INVALID)
         async with self._db.read() as session:
             row = await session.scalar(select(CardRequest).where(CardRequest.public_id == public_id))
             if row is None or row.environment != env.value:
-                raise LoginError("This card registration link is not valid; start again from the application.")
-            if row.completed_at is not None or row.expires_at <= utcnow():
-                raise LoginError("This card registration link has expired; start again from the application.")
+                raise LoginError(LINK_INVALID)
+            if row.completed_at is not None:
+                raise LoginError(LINK_USED)
+            if row.expires_at <= utcnow():
+                raise LoginError(LINK_EXPIRED)
             app = await session.get(Application, row.application_id)
             partners = list((await session.scalars(
                 select(Partner).where(Partner.environment == env.value, Partner.active.is_(True))
                 .order_by(Partner.name, Partner.id)
             )).all())
         if app is None:  # pragma: no cover - a request's application is never deleted
-            raise LoginError("This card registration link is not valid; start again from the application.")
+            raise LoginError(LINK_INVALID)
         return row, app, partners
 
     async def register(self, env: Environment, request: CardRequest, partners: list[Partner], form) -> tuple[Card, str]:
@@ -149,7 +160,7 @@ class CardService:
             async with self._db.write() as session:
                 done = await session.get(CardRequest, request.id, with_for_update=True)
                 if done is None or done.completed_at is not None:
-                    raise LoginError("This card registration link has already been used.")
+                    raise LoginError(LINK_USED)
                 done.completed_at = now
                 session.add(card)
                 await session.flush()
@@ -209,3 +220,8 @@ class CardService:
         if partners is not None:
             body["partners"] = partners
         return body
+
+
+async def prune(db: Database, horizon: datetime) -> dict[str, int]:
+    """Delete the card registration requests that expired before ``horizon`` (promo/expiry.py)."""
+    return {"card requests": await delete_where(db, CardRequest, CardRequest.expires_at < horizon)}

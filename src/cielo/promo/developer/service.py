@@ -7,17 +7,18 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlencode, urlsplit
 
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from cielo.admin.common import in_environment
 from cielo.audit import service as audit
 from cielo.audit.service import Actor
 from cielo.db import Database, utcnow
+from cielo.db.pruning import delete_where
 from cielo.promo.developer.models import (
     AppAccessToken,
     Application,
@@ -241,6 +242,12 @@ def parse_profile(rpm: str, page: str, body: str, groups: list[str]) -> TokenPro
     )
 
 
+async def prune(db: Database, horizon: datetime) -> dict[str, int]:
+    """Delete the panel sessions that expired or were ended before ``horizon`` (promo/expiry.py)."""
+    return {"panel sessions": await delete_where(db, DeveloperSession, or_(
+        DeveloperSession.expires_at < horizon, DeveloperSession.ended_at < horizon))}
+
+
 class DeveloperService:
     def __init__(self, db: Database, limiter: RateLimiter, box: SecretBox) -> None:
         self._db = db
@@ -279,12 +286,12 @@ class DeveloperService:
             if email_problem(email) is None:  # (an address that cannot be an account's is not looked up)
                 async with self._db.read() as session:
                     developer = await session.scalar(select(Developer).where(Developer.email == email))
-            if not await passwords.verify_off_loop(developer.password_hash if developer else None, password):
+            matched, upgraded = await passwords.check(developer.password_hash if developer else None, password)
+            if not matched:
                 await attempt.failed()
                 raise PanelError("The e-mail or the password is wrong.")
         assert developer is not None
         issued = tokens.issue(SESSION_PREFIX)
-        rehashed = await passwords.hash_off_loop(password) if passwords.needs_rehash(developer.password_hash) else None
         async with self._db.write() as session:
             session.add(
                 DeveloperSession(
@@ -294,10 +301,8 @@ class DeveloperService:
                     expires_at=utcnow() + SESSION_LIFETIME,
                 )
             )
-            if rehashed is not None:
-                row = await session.get(Developer, developer.id)
-                assert row is not None  # signed in a moment ago; developers are never deleted
-                row.password_hash = rehashed
+            if upgraded is not None:
+                await session.execute(update(Developer).where(Developer.id == developer.id).values(password_hash=upgraded))
         return developer, issued.token
 
     async def from_session(self, cookie: str | None) -> Developer | None:

@@ -52,7 +52,8 @@ class AuthorizationCode(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code_digest: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True, nullable=False)
-    grant_id: Mapped[int] = mapped_column(ForeignKey("oauth_grants.id", ondelete="CASCADE"), nullable=False)
+    # indexed: deleting an expired grant deletes its codes (promo/expiry.py)
+    grant_id: Mapped[int] = mapped_column(ForeignKey("oauth_grants.id", ondelete="CASCADE"), nullable=False, index=True)
     application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"), nullable=False)
     redirect_url: Mapped[str] = mapped_column(Text, nullable=False)
     code_challenge: Mapped[str | None] = mapped_column(String(128), nullable=True)

@@ -13,15 +13,26 @@ from cielo.promo.environments import Environment
 from cielo.promo.errors import PromoError
 from cielo.promo.holders import devices
 from cielo.promo.oauth.schemas import AccessTokenRequest, RefreshTokenRequest, TokenPair
-from cielo.promo.oauth.service import LoginError
+from cielo.promo.oauth.service import REQUEST_LIFETIME, LoginContext, LoginError
 from cielo.promo.requests import FORM_EXPIRED, client_ip, json_object, url_of
 from cielo.services import services
 from cielo.web.http import JSONResponse
-from cielo.web.pages import PAGE_HEADERS, csrf_ok, error_page, render, secure_request
+from cielo.web.pages import (
+    PAGE_HEADERS,
+    bind_browser,
+    browser_bound,
+    csrf_ok,
+    error_page,
+    release_browser,
+    render,
+    secure_request,
+)
 from cielo.web.routing import LeanRoute
 
 TAG = "Authorization"
-NO_STORE = {"Cache-Control": "no-store"}
+SIGN_IN = "sign-in"  # the purpose a sign-in's browser cookie is bound to (security/binding.py)
+OTHER_BROWSER = ("This sign-in was started in another browser, and for your security it goes on only there. "
+                 "Go back to the application and sign in again from this browser.")
 
 
 def grant_type(body: dict, expected: str) -> None:
@@ -69,14 +80,25 @@ def router(env: Environment) -> APIRouter:
     @routes.get("/login", tags=[TAG], status_code=301, response_class=RedirectResponse,
                 summary="Getting HTML from LOGIN page",
                 responses=docs.answers({301: {"description": "To the sign-in page.", "headers": {
-                    "Location": docs.header("The sign-in page.", {"type": "string"}, required=True)}}},
+                    "Location": docs.header("The sign-in page.", {"type": "string"}, required=True)}},
+                    400: docs.REDIRECT_REFUSED},
                     (400, 401, 422, 429, 500, 502)),
                 openapi_extra=docs.operation(docs.NONE, *_LOGIN))
     async def login(request: Request) -> Response:
-        auth_request, app = await services(request).oauth.start(env, request.query_params)
+        auth_request, app = await services(request).oauth.start(env, request.query_params, client_ip(request))
         query = urlencode({"client_id": app.client_id, "redirect_url": auth_request.redirect_url,
                            "request": auth_request.public_id})
-        return RedirectResponse(url_of(request, env, "/oauth/login") + "?" + query, status_code=301)
+        response = RedirectResponse(url_of(request, env, "/oauth/login") + "?" + query, status_code=301)
+        bind_browser(request, response, SIGN_IN, auth_request.public_id, path=url_of(request, env, "/oauth/"),
+                     lifetime=REQUEST_LIFETIME)
+        return response
+
+    async def _context(request: Request, public_id) -> LoginContext:
+        """The sign-in of a page's link, in the browser that began it (else an error page)."""
+        ctx = await services(request).oauth.context(env, public_id)
+        if not browser_bound(request, SIGN_IN, ctx.request.public_id):
+            raise LoginError(OTHER_BROWSER, 403)
+        return ctx
 
     async def _login_page(request: Request, ctx, *, error=None, status_code=200, entered=None) -> Response:
         digits = ctx.prefill["cpf"]
@@ -87,14 +109,14 @@ def router(env: Environment) -> APIRouter:
 
     @page("/oauth/login", methods=["GET"], include_in_schema=False)
     async def login_page(request: Request) -> Response:
-        ctx = await services(request).oauth.context(env, request.query_params.get("request"))
+        ctx = await _context(request, request.query_params.get("request"))
         return await _login_page(request, ctx)
 
     @page("/oauth/login", methods=["POST"], include_in_schema=False)
     async def login_submit(request: Request) -> Response:
         form = await request.form()
         oauth = services(request).oauth
-        ctx = await oauth.context(env, str(form.get("request", "")))
+        ctx = await _context(request, str(form.get("request", "")))
         if not csrf_ok(request, form):
             return await _login_page(request, ctx, error=FORM_EXPIRED, status_code=403)
         device = devices.sighting(request)
@@ -114,7 +136,7 @@ def router(env: Environment) -> APIRouter:
 
     @page("/oauth/consent", methods=["GET"], include_in_schema=False)
     async def consent_page(request: Request) -> Response:
-        ctx = await services(request).oauth.context(env, request.query_params.get("request"))
+        ctx = await _context(request, request.query_params.get("request"))
         if ctx.request.holder_id is None:
             return error_page(400, "Sign in first.")
         return render(request, "promo/consent.html", app_name=ctx.application.name, request_id=ctx.request.public_id,
@@ -124,15 +146,16 @@ def router(env: Environment) -> APIRouter:
     @page("/oauth/consent", methods=["POST"], include_in_schema=False)
     async def consent_submit(request: Request) -> Response:
         form = await request.form()
-        oauth = services(request).oauth
-        ctx = await oauth.context(env, str(form.get("request", "")))
+        ctx = await _context(request, str(form.get("request", "")))
         if not csrf_ok(request, form):
             return error_page(403, FORM_EXPIRED)
         decision = form.get("decision")
         if decision not in ("allow", "deny"):
             return error_page(400, "Choose Allow or Deny.")
-        target = await oauth.decide(ctx, decision == "allow")
-        return RedirectResponse(target, status_code=303, headers=PAGE_HEADERS)
+        target = await services(request).oauth.decide(ctx, decision == "allow")
+        response = RedirectResponse(target, status_code=303, headers=PAGE_HEADERS)
+        release_browser(request, response, ctx.request.public_id, path=url_of(request, env, "/oauth/"))
+        return response
 
     @routes.post("/access-token", tags=[TAG], status_code=201, summary="Gets the ACCESS_TOKEN", response_model=TokenPair,
                  responses=docs.answers({201: _PAIR}, docs.BODY_ERRORS),
@@ -141,7 +164,7 @@ def router(env: Environment) -> APIRouter:
     async def access_token(request: Request) -> Response:
         found, caller, body = await token_request(request, env, "authorization_code")
         return JSONResponse(await found.oauth.exchange_code(caller.application, body), status_code=201,
-                            headers={**NO_STORE, **caller.headers()})
+                            headers=caller.headers())
 
     @routes.post("/refresh-token", tags=[TAG], status_code=201, summary="Updates the ACCESS_TOKEN from the refresh_token",
                  response_model=TokenPair, responses=docs.answers({201: _PAIR}, docs.BODY_ERRORS),
@@ -150,6 +173,6 @@ def router(env: Environment) -> APIRouter:
     async def refresh_token(request: Request) -> Response:
         found, caller, body = await token_request(request, env, "refresh_token")
         return JSONResponse(await found.oauth.refresh(caller.application, body), status_code=201,
-                            headers={**NO_STORE, **caller.headers()})
+                            headers=caller.headers())
 
     return routes

@@ -19,15 +19,16 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import orjson
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
-from sqlalchemy import select, update
+from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from cielo.db import Database, utcnow
+from cielo.db.pruning import delete_where
 from cielo.promo import validation
 from cielo.promo.access import HOLDER_TOKEN_PREFIX, Access
 from cielo.promo.developer.models import Application
@@ -67,6 +68,62 @@ class LoginError(ValueError):
         self.status_code = status_code
 
 
+class FlowStarts:
+    """GET /login and GET /cards each write a row (/login with no credential but a public Client
+    ID), so each is limited: ``per_address`` calls a minute from one address, ten times as many
+    for one client (API.md §3.1; ``CIELO_FLOW_STARTS_PER_MINUTE``). Generous, since a carrier's
+    NAT puts thousands of holders behind one address."""
+
+    def __init__(self, limiter: RateLimiter, per_address: int) -> None:
+        self._limiter = limiter
+        self.per_address = per_address
+        self.per_client = per_address * 10
+
+    async def admit(self, page: str, app: Application, client_ip: str) -> None:
+        """Count a call of ``page`` (login or cards) about to write its row: 429 past either limit."""
+        for key, per_minute, whose in ((f"ip:{client_ip}", self.per_address, "from this address"),
+                                       (f"client:{app.id}", self.per_client, "for this client")):
+            decision = await self._limiter.hit(f"start-{page}", key, per_minute, exact=True)  # never more
+            if not decision.allowed:
+                raise PromoError(429, f"Too many calls of /{page} {whose} in the last minute (at most {per_minute}); "
+                                      f"retry in {max(1, decision.reset_after)} seconds.", headers=decision.headers())
+
+
+class RedirectMismatch(PromoError):
+    """A ``redirect_url`` the application did not register: 400, and never a redirect there. A
+    browser is shown a page naming the URL received (app.py), an API client the JSON string."""
+
+    def __init__(self, received: str) -> None:
+        super().__init__(400, "The 'redirect_url' is not one of the redirect URLs registered for this client.")
+        self.received = received
+
+    def for_a_person(self) -> str:
+        """The page's sentence: the URL received and where redirect URLs are registered (never
+        which ones are)."""
+        shown = self.received if len(self.received) <= 300 else self.received[:300] + "…"
+        return (f"The application asked to send you back to {shown}, which is not one of its registered redirect "
+                "URLs, so this service will not send you there. Redirect URLs are registered in the developer panel "
+                "(/developer), in the application's details: its developer must add this address there, exactly as "
+                "sent here.")
+
+
+def registered_redirect_url(app: Application, redirect_url: str | None) -> str:
+    """The redirect URL of a /login or /cards call: one the application registered, exactly
+    (RFC 9700 §2.1), else 422 when absent and 400 when another."""
+    if not redirect_url:
+        raise missing("redirect_url")
+    if redirect_url not in app.redirect_urls:
+        raise RedirectMismatch(redirect_url)
+    return redirect_url
+
+
+# What a sign-in page says when its link cannot be used: where to go for a fresh one.
+FRESH_LINK = "Go back to the application and start signing in again: it opens a fresh link."
+LINK_INVALID = "This sign-in link is not valid. " + FRESH_LINK
+LINK_EXPIRED = f"This sign-in link has expired (a link works for {REQUEST_LIFETIME.seconds // 60} minutes). " + FRESH_LINK
+LINK_USED = "This sign-in link has already been used (a link works once). " + FRESH_LINK
+
+
 @dataclass
 class LoginContext:
     request: AuthorizationRequest
@@ -100,30 +157,28 @@ def _pkce_challenge_ok(value: str) -> bool:
 
 
 class OAuthService:
-    def __init__(self, db: Database, access: Access, box: SecretBox, signing: SigningKeys, limiter: RateLimiter) -> None:
+    def __init__(self, db: Database, access: Access, box: SecretBox, signing: SigningKeys, limiter: RateLimiter,
+                 starts: FlowStarts) -> None:
         self._db = db
         self._access = access
         self._box = box
         self._signing = signing
         self._limiter = limiter
         self._wrong_passwords = FailureThrottle(limiter, "holder-login")
+        self._starts = starts
 
     def cpf_fingerprint(self, env: Environment, digits: str) -> str:
         return self._signing.mac("cpf", f"{env.value}:{digits}".encode())
 
     # ---- GET /login ---------------------------------------------------------------------
 
-    async def start(self, env: Environment, params) -> tuple[AuthorizationRequest, Application]:
-        """Validate a /login call and remember it; answers 401/403/422/400 as API.md §3.1."""
+    async def start(self, env: Environment, params, client_ip: str) -> tuple[AuthorizationRequest, Application]:
+        """Validate a /login call and remember it; answers 401/403/422/400/429 as API.md §3.1."""
         client_id = params.get("client_id")
         if not client_id:
             raise PromoError(401, "The 'client_id' query parameter is missing.")
         app = await self._access.application(env, client_id)
-        redirect_url = params.get("redirect_url")
-        if not redirect_url:
-            raise missing("redirect_url")
-        if redirect_url not in app.redirect_urls:
-            raise invalid("The 'redirect_url' is not one of the redirect URLs registered for this client.")
+        redirect_url = registered_redirect_url(app, params.get("redirect_url"))
         email = params.get("email") or params.get("e-mail")
         for name, value in (("name", params.get("name")), ("cpf", params.get("cpf")),
                             ("birthdate", params.get("birthdate")), ("email", email)):
@@ -158,6 +213,7 @@ class OAuthService:
             cpf_fingerprint=self.cpf_fingerprint(env, digits),
             expires_at=utcnow() + REQUEST_LIFETIME,
         )
+        await self._starts.admit("login", app, client_ip)
         async with self._db.write() as session:
             session.add(row)
         return row, app
@@ -166,13 +222,15 @@ class OAuthService:
 
     async def context(self, env: Environment, public_id: str | None) -> LoginContext:
         if not tokens.is_link_id(public_id):
-            raise LoginError("This sign-in link is not valid; start again from the application.", 400)
+            raise LoginError(LINK_INVALID, 400)
         async with self._db.read() as session:
             row = await session.scalar(select(AuthorizationRequest).where(AuthorizationRequest.public_id == public_id))
             if row is None or row.environment != env.value:
-                raise LoginError("This sign-in link is not valid; start again from the application.", 400)
-            if row.completed_at is not None or row.expires_at <= utcnow():
-                raise LoginError("This sign-in link has expired; start again from the application.", 400)
+                raise LoginError(LINK_INVALID, 400)
+            if row.completed_at is not None:
+                raise LoginError(LINK_USED, 400)
+            if row.expires_at <= utcnow():
+                raise LoginError(LINK_EXPIRED, 400)
             app = await session.get(Application, row.application_id)
             known = await session.scalar(
                 select(Holder.id).where(Holder.environment == env.value, Holder.cpf_fingerprint == row.cpf_fingerprint)
@@ -235,12 +293,15 @@ class OAuthService:
                     select(Holder).where(Holder.environment == ctx.request.environment,
                                          Holder.cpf_fingerprint == ctx.request.cpf_fingerprint)
                 )
-            if not await passwords.verify_off_loop(holder.password_hash if holder else None, password):
+            matched, upgraded = await passwords.check(holder.password_hash if holder else None, password)
+            if not matched:
                 await attempt.failed()
                 raise LoginError("The password is wrong.")
-        assert holder is not None  # verify_password refused a missing holder
+        assert holder is not None  # passwords.check refused a missing holder
         async with self._db.write() as session:
             await self._attach(session, ctx, holder.id, device)
+            if upgraded is not None:
+                await session.execute(update(Holder).where(Holder.id == holder.id).values(password_hash=upgraded))
 
     async def _attach(self, session, ctx: LoginContext, holder_id: int, device: DeviceSighting | None) -> None:
         await self._update_open_request(session, ctx, holder_id=holder_id)
@@ -256,7 +317,7 @@ class OAuthService:
             .values(**values)
         )
         if result.rowcount != 1:
-            raise LoginError("This sign-in link has already been used; start again from the application.")
+            raise LoginError(LINK_USED)
 
     async def decide(self, ctx: LoginContext, allow: bool) -> str:
         """Consent given or refused: the URL to send the browser to (the registered one)."""
@@ -343,6 +404,9 @@ class OAuthService:
                     if not isinstance(verifier, str) or not _pkce_challenge_ok(verifier) or \
                             create_s256_code_challenge(verifier) != row.code_challenge:
                         raise invalid("The 'code_verifier' does not match the code challenge of /login.")
+                elif body.get("code_verifier") is not None:  # a PKCE downgrade (RFC 9700 §4.8.2)
+                    raise invalid("The 'code_verifier' is refused: this code was issued without a 'code_challenge' "
+                                  "at /login.")
                 grant = await session.get(Grant, row.grant_id)
                 if grant is None or grant.revoked_at is not None:
                     raise invalid("The authorization code is not valid for this client.")
@@ -402,3 +466,21 @@ class OAuthService:
         if row is None or row.used_at is not None or row.expires_at <= utcnow() or row.environment != env.value:
             return None
         return CodeFacts(row.client_id, row.code_challenge is not None)
+
+async def prune(db: Database, horizon: datetime) -> dict[str, int]:
+    """Delete what stopped being usable before ``horizon`` (promo/expiry.py): sign-in requests,
+    access tokens, and grants that can no longer live, with their codes and refresh tokens. A
+    grant lives while it is not revoked and a refresh token or an unused code of it is valid;
+    until then its rotated refresh tokens and used code are kept, since presenting one again
+    must still revoke the grant (RFC 9700 §4.14.2, RFC 6749 §4.1.2)."""
+    refresh_valid = exists().where(HolderToken.grant_id == Grant.id, HolderToken.kind == "refresh",
+                                   HolderToken.expires_at >= horizon)
+    code_valid = exists().where(AuthorizationCode.grant_id == Grant.id, AuthorizationCode.used_at.is_(None),
+                                AuthorizationCode.expires_at >= horizon)
+    return {
+        "sign-in requests": await delete_where(db, AuthorizationRequest, AuthorizationRequest.expires_at < horizon),
+        "access tokens": await delete_where(db, HolderToken, and_(
+            HolderToken.kind == "access", or_(HolderToken.expires_at < horizon, HolderToken.revoked_at < horizon))),
+        "grants": await delete_where(db, Grant, and_(
+            Grant.created_at < horizon, or_(Grant.revoked_at < horizon, and_(~refresh_valid, ~code_valid)))),
+    }
