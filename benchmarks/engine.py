@@ -340,7 +340,7 @@ def main() -> None:
         print(f"{label}:", file=sys.stderr)
         documents, urls, application_ids = {}, {}, {}
         for name, (data_dir, url) in places.items():
-            data_dir.mkdir(parents=True)
+            data_dir.mkdir(mode=0o700, parents=True)  # key files live here: the service refuses others' access
             documents[name] = json.loads(subprocess.run(
                 [sys.executable, "-m", "cielo", "sandbox", "seed", "--json"], env=cli_env(data_dir, url),
                 capture_output=True, text=True, check=True).stdout)

@@ -612,7 +612,7 @@ def main() -> None:
     try:
         for label, key, data_dir, url, workers in backends:
             print(f"{label} (cielo serve --workers {workers}):", file=sys.stderr)
-            data_dir.mkdir(parents=True)
+            data_dir.mkdir(mode=0o700, parents=True)  # key files live here: the service refuses others' access
             rows, notes, bares = measure(label, data_dir, url, workers, args, work)
             baseline = sum(b.rps for b in bares) / len(bares)
             title = (f"{label}: cielo serve --workers {workers}; bare FastAPI ({workers} uvicorn worker"
