@@ -84,18 +84,25 @@ LIST_HEADERS = {
 }
 
 
-def error(status: int) -> dict[str, Any]:
-    """The documented answer of one error status."""
-    answer: dict[str, Any] = {"description": _SENTENCES[status]}
+def error(status: int, description: str | None = None, example: str | None = None) -> dict[str, Any]:
+    """The documented answer of one error status (a route's own sentence and example, if given)."""
+    answer: dict[str, Any] = {"description": description or _SENTENCES[status]}
     if status in _OBJECT_EXAMPLES:
         answer["model"] = ErrorObject
         answer["content"] = {"application/json": {"example": _OBJECT_EXAMPLES[status]}}
     else:
-        answer["content"] = {"application/json": {"schema": _ERROR_STRING, "example": _EXAMPLES[status]}}
+        answer["content"] = {"application/json": {"schema": _ERROR_STRING, "example": example or _EXAMPLES[status]}}
     if status == 429:
         answer["headers"] = {**RATE_HEADERS, "Retry-After": header("Seconds to wait before retrying.", {"type": "integer"})}
     return answer
 
+
+# the lists the seed gives no paging parameters (API.md §2): whole unless paged, never cut
+UNPAGED_TOO_LARGE = error(
+    413, "Without `_limit`, the list has more matches than the access profile's maximum page size: page through it "
+         "with `_offset` and `_limit`. Or a `_limit` above that size.",
+    "This list has 150 matches, more than the maximum page size of 100 of this token's access profile; page through "
+    "it with the '_offset' and '_limit' parameters.")
 
 PARTNER_ERRORS = (400, 401, 403, 404, 405, 413, 422, 429, 500, 502)
 BODY_ERRORS = (*PARTNER_ERRORS, 415)
@@ -139,14 +146,15 @@ def ok(model: Any, description: str, *, listed: bool = False, example: Any = Non
 # ---- parameters -------------------------------------------------------------------------------
 
 def offset(required: bool) -> dict[str, Any]:
-    return parameter("_offset", "query", "How many items to skip." + ("" if required else " Optional on this list."),
+    return parameter("_offset", "query", "How many items to skip." + ("" if required else " Optional on this list (0)."),
                      {"type": "integer", "minimum": 0, "maximum": 10_000_000}, required=required, example=0)
 
 
 def limit(required: bool) -> dict[str, Any]:
     return parameter("_limit", "query",
                      "Items per page, at most the access profile's maximum page size (above it: 413)."
-                     + ("" if required else " Without paging parameters the list holds every match."),
+                     + ("" if required else " Without it the list holds every match from `_offset` on, and answers "
+                                            "413 when they are more than that size."),
                      {"type": "integer", "minimum": 1}, required=required, example=10)
 
 

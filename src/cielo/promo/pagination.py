@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from urllib.parse import unquote_plus, urlencode
 
 from cielo.numbers import integer
-from cielo.promo.errors import PromoError, invalid, missing
+from cielo.promo.errors import PromoError, invalid
+from cielo.promo.requests import given
 
 MAX_OFFSET = 10_000_000
 
@@ -26,22 +27,33 @@ def _integer(raw: str, name: str, minimum: int) -> int:
 class Page:
     offset: int
     limit: int
+    whole: bool = False  # no _limit: every match from the offset on, at most ``limit`` (the page size) of them
 
     @classmethod
-    def parse(cls, query, max_page_size: int, *, required: bool, default_limit: int = 20) -> Page:
-        raw_offset, raw_limit = query.get("_offset"), query.get("_limit")
-        if required and raw_offset in (None, ""):
-            raise missing("_offset")
-        if required and raw_limit in (None, ""):
-            raise missing("_limit")
-        offset = _integer(raw_offset, "_offset", 0) if raw_offset not in (None, "") else 0
+    def parse(cls, query, max_page_size: int, *, required: bool) -> Page:
+        """The page asked for. Where paging is optional (the lists the seed gives no paging
+        parameters), a request without ``_limit`` asks for every match: :meth:`check_whole`
+        refuses it once the total is known, if there are more than the profile's page size."""
+        raw_offset = given(query, "_offset", required=required)
+        raw_limit = given(query, "_limit", required=required)
+        offset = _integer(raw_offset, "_offset", 0) if raw_offset is not None else 0
         if offset > MAX_OFFSET:
             raise invalid(f"The '_offset' parameter must be at most {MAX_OFFSET}.")
-        limit = _integer(raw_limit, "_limit", 1) if raw_limit not in (None, "") else min(default_limit, max_page_size)
+        if raw_limit is None:
+            return cls(offset, max_page_size, whole=True)
+        limit = _integer(raw_limit, "_limit", 1)
         if limit > max_page_size:
             raise PromoError(413, f"The '_limit' parameter ({limit}) is above the maximum page size of {max_page_size} "
                                   "of this token's access profile.")
         return cls(offset, limit)
+
+    def check_whole(self, total: int) -> None:
+        """An unpaged list is never cut (API.md §2): more matches past the offset than the
+        profile's page size is a 413 that says how to page."""
+        if self.whole and total - self.offset > self.limit:
+            raise PromoError(413, f"This list has {total - self.offset} matches, more than the maximum page size of "
+                                  f"{self.limit} of this token's access profile; page through it with the '_offset' "
+                                  "and '_limit' parameters.")
 
     def headers(self, request, total: int) -> dict[str, str]:
         headers = {"X-Total-Count": str(total)}

@@ -3,12 +3,15 @@ the path, ``_expand``, and the addresses of the API's own pages."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from fastapi import Request
 
 from cielo.ids import MAX_ID
 from cielo.numbers import integer, is_digits
 from cielo.promo.environments import Environment
-from cielo.promo.errors import PromoError
+from cielo.promo.errors import PromoError, invalid, missing
 from cielo.web.http import json_body
 
 FORM_EXPIRED = "The form has expired or did not come from this site; reload the page and try again."
@@ -25,6 +28,24 @@ async def json_object(request: Request) -> dict:
     if not isinstance(body, dict):
         raise PromoError(400, "The request body must be a JSON object.")
     return body
+
+
+_ABSENT: Any = object()
+
+
+def given(source: Mapping, name: str, *, required: bool, where: str = "query parameter") -> Any:
+    """A parameter's or body field's value, the one rule of API.md §2 for every field: absent,
+    None (422 MISSING_PARAMETER when ``required``); present but empty, or null in a body, 400
+    (the value, whatever it is, is then the caller's to check)."""
+    value = source.get(name, _ABSENT)
+    if value is _ABSENT:
+        if required:
+            raise missing(name, where)
+        return None
+    if value is None or value == "":
+        instead = "give it a value" if required else "give it a value or leave it out"
+        raise invalid(f"The '{name}' {where} is {'null' if value is None else 'empty'}; {instead}.")
+    return value
 
 
 def _body_error(status_code: int, message: str) -> PromoError:
@@ -45,8 +66,8 @@ def path_id(request: Request, name: str) -> int:
 
 def expand(request: Request) -> bool:
     """``_expand=partners``, the one expansion the seed gives."""
-    value = request.query_params.get("_expand")
-    if value in (None, ""):
+    value = given(request.query_params, "_expand", required=False)
+    if value is None:
         return False
     if value != "partners":
         raise PromoError(400, "The '_expand' parameter accepts only 'partners'.")

@@ -54,8 +54,8 @@ def test_processing_rules(client, creds, admin, settings):
     asks = [(live, "S"), (live, "S"), (inactive, "S"), (ended, "S"), (future, "S"), (live, "U"), (live, "U")]
     ids = [ask(client, creds, shop, p, a).json()["id"] for p, a in asks]
     assert process(settings) == len(asks)
-    results = {i["id"]: i for i in client.get(f"{SANDBOX}/commercial-establishments/{shop}/subscriptions",
-                                              headers=headers(creds)).json()}
+    results = {i: client.get(f"{SANDBOX}/commercial-establishments/{shop}/subscriptions/{i}",
+                             headers=headers(creds)).json() for i in ids}
     verdicts = [(results[i]["status"]["description"], results[i].get("reason", "")) for i in ids]
     assert verdicts[0] == ("ACCEPTED", "")
     assert verdicts[1][0] == "REJECTED" and "already subscribed" in verdicts[1][1]

@@ -10,6 +10,7 @@ from cielo.promo import validation
 from cielo.promo.environments import Environment
 from cielo.promo.establishments.schemas import CommercialEstablishment
 from cielo.promo.pagination import Page
+from cielo.promo.requests import given
 from cielo.services import services
 from cielo.web.http import JSONResponse, query_of
 from cielo.web.routing import LeanRoute
@@ -23,7 +24,8 @@ def router(env: Environment) -> APIRouter:
     @routes.get("/commercial-establishments", tags=[TAG], summary="Returns the list of commercial establishments",
                 response_model=list[CommercialEstablishment],
                 responses=docs.answers({200: docs.ok(list[CommercialEstablishment], "The establishments this application "
-                                                     "may act for.", listed=True)}),
+                                                     "may act for: every match unless paged.", listed=True),
+                                        413: docs.UNPAGED_TOO_LARGE}),
                 openapi_extra=docs.operation(
                     docs.PARTNER,
                     docs.parameter("cnpj", "query", "The owner's CNPJ, with or without punctuation.",
@@ -35,8 +37,9 @@ def router(env: Environment) -> APIRouter:
         found = services(request)
         caller = await found.access.partner(request, env)
         query = query_of(request)
-        cnpj = validation.cnpj(query["cnpj"]) if query.get("cnpj") else None
-        cpf = validation.cpf(query["cpf"]) if query.get("cpf") else None
+        cnpj, cpf = given(query, "cnpj", required=False), given(query, "cpf", required=False)
+        cnpj = validation.cnpj(cnpj) if cnpj is not None else None
+        cpf = validation.cpf(cpf) if cpf is not None else None
         page = Page.parse(query, caller.max_page_size, required=False)
         items, total = await found.establishments.list_for(caller.application, env, page, cnpj=cnpj, cpf=cpf)
         return JSONResponse(items, headers={**caller.headers(), **page.headers(request, total)})

@@ -109,7 +109,9 @@ class EstablishmentService:
             return [model_of(*row[:3]) for row in rows], total
 
         key = (app.id, app.partner_id, env, page.offset, page.limit, cnpj, cpf)
-        return await self._lists.get_or_load(key, load)
+        items, total = await self._lists.get_or_load(key, load)
+        page.check_whole(total)
+        return items, total
 
     # ---- the back office -------------------------------------------------------------------
 

@@ -47,8 +47,10 @@ def router(env: Environment) -> APIRouter:
     @routes.get("/commercial-establishments/{commercial_establishment_id}/subscriptions", tags=[TAG],
                 summary="Returns the list of processed subscriptions of a Commercial Establishment",
                 response_model=list[Subscription],
-                responses=docs.answers({200: docs.ok(list[Subscription], "The accepted and processed requests.",
-                                                     listed=True)}),
+                responses=docs.answers({200: docs.ok(list[Subscription], "The accepted and processed requests (a "
+                                                     "rejected one is not listed; read it by its id): every match "
+                                                     "unless paged.", listed=True),
+                                        413: docs.UNPAGED_TOO_LARGE}),
                 openapi_extra=docs.operation(docs.PARTNER, _ESTABLISHMENT, docs.offset(False), docs.limit(False)))
     async def subscriptions(request: Request) -> Response:
         found = services(request)
@@ -61,7 +63,8 @@ def router(env: Environment) -> APIRouter:
     @routes.get("/commercial-establishments/{commercial_establishment_id}/subscriptions/{subscription_id}",
                 tags=[TAG], summary="Returns the Commercial Establishment subscription to a promotion",
                 response_model=Subscription,
-                responses=docs.answers({200: docs.ok(Subscription, "The processed request.")}),
+                responses=docs.answers({200: docs.ok(Subscription, "The processed request: accepted, or rejected "
+                                                     "with its reason.")}),
                 openapi_extra=docs.operation(docs.PARTNER, _ESTABLISHMENT, _REQUEST))
     async def subscription(request: Request) -> Response:
         found = services(request)
@@ -73,8 +76,9 @@ def router(env: Environment) -> APIRouter:
 
     @routes.get("/subscriptions/queue", tags=[TAG], summary="Gets a list of non processed subscriptions",
                 response_model=list[QueueItem],
-                responses=docs.answers({200: docs.ok(list[QueueItem], "This application's requests not processed yet.",
-                                                     listed=True)}),
+                responses=docs.answers({200: docs.ok(list[QueueItem], "This application's requests not processed yet: "
+                                                     "every one unless paged.", listed=True),
+                                        413: docs.UNPAGED_TOO_LARGE}),
                 openapi_extra=docs.operation(docs.PARTNER, docs.offset(False), docs.limit(False)))
     async def queue(request: Request) -> Response:
         found = services(request)

@@ -56,7 +56,8 @@ class QueuedRequest(NamedTuple):
     action: str
     requested_at: datetime
 
-STATUSES = {1: "ACCEPTED", 2: "REJECTED"}
+ACCEPTED, REJECTED = 1, 2
+STATUSES = {ACCEPTED: "ACCEPTED", REJECTED: "REJECTED"}
 WORKER = Actor(None, "subscription-worker")
 MAX_RETRY_DELAY_S = 300
 FAILURE_CHARS = 500  # of the last error kept on the request for the back office
@@ -190,7 +191,9 @@ class SubscriptionService:
                 page.offset, page.limit)
             return [queue_item(row) for row in rows], total
 
-        return await self._reads.get_or_load(("queue", app.id, page.offset, page.limit), load)
+        items, total = await self._reads.get_or_load(("queue", app.id, page.offset, page.limit), load)
+        page.check_whole(total)
+        return items, total
 
     async def queue_entry(self, app: Application, request_id: int):
         """The request (its columns) if this application made it."""
@@ -219,12 +222,14 @@ class SubscriptionService:
         async def load() -> tuple[list[dict], int]:
             await self._check_visible(app, env, establishment_id)
             rows, total = await self._db.page(
-                select(*_REQUEST_COLUMNS).where(R.establishment_id == establishment_id, R.processed_at.is_not(None))
-                .order_by(R.id), page.offset, page.limit)
+                select(*_REQUEST_COLUMNS).where(R.establishment_id == establishment_id, R.processed_at.is_not(None),
+                                                R.status == ACCEPTED).order_by(R.id), page.offset, page.limit)
             return [processed_item(row) for row in rows], total
 
         key = ("processed", app.id, app.partner_id, env, establishment_id, page.offset, page.limit)
-        return await self._reads.get_or_load(key, load)
+        items, total = await self._reads.get_or_load(key, load)
+        page.check_whole(total)
+        return items, total
 
     async def processed_one(self, app: Application, env: Environment, establishment_id: int, request_id: int) -> dict:
         async def load() -> dict:
@@ -362,7 +367,7 @@ class SubscriptionService:
                 reason = "The establishment is already subscribed to this promotion."
         elif not subscribed:
             reason = "The establishment is not subscribed to this promotion."
-        row.processed_at, row.status, row.reason = now, 2 if reason else 1, reason
+        row.processed_at, row.status, row.reason = now, REJECTED if reason else ACCEPTED, reason
         row.retry_at, row.failure = None, None
         if reason is None:
             if state is None:  # later requests of the batch for the same pair see it
