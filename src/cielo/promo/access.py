@@ -6,8 +6,9 @@
   Client-Id, unrevoked, with the API group in its profile (else 401 / 403).
 - Holder calls: the holder's ``Access-Token`` from /access-token, of a live grant of that
   Client-Id (else 401 / 403).
-- /access-token and /refresh-token: ``Authorization: Basic base64(client_id:client_secret)``,
-  limited per client by the application's holder profile.
+- /access-token and /refresh-token: ``Authorization: Basic base64(client_id:client_secret)``, or
+  the other wordings of the seed (``client_secret_of``), limited per client by the
+  application's holder profile.
 
 Each caller carries its access profile: requests per minute (429 with Retry-After and
 RateLimit-* headers), maximum page size and body size (413).
@@ -62,6 +63,35 @@ def client_id_of(request) -> str:
     return value
 
 
+BASIC = ("Basic base64(client_id:client_secret) (also accepted: that base64 alone, or the base64 of client_id "
+         "followed by client_secret, with or without 'Basic ')")
+
+
+def client_secret_of(authorization: str, client_id: str) -> str | None:
+    """The client_secret an ``Authorization`` value carries for ``client_id``, or None. The
+    seed words it three ways, all taken: ``Basic base64(client_id:client_secret)``, the same
+    base64 without the scheme, and the base64 of client_id immediately followed by
+    client_secret ("concatenated"), with or without ``Basic``. The client is the one the
+    Client-Id header names, so the decoded text must begin with it (compared in constant
+    time); a colon right after it separates the secret (a client_secret never holds one: it
+    is URL-safe base64)."""
+    scheme, _, rest = authorization.partition(" ")
+    if rest:
+        if scheme.lower() != "basic":
+            return None
+        authorization = rest.strip()
+    try:
+        decoded = base64.b64decode(authorization, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    given_id = decoded[:len(client_id)]
+    if not hmac.compare_digest(given_id.encode(), client_id.encode()):
+        return None
+    secret = decoded[len(client_id):]
+    secret = secret[1:] if secret.startswith(":") else secret
+    return secret or None
+
+
 @dataclass
 class Caller:
     environment: Environment
@@ -112,21 +142,16 @@ class Access:
         return app
 
     async def basic_client(self, request, env: Environment) -> Application:
-        """The application authenticated by Client-Id + Basic client_id:client_secret."""
+        """The application authenticated by Client-Id + its client_secret in ``Authorization``,
+        in any of the wordings of API.md §3.1 (``client_secret_of``)."""
         client_id = client_id_of(request)
         authorization = header(request, "authorization")
         if authorization is None:
-            raise PromoError(401, "The 'Authorization' header is missing; send Basic base64(client_id:client_secret).")
-        scheme, _, encoded = authorization.partition(" ")
-        try:
-            decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError, ValueError):
-            decoded = ""
-        basic_id, sep, secret = decoded.partition(":")
-        if scheme.lower() != "basic" or not sep:
-            raise PromoError(401, "The 'Authorization' header must be Basic base64(client_id:client_secret).")
-        if not hmac.compare_digest(basic_id.encode(), client_id.encode()):
-            raise PromoError(401, "The client_id in the Authorization header differs from the Client-Id header.")
+            raise PromoError(401, f"The 'Authorization' header is missing; send {BASIC}.")
+        secret = client_secret_of(authorization, client_id)
+        if secret is None:
+            raise PromoError(401, f"The 'Authorization' header must be {BASIC}, for the client the 'Client-Id' "
+                                  "header names.")
         app = await self.application(env, client_id)
         if not hmac.compare_digest(tokens.digest_text(secret), app.client_secret_digest):
             raise PromoError(401, "The client credentials are not valid.")

@@ -22,7 +22,11 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
                     "description": "A partner call: the application's Access-Token from the developer panel. "
                                    "A holder call (`/me…`): the holder's access_token from `/access-token`."},
     "ClientBasic": {"type": "http", "scheme": "basic",
-                    "description": "The application's client_id and client_secret, as `Basic base64(client_id:client_secret)`."},
+                    "description": "The application's client_id and client_secret, as `Basic base64(client_id:client_secret)`. "
+                                   "The seed's other wordings are taken too: that base64 without `Basic `, and the "
+                                   "base64 of client_id immediately followed by client_secret, with or without "
+                                   "`Basic `. The client_id must be the `Client-Id` header's; any other value, or a "
+                                   "wrong secret, is a 401."},
 }
 Requirement = list[dict[str, list[str]]]
 PARTNER: Requirement = [{"ClientId": [], "AccessToken": []}]
