@@ -114,6 +114,11 @@ class Caller:
     def headers(self) -> dict[str, str]:
         return self.decision.headers() if self.decision else {}
 
+    def body_too_large(self) -> PromoError:
+        """The 413 of a body over this caller's access profile (API.md §2)."""
+        return PromoError(413, f"The request body is larger than the {self.max_body_bytes} bytes of this token's "
+                               "access profile.", headers=self.headers())
+
 
 class Access:
     def __init__(self, db: Database, limiter: RateLimiter, caches: CacheRegistry) -> None:
@@ -267,7 +272,8 @@ class Access:
                 f"was reached; retry in {max(1, caller.decision.reset_after)} seconds.",
                 headers=caller.decision.headers(),
             )
+        # a declared length over the profile is refused before anything is read; a body without
+        # one (chunked) is counted as it is read (requests.json_object)
         length = request.headers.get("content-length")
         if length is not None and is_digits(length) and int(length) > caller.max_body_bytes:
-            raise PromoError(413, f"The request body is larger than the {caller.max_body_bytes} bytes of this "
-                                  "token's access profile.", headers=caller.headers())
+            raise caller.body_too_large()

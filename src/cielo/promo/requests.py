@@ -10,6 +10,7 @@ from fastapi import Request
 
 from cielo.ids import MAX_ID
 from cielo.numbers import integer, is_digits
+from cielo.promo.access import Caller
 from cielo.promo.environments import Environment
 from cielo.promo.errors import PromoError, invalid, missing
 from cielo.web.http import json_body
@@ -21,10 +22,14 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-async def json_object(request: Request) -> dict:
+async def json_object(request: Request, caller: Caller | None = None) -> dict:
     """The body, a JSON object: 415 for another content type, 400 for anything but an object,
-    422 (MISSING_BODY) when there is none."""
-    body = await json_body(request, _body_error)
+    422 (MISSING_BODY) when there is none, 413 as soon as what was read passes the caller's
+    access profile (API.md §2), however the body is framed."""
+    if caller is None:
+        body = await json_body(request, _body_error)
+    else:
+        body = await json_body(request, _body_error, max_bytes=caller.max_body_bytes, too_large=caller.body_too_large)
     if not isinstance(body, dict):
         raise PromoError(400, "The request body must be a JSON object.")
     return body

@@ -81,8 +81,6 @@ STATUS_SENTENCES = {
 
 
 _EMPTY = object()
-
-
 NOT_JSON = "The request body must be JSON (Content-Type: application/json)."
 
 
@@ -92,13 +90,25 @@ def sent_as_json(headers: Mapping[str, str]) -> bool:
     return headers.get("content-type", "").split(";")[0].strip().lower() in ("application/json", "")
 
 
-async def json_body(request, error: Callable[[int, str], Exception], *, empty: Any = _EMPTY) -> Any:
+async def json_body(request, error: Callable[[int, str], Exception], *, empty: Any = _EMPTY,
+                    max_bytes: int | None = None, too_large: Callable[[], Exception] | None = None) -> Any:
     """The request's JSON body, or the API's own error: 415 for another content type, 400 for
     text that is not JSON. An empty body answers ``empty`` when one is given, else raises
-    ``error(422, …)`` (the caller decides whether a missing body is absent or invalid)."""
+    ``error(422, …)`` (the caller decides whether a missing body is absent or invalid).
+    With ``max_bytes``, ``too_large()`` is raised as soon as the body read so far passes it,
+    whatever its framing (a chunked body has no Content-Length to check beforehand)."""
     if not sent_as_json(request.headers):
         raise error(415, NOT_JSON)
-    raw = await request.body()
+    if max_bytes is None:
+        raw = await request.body()
+    else:
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > max_bytes:
+                raise too_large() if too_large is not None else error(413, STATUS_SENTENCES[413].format(limit=max_bytes))
+            chunks.append(chunk)
+        raw = b"".join(chunks)
     if not raw.strip():
         if empty is _EMPTY:
             raise error(422, "The request body is mandatory.")

@@ -39,7 +39,7 @@ def router(env: Environment) -> APIRouter:
         found = services(request)
         caller = await found.access.partner(request, env)
         establishment_id = path_id(request, "commercial_establishment_id")
-        body = await json_object(request)
+        body = await json_object(request, caller)
         row = await found.subscriptions.request(caller.application, env, establishment_id, body)
         location = url_of(request, env, f"/subscriptions/{row.id}/queue")
         return JSONResponse(queue_item(row), status_code=202, headers={**caller.headers(), "Location": location})
@@ -115,7 +115,7 @@ def router(env: Environment) -> APIRouter:
         found = services(request)
         caller = await found.access.partner(request, env)
         request_id = path_id(request, "subscription_id")
-        body = await json_object(request)
+        body = await json_object(request, caller)
         await found.subscriptions.requeue(caller.application, env, request_id, body)
         return Response(status_code=204, headers=caller.headers())
 
