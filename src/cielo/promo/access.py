@@ -92,6 +92,19 @@ def client_secret_of(authorization: str, client_id: str) -> str | None:
     return secret or None
 
 
+def access_token_of(request) -> str:
+    """The ``Access-Token`` (or ``access_token``) header: 401 when there is none, saying where
+    the token goes when it came as ``Authorization: Bearer`` (the token pair's token_type)."""
+    presented = header(request, "access-token", "access_token")
+    if presented is None:
+        authorization = header(request, "authorization")
+        if authorization is not None and authorization[:7].lower() == "bearer ":
+            raise PromoError(401, "The Promotions API takes the token in the 'Access-Token' header, not in "
+                                  "'Authorization: Bearer'; send it as 'Access-Token: <token>'.")
+        raise PromoError(401, "The 'Access-Token' header is missing.")
+    return presented
+
+
 @dataclass
 class Caller:
     environment: Environment
@@ -191,9 +204,7 @@ class Access:
 
     async def partner(self, request, env: Environment, group: str = "partner") -> Caller:
         client_id = client_id_of(request)
-        presented = header(request, "access-token", "access_token")
-        if presented is None:
-            raise PromoError(401, "The 'Access-Token' header is missing.")
+        presented = access_token_of(request)
         app = await self.application(env, client_id)
         parts = tokens.parse(presented, APP_TOKEN_PREFIX)
         if parts is None:
@@ -226,10 +237,7 @@ class Access:
 
     async def holder(self, request, env: Environment) -> Caller:
         client_id = client_id_of(request)
-        presented = header(request, "access-token", "access_token")
-        if presented is None:
-            raise PromoError(401, "The 'Access-Token' header is missing.")
-        return await self._holder(request, env, client_id, presented)
+        return await self._holder(request, env, client_id, access_token_of(request))
 
     async def _holder(self, request, env: Environment, client_id: str, presented: str) -> Caller:
         from cielo.promo.oauth.models import Grant, HolderToken
