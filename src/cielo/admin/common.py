@@ -49,11 +49,19 @@ async def json_content(request: Request) -> None:
         raise HTTPException(415, NOT_JSON)
 
 
+_NOT_JSON = {
+    "description": "The body is not sent as application/json.",
+    "content": {"application/json": {"schema": {"type": "object", "required": ["detail"],
+                                                "properties": {"detail": {"type": "string", "minLength": 1}}},
+                                     "example": {"detail": NOT_JSON}}},
+}
+
+
 def admin_router() -> APIRouter:
     """A domain's back-office routes: the admin token first, then a JSON body (one without a
     Content-Type is read as JSON, as the Promotions API reads it)."""
     return APIRouter(prefix=PREFIX, tags=[TAG], dependencies=[Depends(admin_actor), Depends(json_content)],
-                     strict_content_type=False)
+                     strict_content_type=False, responses={415: _NOT_JSON})
 
 
 class BackOfficeError(Exception):

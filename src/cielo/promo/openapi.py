@@ -49,7 +49,9 @@ class ErrorObject(BaseModel):
 _ERROR_STRING = {"type": "string", "minLength": 1, "description": "A sentence saying what was wrong."}
 _SENTENCES = {
     400: "A parameter or the body is present but not valid.",
-    401: "A credential is missing, unknown or expired.",
+    401: "A credential is missing, unknown or expired; or a token of the other kind (a holder's on a partner route, "
+         "an application's on a holder route), or sent as `Authorization: Bearer` instead of `Access-Token`: the "
+         "sentence says what the route takes.",
     403: "The credential may not do this: another environment, client or tenant, or outside its access profile.",
     404: "Nothing has that id (or it belongs to another holder or application).",
     405: "The path does not take this method.",
