@@ -21,11 +21,12 @@ def _line(max_length: int, min_length: int = 0) -> StringConstraints:
     return StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length, pattern=LINE_PATTERN)
 
 
-# wire fields of one line of text, by their longest
+# wire fields of one line of text, by their longest: never empty (a field with nothing to say
+# is left out, API.md §2)
 Name = Annotated[str, _line(100, min_length=1)]
-Line20 = Annotated[str, _line(20)]
-Line100 = Annotated[str, _line(100)]
-Line200 = Annotated[str, _line(200)]
+Line20 = Annotated[str, _line(20, min_length=1)]
+Line100 = Annotated[str, _line(100, min_length=1)]
+Line200 = Annotated[str, _line(200, min_length=1)]
 Prize = Annotated[str, _line(200, min_length=1)]
 # several lines: tabs and line breaks allowed, other C0 controls not
 Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000,

@@ -3,9 +3,14 @@
 400, 401, 403, 404, 405, 413, 415, 429, 502, 504 → a JSON string holding a full sentence
 (502: the database could not be reached).
 412, 422, 500 → ``{"code": "<STABLE_UPPER_SNAKE_CODE>", "description": "<sentence>"}``.
+A mandatory parameter or body field that is absent is a 422; one present but invalid, empty
+included, a 400 (:func:`given`).
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 from starlette.responses import Response
 
@@ -34,6 +39,24 @@ def missing(name: str, where: str = "query parameter") -> PromoError:
 
 def invalid(sentence: str) -> PromoError:
     return PromoError(400, sentence)
+
+
+_ABSENT: Any = object()
+
+
+def given(source: Mapping, name: str, *, required: bool, where: str = "query parameter") -> Any:
+    """A parameter's or body field's value, the one rule of API.md §2 for every field: absent,
+    None (422 MISSING_PARAMETER when ``required``); present but empty, or null in a body, 400
+    (the value, whatever it is, is then the caller's to check)."""
+    value = source.get(name, _ABSENT)
+    if value is _ABSENT:
+        if required:
+            raise missing(name, where)
+        return None
+    if value is None or value == "":
+        instead = "give it a value" if required else "give it a value or leave it out"
+        raise invalid(f"The '{name}' {where} is {'null' if value is None else 'empty'}; {instead}.")
+    return value
 
 
 def render(status_code: int, description: str, code: str | None = None, headers=None) -> Response:

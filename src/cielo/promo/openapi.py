@@ -48,7 +48,7 @@ class ErrorObject(BaseModel):
 
 _ERROR_STRING = {"type": "string", "minLength": 1, "description": "A sentence saying what was wrong."}
 _SENTENCES = {
-    400: "A parameter or the body is present but not valid.",
+    400: "A parameter or body field is present but not valid: empty (or null in a body) included.",
     401: "A credential is missing, unknown or expired; or a token of the other kind (a holder's on a partner route, "
          "an application's on a holder route), or sent as `Authorization: Bearer` instead of `Access-Token`: the "
          "sentence says what the route takes.",

@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote_plus, urlencode
 
 from cielo.numbers import integer
-from cielo.promo.errors import PromoError, invalid
-from cielo.promo.requests import given
+from cielo.promo.errors import PromoError, given, invalid
 
 MAX_OFFSET = 10_000_000
 

@@ -3,16 +3,13 @@ the path, ``_expand``, and the addresses of the API's own pages."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from fastapi import Request
 
 from cielo.ids import MAX_ID
 from cielo.numbers import integer, is_digits
 from cielo.promo.access import Caller
 from cielo.promo.environments import Environment
-from cielo.promo.errors import PromoError, invalid, missing
+from cielo.promo.errors import PromoError, given
 from cielo.web.http import json_body
 
 FORM_EXPIRED = "The form has expired or did not come from this site; reload the page and try again."
@@ -33,24 +30,6 @@ async def json_object(request: Request, caller: Caller | None = None) -> dict:
     if not isinstance(body, dict):
         raise PromoError(400, "The request body must be a JSON object.")
     return body
-
-
-_ABSENT: Any = object()
-
-
-def given(source: Mapping, name: str, *, required: bool, where: str = "query parameter") -> Any:
-    """A parameter's or body field's value, the one rule of API.md §2 for every field: absent,
-    None (422 MISSING_PARAMETER when ``required``); present but empty, or null in a body, 400
-    (the value, whatever it is, is then the caller's to check)."""
-    value = source.get(name, _ABSENT)
-    if value is _ABSENT:
-        if required:
-            raise missing(name, where)
-        return None
-    if value is None or value == "":
-        instead = "give it a value" if required else "give it a value or leave it out"
-        raise invalid(f"The '{name}' {where} is {'null' if value is None else 'empty'}; {instead}.")
-    return value
 
 
 def _body_error(status_code: int, message: str) -> PromoError:

@@ -11,6 +11,7 @@ from cielo.promo import openapi as docs
 from cielo.promo.cards.schemas import Card
 from cielo.promo.cards.service import REQUEST_LIFETIME, kept_fields
 from cielo.promo.environments import Environment
+from cielo.promo.errors import given
 from cielo.promo.oauth.service import LoginError
 from cielo.promo.pagination import Page
 from cielo.promo.requests import FORM_EXPIRED, client_ip, expand, path_id, url_of
@@ -41,13 +42,14 @@ def router(env: Environment) -> APIRouter:
                     docs.parameter("access_token", "query", "The holder's access_token.", {"type": "string", "minLength": 1},
                                    required=True),
                     docs.parameter("redirect_url", "query", "Where the browser goes with `card_id` afterwards: one of the "
-                                   "application's registered redirect URLs, exactly.", {"type": "string", "format": "uri"},
-                                   required=True)))
+                                   "application's registered redirect URLs, exactly.",
+                                   {"type": "string", "format": "uri", "minLength": 1}, required=True)))
     async def cards(request: Request) -> Response:
         found = services(request)
         caller = await found.access.holder_from_query(request, env)
         card_request = await found.cards.start(env, caller.holder, caller.application,
-                                               request.query_params.get("redirect_url"), client_ip(request))
+                                               given(request.query_params, "redirect_url", required=True),
+                                               client_ip(request))
         query = urlencode({"client_id": caller.application.client_id, "redirect_url": card_request.redirect_url,
                            "request": card_request.public_id})
         response = RedirectResponse(url_of(request, env, "/oauth/cards") + "?" + query, status_code=301)

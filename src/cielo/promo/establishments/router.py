@@ -8,9 +8,9 @@ from starlette.responses import Response
 from cielo.promo import openapi as docs
 from cielo.promo import validation
 from cielo.promo.environments import Environment
+from cielo.promo.errors import given
 from cielo.promo.establishments.schemas import CommercialEstablishment
 from cielo.promo.pagination import Page
-from cielo.promo.requests import given
 from cielo.services import services
 from cielo.web.http import JSONResponse, query_of
 from cielo.web.routing import LeanRoute

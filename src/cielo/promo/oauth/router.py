@@ -10,7 +10,7 @@ from starlette.responses import RedirectResponse, Response
 
 from cielo.promo import openapi as docs
 from cielo.promo.environments import Environment
-from cielo.promo.errors import PromoError
+from cielo.promo.errors import PromoError, given
 from cielo.promo.holders import devices
 from cielo.promo.oauth.schemas import AccessTokenRequest, RefreshTokenRequest, TokenPair
 from cielo.promo.oauth.service import REQUEST_LIFETIME, LoginContext, LoginError
@@ -36,9 +36,7 @@ OTHER_BROWSER = ("This sign-in was started in another browser, and for your secu
 
 
 def grant_type(body: dict, expected: str) -> None:
-    value = body.get("grant_type")
-    if value in (None, ""):
-        raise PromoError(422, "The 'grant_type' body field is mandatory.", code="MISSING_PARAMETER")
+    value = given(body, "grant_type", required=True, where="body field")
     if value != expected:
         raise PromoError(400, f"The 'grant_type' must be '{expected}' here.")
 
@@ -48,7 +46,8 @@ _PAIR = {"model": TokenPair, "description": "A new token pair (never cached: `Ca
 _LOGIN = [
     docs.parameter("client_id", "query", "The application's Client ID.", {"type": "string", "minLength": 1}, required=True),
     docs.parameter("redirect_url", "query", "Where the browser goes back with `code` (or `error`) and `state`: one of "
-                   "the application's registered redirect URLs, exactly.", {"type": "string", "format": "uri"}, required=True),
+                   "the application's registered redirect URLs, exactly.", {"type": "string", "format": "uri", "minLength": 1},
+                   required=True),
     docs.parameter("name", "query", "The holder's name.", {"type": "string", "minLength": 1, "maxLength": 100}, required=True),
     docs.parameter("cpf", "query", "The holder's CPF, with or without punctuation (check digits verified).",
                    {"type": "string", "pattern": docs.CPF_PATTERN}, required=True),
@@ -56,7 +55,8 @@ _LOGIN = [
                    {"type": "string", "format": "date"}, required=True),
     docs.parameter("email", "query", "The holder's e-mail (also accepted as `e-mail`).",
                    {"type": "string", "format": "email", "maxLength": 100}, required=True),
-    docs.parameter("state", "query", "Given back unchanged on the redirect.", {"type": "string"}),
+    docs.parameter("state", "query", "Given back unchanged on the redirect (printable ASCII).",
+                   {"type": "string", "minLength": 1, "maxLength": 1024, "pattern": "^[ -~]+$"}),
     docs.parameter("code_challenge", "query", "PKCE (RFC 7636): the S256 challenge of the verifier sent to /access-token.",
                    {"type": "string", "pattern": "^[A-Za-z0-9._~-]{43,128}$"}),
     docs.parameter("code_challenge_method", "query", "PKCE: only S256.", {"type": "string", "enum": ["S256"]}),

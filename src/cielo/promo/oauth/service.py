@@ -33,7 +33,7 @@ from cielo.promo import validation
 from cielo.promo.access import HOLDER_TOKEN_PREFIX, Access
 from cielo.promo.developer.models import Application
 from cielo.promo.environments import Environment
-from cielo.promo.errors import PromoError, invalid, missing
+from cielo.promo.errors import PromoError, given, invalid, missing
 from cielo.promo.holders.devices import DeviceSighting
 from cielo.promo.holders.models import Holder
 from cielo.promo.holders.service import record_device
@@ -178,25 +178,25 @@ class OAuthService:
         if not client_id:
             raise PromoError(401, "The 'client_id' query parameter is missing.")
         app = await self._access.application(env, client_id)
-        redirect_url = registered_redirect_url(app, params.get("redirect_url"))
-        email = params.get("email") or params.get("e-mail")
-        for name, value in (("name", params.get("name")), ("cpf", params.get("cpf")),
-                            ("birthdate", params.get("birthdate")), ("email", email)):
-            if not value:
-                raise missing(name)
-        holder_name = validation.name(params["name"])
-        digits = validation.cpf(params["cpf"])
-        born = validation.birthdate(params["birthdate"])
+        redirect_url = registered_redirect_url(app, given(params, "redirect_url", required=True))
+        email, spelled = given(params, "email", required=False), given(params, "e-mail", required=False)
+        email = email if email is not None else spelled
+        name, cpf, birthdate = (given(params, field, required=True) for field in ("name", "cpf", "birthdate"))
+        if email is None:
+            raise missing("email")
+        holder_name = validation.name(name)
+        digits = validation.cpf(cpf)
+        born = validation.birthdate(birthdate)
         address = validation.email(email)
-        challenge = params.get("code_challenge")
-        method = params.get("code_challenge_method")
+        challenge = given(params, "code_challenge", required=False)
+        method = given(params, "code_challenge_method", required=False)
         if method is not None and method != "S256":
             raise invalid("The 'code_challenge_method' parameter must be S256.")
-        if method is not None and not challenge:
+        if method is not None and challenge is None:
             raise missing("code_challenge")
         if challenge is not None and not _pkce_challenge_ok(challenge):
             raise invalid("The 'code_challenge' parameter must be 43 to 128 characters of A-Z, a-z, 0-9, '-', '.', '_', '~'.")
-        state = params.get("state")
+        state = given(params, "state", required=False)
         if state is not None and len(state) > 1024:
             raise invalid("The 'state' parameter must have at most 1024 characters.")
         if state is not None and not all(" " <= ch <= "~" for ch in state):
@@ -378,9 +378,11 @@ class OAuthService:
             )
 
     async def exchange_code(self, app: Application, body: dict) -> dict:
-        code = body.get("code")
-        if not isinstance(code, str) or not code:
-            raise missing("code", "body field") if code in (None, "") else invalid("The 'code' field must be a string.")
+        code = given(body, "code", required=True, where="body field")
+        if not isinstance(code, str):
+            raise invalid("The 'code' field must be a string.")
+        verifier = given(body, "code_verifier", required=False, where="body field")
+        redirect_url = given(body, "redirect_url", required=False, where="body field")
         now = utcnow()
         async with self._db.write() as session:
             row = await session.scalar(
@@ -388,7 +390,6 @@ class OAuthService:
             )
             if row is None or row.application_id != app.id:
                 raise invalid("The authorization code is not valid for this client.")
-            redirect_url = body.get("redirect_url")
             if redirect_url is not None and redirect_url != row.redirect_url:
                 raise invalid("The 'redirect_url' differs from the one the code was issued for.")
             if row.used_at is not None:
@@ -398,13 +399,12 @@ class OAuthService:
                 if row.expires_at <= now:
                     raise invalid("The authorization code has expired; sign the holder in again.")
                 if row.code_challenge is not None:
-                    verifier = body.get("code_verifier")
-                    if verifier in (None, ""):
+                    if verifier is None:
                         raise missing("code_verifier", "body field")
                     if not isinstance(verifier, str) or not _pkce_challenge_ok(verifier) or \
                             create_s256_code_challenge(verifier) != row.code_challenge:
                         raise invalid("The 'code_verifier' does not match the code challenge of /login.")
-                elif body.get("code_verifier") is not None:  # a PKCE downgrade (RFC 9700 §4.8.2)
+                elif verifier is not None:  # a PKCE downgrade (RFC 9700 §4.8.2)
                     raise invalid("The 'code_verifier' is refused: this code was issued without a 'code_challenge' "
                                   "at /login.")
                 grant = await session.get(Grant, row.grant_id)
@@ -418,9 +418,7 @@ class OAuthService:
         return pair
 
     async def refresh(self, app: Application, body: dict) -> dict:
-        presented = body.get("code")
-        if presented in (None, ""):
-            raise missing("code", "body field")
+        presented = given(body, "code", required=True, where="body field")
         if not isinstance(presented, str):
             raise invalid("The 'code' field must be a string.")
         parts = tokens.parse(presented, HOLDER_TOKEN_PREFIX)

@@ -19,7 +19,7 @@ from cielo.db import Database
 from cielo.db.dialects import Dialect
 from cielo.numbers import decimal, integer
 from cielo.promo.environments import Environment
-from cielo.promo.errors import PromoError, invalid, missing
+from cielo.promo.errors import PromoError, given, invalid
 from cielo.promo.establishments.models import CommercialEstablishment
 from cielo.promo.establishments.service import establishment_in
 from cielo.promo.establishments.service import model_of as establishment_model_of
@@ -55,30 +55,30 @@ class Search:
 
     @classmethod
     def parse(cls, query) -> Search:
-        for name in ("latitude", "longitude", "radius"):
-            if query.get(name) in (None, ""):
-                raise missing(name)
-        lat = _number(query["latitude"], "latitude", -90, 90)
-        lon = _number(query["longitude"], "longitude", -180, 180)
-        radius = integer(query["radius"].strip(), 6)
+        raw_lat, raw_lon, raw_radius = (given(query, name, required=True) for name in ("latitude", "longitude", "radius"))
+        lat = _number(raw_lat, "latitude", -90, 90)
+        lon = _number(raw_lon, "longitude", -180, 180)
+        radius = integer(raw_radius.strip(), 6)
         if radius is None or not 1 <= radius <= MAX_RADIUS:
             raise invalid(f"The 'radius' parameter must be between 1 and {MAX_RADIUS} meters.")
         active = None
-        if query.get("active") not in (None, ""):
-            value = query["active"].strip().lower()
+        raw_active = given(query, "active", required=False)
+        if raw_active is not None:
+            value = raw_active.strip().lower()
             if value not in ("true", "false"):
                 raise invalid("The 'active' parameter must be true or false.")
             active = value == "true"
         types = None
-        if query.get("type") not in (None, ""):
-            codes = [c.strip().upper() for c in query["type"].split(",")]
+        raw_types = given(query, "type", required=False)
+        if raw_types is not None:
+            codes = [c.strip().upper() for c in raw_types.split(",")]
             wrong = [c for c in codes if c not in CAMPAIGN_TYPES]
             if wrong:
                 raise invalid(f"The 'type' parameter accepts the campaign codes {','.join(CAMPAIGN_TYPES)}; "
                               f"not {','.join(repr(w) for w in wrong)}.")
             types = tuple(dict.fromkeys(codes))
         sort: list[tuple[str, bool]] = []
-        for part in (query.get("_sort") or "distance").split(","):
+        for part in (given(query, "_sort", required=False) or "distance").split(","):
             part = part.strip()
             key = part[1:] if part.startswith("-") else part
             if key not in SORT_KEYS:

@@ -31,7 +31,7 @@ from cielo.db.batching import GroupWriter
 from cielo.ids import MAX_ID
 from cielo.promo.developer.models import Application
 from cielo.promo.environments import Environment
-from cielo.promo.errors import PromoError, invalid, missing
+from cielo.promo.errors import PromoError, given, invalid
 from cielo.promo.establishments.models import CommercialEstablishment
 from cielo.promo.establishments.service import visible_to
 from cielo.promo.localtime import local, local_date
@@ -102,11 +102,8 @@ def parse_body(body: dict) -> tuple[int, str]:
     unknown = sorted(set(body) - {"promotionID", "action"})
     if unknown:
         raise invalid(f"The request body has unknown fields: {', '.join(unknown)}.")
-    promotion_id, action = body.get("promotionID"), body.get("action")
-    if promotion_id is None:
-        raise missing("promotionID", "body field")
-    if action in (None, ""):
-        raise missing("action", "body field")
+    promotion_id = given(body, "promotionID", required=True, where="body field")
+    action = given(body, "action", required=True, where="body field")
     if isinstance(promotion_id, bool) or not isinstance(promotion_id, int) or promotion_id < 1:
         raise invalid("The 'promotionID' field must be a positive integer.")
     if promotion_id > MAX_ID:

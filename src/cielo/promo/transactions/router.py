@@ -7,7 +7,7 @@ from starlette.responses import Response
 
 from cielo.promo import openapi as docs
 from cielo.promo.environments import Environment
-from cielo.promo.errors import PromoError, missing
+from cielo.promo.errors import PromoError, given
 from cielo.promo.pagination import Page
 from cielo.promo.transactions.parsing import MAX_RANGE, ItemError, period_bound
 from cielo.promo.transactions.schemas import Transaction
@@ -21,9 +21,7 @@ def transaction_period(query) -> tuple:
     start not after end, at most 366 days apart."""
     bounds = {}
     for name in ("start_date", "end_date"):
-        raw = query.get(name)
-        if raw in (None, ""):
-            raise missing(name)
+        raw = given(query, name, required=True)
         try:
             bounds[name] = period_bound(raw, name, end=name == "end_date")
         except ItemError as exc:
