@@ -4,7 +4,7 @@ whatever the framing (API.md §2), checked as the body is read."""
 from __future__ import annotations
 
 from tests.support.panel import Panel
-from tests.support.promo import PAULISTA, SANDBOX, place, promote
+from tests.support.promo import PAULISTA, SANDBOX, basic, place, promote
 
 
 async def chunked(app, path: str, headers: dict[str, str], chunks: list[bytes]) -> tuple[int, bytes, int]:
@@ -50,3 +50,11 @@ def test_a_chunked_body_over_the_profile_is_refused_before_it_is_all_read(app, c
     fits = [b'{"promotionID": %d,' % promotion, b' "action"', b': "S"}']
     status, body, read = client.portal.call(chunked, app, path, headers, fits)
     assert status == 202 and read == 3, body
+
+
+def test_a_chunked_body_over_the_token_endpoints_limit_is_refused_before_it_is_all_read(app, client, creds):
+    headers = {**basic(creds), "Content-Type": "application/json"}
+    padded = [b'{"grant_type": "authorization_code", "code": "'] + [b"x" * 1000] * 40 + [b'"}']  # ~40 KB
+    status, body, read = client.portal.call(chunked, app, SANDBOX + "/access-token", headers, padded)
+    assert status == 413 and b"16384 bytes" in body
+    assert read == 18  # the chunk that passed 16,384 bytes was the last one read

@@ -19,14 +19,11 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-async def json_object(request: Request, caller: Caller | None = None) -> dict:
+async def json_object(request: Request, caller: Caller) -> dict:
     """The body, a JSON object: 415 for another content type, 400 for anything but an object,
     422 (MISSING_BODY) when there is none, 413 as soon as what was read passes the caller's
     access profile (API.md §2), however the body is framed."""
-    if caller is None:
-        body = await json_body(request, _body_error)
-    else:
-        body = await json_body(request, _body_error, max_bytes=caller.max_body_bytes, too_large=caller.body_too_large)
+    body = await json_body(request, _body_error, max_bytes=caller.max_body_bytes, too_large=caller.body_too_large)
     if not isinstance(body, dict):
         raise PromoError(400, "The request body must be a JSON object.")
     return body

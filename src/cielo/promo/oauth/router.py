@@ -68,7 +68,7 @@ async def token_request(request: Request, env: Environment, expected_grant: str)
     limit (the holder profile's requests per minute), a JSON object body, and its grant_type."""
     found = services(request)
     caller = await found.access.token_client(request, env)
-    body = await json_object(request)
+    body = await json_object(request, caller)
     grant_type(body, expected_grant)
     return found, caller, body
 
