@@ -93,6 +93,7 @@ OPERATIONS = [
     ("GET", "/commercial-establishments", "/commercial-establishments", None, ["offset", "limit"]),
     ("GET", "/promotions", "/promotions", None, ["offset", "limit"]),
     ("GET", "/transactions", "/transactions", None, ["holderId", "cardId", "commercialEstablishmentId", "offset", "limit"]),
+    ("GET", "/subscription-requests", "/subscription-requests", None, ["state", "offset", "limit"]),
 ]
 CASES = [(method, called, body, name) for method, _, called, body, names in OPERATIONS for name in names]
 
