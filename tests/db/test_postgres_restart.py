@@ -45,7 +45,11 @@ class Traffic:
         self._names = iter(range(1_000_000))
         self._lock = threading.Lock()
         self.threads = [threading.Thread(target=self._write, daemon=True) for _ in range(3)]
-        self.threads.append(threading.Thread(target=self._read, daemon=True))
+        # one reader per path: a read that waits out a timeout must not keep the others from
+        # being asked while the database is away
+        for path, headers in ((WHITELABEL, self.auth), ("/readyz", {}),
+                              ("/sandbox/promotions/v1/promotions", {"Client-Id": "sbx_x", "Access-Token": "t"})):
+            self.threads.append(threading.Thread(target=self._read, args=(path, headers), daemon=True))
 
     def _timed(self, client: httpx.Client, method: str, path: str, **kwargs) -> tuple[int, float, str | None]:
         started = time.monotonic()
@@ -66,13 +70,11 @@ class Traffic:
                 self.answers.append(Answer(name, status, seconds, retry, time.monotonic()))
                 time.sleep(0.01)
 
-    def _read(self) -> None:
+    def _read(self, path: str, headers: dict) -> None:
         with httpx.Client(base_url=self.url, timeout=CLIENT_TIMEOUT_S) as client:
             while not self.stop.is_set():
-                for path, headers in ((WHITELABEL, self.auth), ("/readyz", {}),
-                                      ("/sandbox/promotions/v1/promotions", {"Client-Id": "sbx_x", "Access-Token": "t"})):
-                    status, seconds, retry = self._timed(client, "GET", path, headers=headers)
-                    self.reads.append(Answer(path, status, seconds, retry, time.monotonic()))
+                status, seconds, retry = self._timed(client, "GET", path, headers=headers)
+                self.reads.append(Answer(path, status, seconds, retry, time.monotonic()))
                 time.sleep(0.02)
 
     def ok_since(self, moment: float) -> int:
