@@ -84,7 +84,7 @@ class Settings(BaseSettings):
     flow_starts_per_minute: int = Field(
         default=300, ge=1, description="Sign-ins and card registrations begun (GET /login, GET /cards) a minute from "
                                        "one address; ten times as many for one client.")
-    db_pool_size: int = Field(default=10, ge=1)
+    db_pool_size: int = Field(default=20, ge=1)
     db_command_timeout: float = Field(
         default=30, ge=1, description="Seconds a PostgreSQL statement of `serve` or `worker` may take before it is "
                                       "abandoned (a server gone silent is answered with a 503, not waited for).")

@@ -5,11 +5,22 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import text
+from sqlalchemy import Integer, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from cielo.db import Database
 from cielo.db.batching import GroupWriter
 from tests.support.db import db_sql, run
+
+class _Base(DeclarativeBase):
+    pass
+
+
+class Probe(_Base):
+    __tablename__ = "group_writer_rows_probe"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[int] = mapped_column(Integer)
+
 
 PROBE = "CREATE TABLE IF NOT EXISTS group_writer_probe (id INTEGER PRIMARY KEY, value INTEGER NOT NULL CHECK (value >= 0))"
 
@@ -48,3 +59,23 @@ def test_concurrent_writes_share_transactions_and_a_bad_one_fails_alone(settings
     assert mixed[:10] == [v * 10 for v in range(40, 50)] and mixed[11:] == [v * 10 for v in range(50, 60)]
     assert isinstance(mixed[10], Exception) and "check" in str(mixed[10]).lower()
     assert stored == [*range(60), 100], "every good write committed once, the bad one not at all"
+
+
+def test_adding_rows_gives_each_caller_its_row_with_its_id(settings):
+    async def go():
+        db = Database(settings.resolved_database_url, pool_size=2)
+        writer = GroupWriter.adding_rows(db)
+        try:
+            async with db.engine.begin() as conn:
+                await conn.run_sync(_Base.metadata.create_all)
+            return await asyncio.gather(*(writer.write(Probe(value=v)) for v in range(25)))
+        finally:
+            await db.dispose()
+
+    try:
+        rows = run(go())
+        stored = dict(db_sql(settings, "SELECT id, value FROM group_writer_rows_probe"))
+    finally:
+        db_sql(settings, "DROP TABLE IF EXISTS group_writer_rows_probe")
+    assert [row.value for row in rows] == list(range(25))
+    assert {row.id: row.value for row in rows} == stored, "each caller's row, committed, with the id it was given"

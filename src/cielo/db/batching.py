@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,6 +37,12 @@ class GroupWriter(Generic[Item, Result]):
         self._max_batch = max_batch
         self._pending: list[tuple[Item, asyncio.Future[Result]]] = []
         self._writing: asyncio.Task | None = None
+
+    @classmethod
+    def adding_rows(cls, db: Database, *, max_batch: int = 500) -> GroupWriter[Any, Any]:
+        """A writer of new ORM rows: ``await writer.write(row)`` adds the row with the others
+        waiting, and gives it back flushed (its id set) once committed."""
+        return cls(db, _add_rows, max_batch=max_batch)
 
     async def write(self, item: Item) -> Result:
         """Write ``item`` (with whatever else is waiting) and return its result once committed."""
@@ -78,6 +84,12 @@ class GroupWriter(Generic[Item, Result]):
     async def _transaction(self, items: list[Item]) -> list[Result]:
         async with self._db.write() as session:
             return await self._write_many(session, items)
+
+
+async def _add_rows(session: AsyncSession, rows: list[Any]) -> list[Any]:
+    session.add_all(rows)
+    await session.flush()
+    return rows
 
 
 def _retrieved(future: asyncio.Future) -> None:

@@ -7,6 +7,9 @@ upgrades a read lock (SQLITE_BUSY_SNAPSHOT). PostgreSQL uses asyncpg with a pool
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -39,8 +42,6 @@ def unavailable(exc: BaseException | None) -> bool:
     the busy timeout or its file unusable — rather than a fault of the request or of the code
     (a wrong statement stays a 500 and is logged as one). Looks through the causes SQLAlchemy
     wraps drivers' errors in."""
-    import sqlite3
-
     import asyncpg
     from sqlalchemy import exc as sa_exc
 
@@ -99,7 +100,10 @@ class Database:
         kwargs: dict = {"echo": echo, "hide_parameters": True}
         if not self.is_sqlite:
             # No pre-ping (a round trip per checkout); stale connections are recycled instead.
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800, pool_timeout=PG_POOL_TIMEOUT_S)
+            # No overflow: a connection opened past the pool's size was closed as soon as it came
+            # back, so a steady load opened one (a handshake and asyncpg's type introspection)
+            # for nearly every request; past the pool's size a request waits for a connection.
+            kwargs.update(pool_size=pool_size, max_overflow=0, pool_recycle=1800, pool_timeout=PG_POOL_TIMEOUT_S)
             if url.startswith("postgresql+asyncpg"):
                 # No JIT: every statement here is short, and a batch's statement whose estimate
                 # crosses jit_above_cost (1,000 pairs to probe) spent ~90 ms compiling to run in 7.
@@ -108,6 +112,9 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         self._loop_reader: Engine | None = None
         self._loop_conn: Connection | None = None
+        # SQLite: this process's writers take turns here (one lock per event loop), see write()
+        self._write_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = \
+            weakref.WeakKeyDictionary()
         if self.is_sqlite:
             _install_sqlite_hooks(self.engine)
             self._write_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
@@ -213,9 +220,36 @@ class Database:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
-        """A session inside one transaction: committed on success, rolled back on error."""
-        async with self._writer() as session, session.begin():
+        """A session inside one transaction: committed on success, rolled back on error.
+
+        On SQLite, the writers of this process take turns on an asyncio lock before BEGIN
+        IMMEDIATE. SQLite has one writer at a time anyway; without the lock, concurrent writers
+        wait in its busy handler, which sleeps and polls (sleeps growing to 100 ms), so under
+        load a write waited long after the lock was free and in no order. Writers of other
+        processes still meet the busy timeout. A turn not given within that same timeout is
+        answered as a locked database (a 503, ``unavailable``)."""
+        if not self.is_sqlite:
+            async with self._writer() as session, session.begin():
+                yield session
+            return
+        async with self._write_turn(), self._writer() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def _write_turn(self) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        turn = self._write_turns.get(loop)
+        if turn is None:
+            turn = self._write_turns[loop] = asyncio.Lock()
+        try:
+            await asyncio.wait_for(turn.acquire(), SQLITE_BUSY_TIMEOUT_MS / 1000)
+        except TimeoutError:
+            raise sqlite3.OperationalError("database is locked: this process's writers waited past the busy "
+                                           "timeout") from None
+        try:
+            yield
+        finally:
+            turn.release()
 
     async def analyze(self) -> None:
         """Refresh the planner's statistics (and PostgreSQL's visibility map) after a bulk load. Without them SQLite takes
