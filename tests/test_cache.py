@@ -1,24 +1,29 @@
 """The read caches' single-flight loading: requests that miss one key together share one
-database read, but never one that began before the commit they saw."""
+database read, but never one that began before the commit they saw; a commit empties the
+caches that read what it wrote, and only those."""
 
 from __future__ import annotations
 
 import asyncio
 
 from cielo.cache import CacheRegistry, RequestMarker, request_marker
-from cielo.db.changes import ChangeWatcher
+from cielo.db.changes import EVERYTHING, NOTHING, ChangeWatcher
 
 
 class Watcher(ChangeWatcher):
+    """Commits of unknown tables (``commits``), or of the tables named in ``written``."""
+
     exact = True
 
     def __init__(self) -> None:
         self.commits = 0
         self._seen = -1
+        self.written: set[str] = set()
 
-    async def changed(self) -> bool:
+    async def changed_tables(self) -> frozenset[str]:
         changed, self._seen = self._seen != self.commits, self.commits
-        return changed
+        written, self.written = frozenset(self.written), set()
+        return EVERYTHING if changed else written or NOTHING
 
 
 async def _request(registry, cache, key, load):
@@ -67,5 +72,40 @@ def test_caching_off_loads_every_time():
 
         assert await asyncio.gather(*[_request(registry, cache, "k", load) for _ in range(5)]) == ["value"] * 5
         assert len(calls) == 5
+
+    asyncio.run(scenario())
+
+
+def test_a_commit_empties_the_caches_that_read_what_it_wrote():
+    async def scenario():
+        watcher = Watcher()
+        registry = CacheRegistry(watcher)
+        tokens = registry.cache("tokens", tables=("tokens", "grants"))
+        apps = registry.cache("apps", tables=("applications",))
+        anything = registry.cache("answers")  # no tables declared: any commit empties it
+        reads = []
+
+        def loader(name):
+            async def load():
+                reads.append(name)
+                return name
+            return load
+
+        async def read_all():
+            for cache in (tokens, apps, anything):
+                await _request(registry, cache, "k", loader(cache.name))
+
+        await read_all()
+        assert reads == ["tokens", "apps", "answers"]
+        watcher.written = {"grants", "subscription_requests"}
+        generation = registry.generation
+        await read_all()
+        assert reads[3:] == ["tokens", "answers"], "apps reads neither table: kept"
+        assert registry.generation == generation + 1, "the search index still hears of every commit"
+        await read_all()
+        assert reads[5:] == [], "nothing committed: everything kept"
+        watcher.commits += 1  # a commit the watcher cannot place empties everything
+        await read_all()
+        assert reads[5:] == ["tokens", "apps", "answers"]
 
     asyncio.run(scenario())

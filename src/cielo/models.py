@@ -2,6 +2,7 @@
 
 from cielo.audit.models import AuditRecord
 from cielo.auth.models import ApiToken
+from cielo.db.changes import TableWrite
 from cielo.promo.cards.models import Card, CardPartner, CardRequest
 from cielo.promo.developer.models import (
     AppAccessToken,
@@ -59,6 +60,7 @@ __all__ = [
     "SandboxSeed",
     "EstablishmentSubscription",
     "SubscriptionRequest",
+    "TableWrite",
     "Holder",
     "HolderDevice",
     "HolderToken",

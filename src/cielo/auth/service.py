@@ -69,7 +69,7 @@ class Authenticator:
 
     def __init__(self, db: Database, caches: CacheRegistry) -> None:
         self._db = db
-        self._cache = caches.cache("api_tokens", max_entries=10_000)
+        self._cache = caches.cache("api_tokens", max_entries=10_000, tables=(ApiToken.__tablename__,))
 
     async def _lookup(self, public_id: str) -> _Entry | None:
         async def load():

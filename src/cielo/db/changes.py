@@ -1,26 +1,77 @@
-"""Has anything been committed since I last looked? The basis of the read caches.
+"""What has been committed since I last looked? The basis of the read caches.
 
 Caches of tokens and rendered answers must never serve data that another process changed
-(a revoked token is refused at once by every process). Each watcher answers exactly:
+(a revoked token is refused at once by every process). A watcher's ``changed_tables()`` names
+the tables written by the transactions committed since its last look; :data:`EVERYTHING` when
+it cannot tell which, and an empty set when nothing was committed:
 
 - SQLite: ``PRAGMA data_version`` on a connection of our own changes whenever any other
-  connection, in any process, commits. One local read (~5 us).
-- PostgreSQL: ``pg_current_snapshot()`` changes whenever a transaction that wrote anything
-  commits (its id leaves the in-progress list, or the next id moves on). One round trip on a
-  dedicated connection; concurrent requests share a poll that started after they arrived,
-  so no request can miss a commit that happened before it began.
+  connection, in any process, commits (one local read, ~5 us). It says nothing of which
+  tables, so any commit is :data:`EVERYTHING`.
+- PostgreSQL: ``pg_current_snapshot()`` changes whenever a transaction of the server, in any
+  database, that wrote anything ends. A statement-level trigger on every table of ours records
+  each writing transaction's id and the table in ``table_writes`` (migration 0020), in that
+  transaction: between two looks, the transactions that ended are those running (or not yet
+  begun) at the first snapshot and over at the second; their rows in ``table_writes`` are the
+  tables they wrote. A transaction with none wrote nothing of this database (another
+  database's, or one rolled back). One round trip on a dedicated connection, two when
+  something ended; concurrent requests share a poll that started after they arrived, so no
+  request can miss a commit that happened before it began.
 
-When a watcher cannot tell (connection lost, in-memory database) it reports a change, so the
-caches are dropped and reads go to the database.
+When a watcher cannot tell (connection lost, in-memory database, a look older than the
+records kept) it reports :data:`EVERYTHING`, so the caches are dropped and reads go to the
+database.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable
-from typing import Any
+from datetime import timedelta
+from typing import Any, NamedTuple
 from urllib.parse import unquote
+
+from sqlalchemy import BigInteger, String, delete, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cielo.db.base import Base, UTCDateTime, utcnow
+
+EVERYTHING: frozenset[str] = frozenset({"*"})  # a change the watcher cannot place: every table
+NOTHING: frozenset[str] = frozenset()
+# table_writes rows are kept this long (the expiry task deletes older ones); a watcher whose
+# last look is older than RECORDS_TRUSTED_S cannot trust them to be all there
+RECORDS_KEPT = timedelta(hours=1)
+RECORDS_TRUSTED_S = 1800.0
+
+
+class TableWrite(Base):
+    """A table written by a transaction, recorded by PostgreSQL's triggers (migration 0020);
+    unused on SQLite. ``xid`` is the transaction's id (``pg_current_xact_id``)."""
+
+    __tablename__ = "table_writes"
+
+    xid: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    table_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    written_at: Mapped[Any] = mapped_column(UTCDateTime(), nullable=False, server_default=func.now())
+
+
+class Snapshot(NamedTuple):
+    """``pg_current_snapshot()``: transactions below ``xmin`` are over, those from ``xmax`` on
+    not begun, and between them those in ``running`` still run."""
+
+    xmin: int
+    xmax: int
+    running: frozenset[int]
+
+    @classmethod
+    def parse(cls, text: str) -> Snapshot:
+        xmin, xmax, running = text.split(":")
+        return cls(int(xmin), int(xmax), frozenset(int(x) for x in running.split(",") if x))
+
+    def over(self, xid: int) -> bool:
+        return xid < self.xmax and xid not in self.running
 
 
 class ChangeWatcher:
@@ -28,8 +79,8 @@ class ChangeWatcher:
 
     exact = False
 
-    async def changed(self) -> bool:
-        return True
+    async def changed_tables(self) -> frozenset[str]:
+        return EVERYTHING
 
     async def close(self) -> None:
         pass
@@ -49,16 +100,16 @@ class SQLiteDataVersionWatcher(ChangeWatcher):
             self._conn = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None)
         return self._conn
 
-    async def changed(self) -> bool:
+    async def changed_tables(self) -> frozenset[str]:
         try:
             version = self._connection().execute("PRAGMA data_version").fetchone()[0]
         except sqlite3.Error:
             await self.close()
-            return True
+            return EVERYTHING
         if version != self._version:
             self._version = version
-            return True
-        return False
+            return EVERYTHING
+        return NOTHING
 
     async def close(self) -> None:
         if self._conn is not None:
@@ -75,21 +126,22 @@ class PostgresSnapshotWatcher(ChangeWatcher):
         self._connect = connect
         self._conn: Any = None  # an asyncpg connection (asyncpg ships no types)
         self._snapshot: str | None = None
+        self._looked_at = 0.0  # time.monotonic() of the last look
         self._lock = asyncio.Lock()
         self._pending: asyncio.Task | None = None
 
-    async def changed(self) -> bool:
+    async def changed_tables(self) -> frozenset[str]:
         # Join the next poll; a poll already running may have started before we arrived.
         if self._pending is None:
             self._pending = asyncio.get_running_loop().create_task(self._next_poll())
         return await asyncio.shield(self._pending)
 
-    async def _next_poll(self) -> bool:
+    async def _next_poll(self) -> frozenset[str]:
         async with self._lock:
             self._pending = None  # callers from now on need the poll after this one
             return await self._poll()
 
-    async def _poll(self) -> bool:
+    async def _poll(self) -> frozenset[str]:
         import asyncpg
 
         try:
@@ -97,13 +149,24 @@ class PostgresSnapshotWatcher(ChangeWatcher):
                 self._conn = await asyncpg.connect(self._dsn, timeout=5)
                 self._snapshot = None
             snapshot = await self._conn.fetchval("SELECT pg_current_snapshot()::text", timeout=5)
+            if snapshot == self._snapshot:
+                self._looked_at = time.monotonic()
+                return NOTHING
+            tables = await self._written_between(self._snapshot, snapshot)
         except Exception:
             await self.close()
-            return True
-        if snapshot != self._snapshot:
-            self._snapshot = snapshot
-            return True
-        return False
+            return EVERYTHING
+        self._snapshot, self._looked_at = snapshot, time.monotonic()
+        return tables
+
+    async def _written_between(self, before: str | None, after: str) -> frozenset[str]:
+        """The tables written by the transactions that ended between two snapshots."""
+        if before is None or time.monotonic() - self._looked_at > RECORDS_TRUSTED_S:
+            return EVERYTHING
+        first, last = Snapshot.parse(before), Snapshot.parse(after)
+        rows = await self._conn.fetch(
+            "SELECT xid, table_name FROM table_writes WHERE xid >= $1 AND xid < $2", first.xmin, last.xmax, timeout=5)
+        return frozenset(table for xid, table in rows if not first.over(xid) and last.over(xid))
 
     async def close(self) -> None:
         conn, self._conn, self._snapshot = self._conn, None, None
@@ -112,6 +175,14 @@ class PostgresSnapshotWatcher(ChangeWatcher):
                 await conn.close(timeout=2)
             except Exception:  # pragma: no cover - already gone
                 conn.terminate()
+
+
+async def prune_table_writes(db, now=None) -> dict[str, int]:
+    """Delete the records of table writes kept long enough (PostgreSQL's; SQLite has none)."""
+    async with db.write() as session:
+        result = await session.execute(
+            delete(TableWrite).where(TableWrite.written_at < (now or utcnow()) - RECORDS_KEPT))
+    return {"table_writes": result.rowcount or 0}
 
 
 def watcher_for(url: str) -> ChangeWatcher:

@@ -137,12 +137,15 @@ class Access:
     def __init__(self, db: Database, limiter: RateLimiter, caches: CacheRegistry) -> None:
         self._db = db
         self._limiter = limiter
-        # Exact read caches (emptied by any commit anywhere, see cielo.cache): applications by
-        # Client-Id and Access-Token rows by public id. The secret, revocation, expiry and
-        # profile are still checked on every request against what was read.
-        self._apps = caches.cache("promo-applications", 10_000)
-        self._app_tokens = caches.cache("promo-app-tokens", 100_000)
-        self._holder_tokens = caches.cache("promo-holder-tokens", 100_000)
+        # Exact read caches (emptied by any commit to the tables they read, see cielo.cache):
+        # applications by Client-Id and Access-Token rows by public id. The secret, revocation,
+        # expiry and profile are still checked on every request against what was read.
+        from cielo.promo.oauth.models import Grant, HolderToken
+
+        self._apps = caches.cache("promo-applications", 10_000, tables=(Application.__tablename__,))
+        self._app_tokens = caches.cache("promo-app-tokens", 100_000, tables=(AppAccessToken.__tablename__,))
+        self._holder_tokens = caches.cache("promo-holder-tokens", 100_000,
+                                           tables=(HolderToken.__tablename__, Grant.__tablename__))
 
     async def application(self, env: Environment, client_id: str) -> Application:
         if not _CLIENT_ID.fullmatch(client_id):  # never looked up (nor kept) when it cannot be one

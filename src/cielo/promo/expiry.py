@@ -1,5 +1,6 @@
 """Deleting what has expired: sign-in and card registration requests, authorization codes,
-holder tokens and grants, panel sessions (API.md §3.1). Each domain says what of its own is
+holder tokens and grants, panel sessions (API.md §3.1), and the read caches' record of which
+tables each transaction wrote (db/changes.py). Each domain says what of its own is
 dead (its ``prune``); this runs them all, an hour after the fact (a row is kept that long past
 its expiry, so no request in flight finds it gone, and a dead link still says it expired),
 once at start and every ten minutes, inside ``cielo serve`` and ``cielo worker`` alike. Any
@@ -13,6 +14,7 @@ import logging
 from datetime import datetime, timedelta
 
 from cielo.db import Database, utcnow
+from cielo.db.changes import prune_table_writes
 from cielo.promo.cards import service as cards
 from cielo.promo.developer import service as developer
 from cielo.promo.oauth import service as oauth
@@ -29,6 +31,7 @@ async def prune_once(db: Database, now: datetime | None = None) -> dict[str, int
     counts: dict[str, int] = {}
     for prune in (oauth.prune, cards.prune, developer.prune):
         counts.update(await prune(db, horizon))
+    counts.update(await prune_table_writes(db, now))  # the read caches' record of writes (db/changes.py)
     return counts
 
 

@@ -28,9 +28,9 @@ class WhiteLabelService:
     def __init__(self, db: Database, box: SecretBox, caches: CacheRegistry) -> None:
         self._db = db
         self._box = box
-        self._cache = caches.cache("whitelabel_accounts")
+        self._cache = caches.cache("whitelabel_accounts", tables=(_TABLE.name,))
         # Rendered answers (the whole list is ~130 bytes an account): see the router.
-        self.rendered = caches.cache("whitelabel_rendered", max_entries=16)
+        self.rendered = caches.cache("whitelabel_rendered", max_entries=16, tables=(_TABLE.name,))
 
     def _customer(self, row) -> Customer:
         """From an ORM object or a Core row of the table."""

@@ -32,7 +32,7 @@ from cielo.ids import MAX_ID
 from cielo.promo.developer.models import Application
 from cielo.promo.environments import Environment
 from cielo.promo.errors import PromoError, given, invalid
-from cielo.promo.establishments.models import CommercialEstablishment
+from cielo.promo.establishments.models import CommercialEstablishment, EstablishmentGrant
 from cielo.promo.establishments.service import visible_to
 from cielo.promo.localtime import local, local_date
 from cielo.promo.pagination import Page
@@ -128,6 +128,11 @@ class SubscriptionService:
         # the queue's pages, requests by id, the processed lists and their items.
         caches = caches or CacheRegistry(db.watcher, enabled=False)
         self._reads = caches.cache("promo-subscription-reads", 50_000)
+        # What a new request is checked against (its establishment visible to the application,
+        # its promotion in the environment), kept while those tables are not written: queuing
+        # requests does not empty it.
+        self._checks = caches.cache("promo-subscription-checks", 50_000, tables=(
+            CommercialEstablishment.__tablename__, EstablishmentGrant.__tablename__, Promotion.__tablename__))
         self._new_requests = GroupWriter(db, self._insert_requests)
 
     async def _promotion(self, session, env: Environment, promotion_id: int) -> None:
@@ -139,8 +144,9 @@ class SubscriptionService:
         """Queue a request: its establishment and promotion checked, then written with the
         other requests arriving meanwhile (group commit, db/batching.py)."""
         promotion_id, action = parse_body(body)
-        await self._check_visible(app, env, establishment_id)
-        await self._check_promotion(env, promotion_id)
+        await self._checks.get_or_load(("visible", app.id, app.partner_id, env, establishment_id),
+                                       lambda: self._check_visible(app, env, establishment_id))
+        await self._checks.get_or_load(("promotion", env, promotion_id), lambda: self._check_promotion(env, promotion_id))
         # Checked before the write, not inside it: establishments and promotions are never
         # deleted, and processing judges the promotion again.
         try:
@@ -150,10 +156,11 @@ class SubscriptionService:
             # the application deleted meanwhile (its requests go with it): its token with it
             raise PromoError(401, "The Access-Token is not valid.") from None
 
-    async def _check_promotion(self, env: Environment, promotion_id: int) -> None:
+    async def _check_promotion(self, env: Environment, promotion_id: int) -> bool:
         row = await self._db.first(select(Promotion.environment).where(Promotion.id == promotion_id))
         if row is None or row.environment != env.value:
             raise invalid(f"There is no promotion {promotion_id}.")
+        return True
 
     async def _insert_requests(self, session, items: list[QueuedRequest]) -> list[QueuedRequest]:
         sql, table = self._db.sql, SubscriptionRequest.__table__
@@ -202,8 +209,9 @@ class SubscriptionService:
 
         return await self._reads.get_or_load(("entry", app.id, request_id), load)
 
-    async def _check_visible(self, app: Application, env: Environment, establishment_id: int) -> None:
-        """The same refusals as a write's (``_establishment``), read on their own."""
+    async def _check_visible(self, app: Application, env: Environment, establishment_id: int) -> bool:
+        """The same refusals as a write's (``_establishment``), read on their own (True when
+        none: a value the caches keep)."""
         E = CommercialEstablishment
         row = await self._db.first(
             select(E.environment, visible_to(app, env).label("visible")).where(E.id == establishment_id))
@@ -212,6 +220,7 @@ class SubscriptionService:
                              f"There is no commercial establishment {establishment_id} this application may act for.")
         if not row.visible:
             raise PromoError(403, f"This application may not act for commercial establishment {establishment_id}.")
+        return True
 
     async def processed(self, app: Application, env: Environment, establishment_id: int, page: Page):
         R = SubscriptionRequest
