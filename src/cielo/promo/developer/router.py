@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from fastapi import APIRouter, HTTPException, Request
+from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
 from cielo.ids import MAX_ID
@@ -185,6 +188,18 @@ def _app_id(raw: str) -> int | None:
     return value if value is not None and value <= MAX_ID else None
 
 
+async def _application_form(request: Request, app_id: str,
+                            answer: Callable[[Developer, int, FormData], Awaitable[Response]]) -> Response:
+    """A form sent from an application's page, answered by ``answer(developer, number, form)``;
+    that page again (403) when the form has expired."""
+    developer = await _signed_in(request)
+    form = await _form(request)
+    number = _app_id(app_id) or 0
+    if form is None:
+        return await _application_page(request, developer, number, status_code=403, error=FORM_EXPIRED)
+    return await answer(developer, number, form)
+
+
 @router.get("/applications/{app_id}")
 async def application(request: Request, app_id: str) -> Response:
     developer = await _signed_in(request)
@@ -203,19 +218,17 @@ async def rotate_secret(request: Request, app_id: str) -> Response:
 
 @router.post("/applications/{app_id}/tokens")
 async def create_token(request: Request, app_id: str) -> Response:
-    developer = await _signed_in(request)
-    form = await _form(request)
-    number = _app_id(app_id) or 0
-    if form is None:
-        return await _application_page(request, developer, number, status_code=403, error=FORM_EXPIRED)
-    values = {k: str(form.get(k, "")) for k in ("name", "requests_per_minute", "max_page_size", "max_body_bytes")}
-    try:
-        profile = parse_profile(values["requests_per_minute"], values["max_page_size"], values["max_body_bytes"],
-                                [str(g) for g in form.getlist("api_groups")])
-        _, token = await _service(request).create_access_token(developer, number, values["name"], profile)
-    except PanelError as exc:
-        return await _application_page(request, developer, number, status_code=400, error=str(exc), form=values)
-    return await _application_page(request, developer, number, new_token=token)
+    async def create(developer: Developer, number: int, form: FormData) -> Response:
+        values = {k: str(form.get(k, "")) for k in ("name", "requests_per_minute", "max_page_size", "max_body_bytes")}
+        try:
+            profile = parse_profile(values["requests_per_minute"], values["max_page_size"], values["max_body_bytes"],
+                                    [str(g) for g in form.getlist("api_groups")])
+            _, token = await _service(request).create_access_token(developer, number, values["name"], profile)
+        except PanelError as exc:
+            return await _application_page(request, developer, number, status_code=400, error=str(exc), form=values)
+        return await _application_page(request, developer, number, new_token=token)
+
+    return await _application_form(request, app_id, create)
 
 
 @router.post("/applications/{app_id}/tokens/{token_id}/revoke")
@@ -229,35 +242,31 @@ async def revoke_token(request: Request, app_id: str, token_id: str) -> Response
 
 @router.post("/applications/{app_id}/holder-profile")
 async def holder_profile(request: Request, app_id: str) -> Response:
-    developer = await _signed_in(request)
-    form = await _form(request)
-    number = _app_id(app_id) or 0
-    if form is None:
-        return await _application_page(request, developer, number, status_code=403, error=FORM_EXPIRED)
-    try:
-        await _service(request).update_holder_profile(
-            developer, number, str(form.get("requests_per_minute", "")), str(form.get("max_page_size", ""))
-        )
-    except PanelError as exc:
-        return await _application_page(request, developer, number, status_code=400, error=str(exc))
-    return _see_other(request, f"/developer/applications/{app_id}")
+    async def update(developer: Developer, number: int, form: FormData) -> Response:
+        try:
+            await _service(request).update_holder_profile(
+                developer, number, str(form.get("requests_per_minute", "")), str(form.get("max_page_size", ""))
+            )
+        except PanelError as exc:
+            return await _application_page(request, developer, number, status_code=400, error=str(exc))
+        return _see_other(request, f"/developer/applications/{app_id}")
+
+    return await _application_form(request, app_id, update)
 
 
 async def _edit_redirect_urls(request: Request, app_id: str, edit) -> Response:
     """Add, change or remove a redirect URL (``edit(service, developer, app, form)``); the page
     again with the sentence and what was typed when it is refused."""
-    developer = await _signed_in(request)
-    form = await _form(request)
-    number = _app_id(app_id) or 0
-    if form is None:
-        return await _application_page(request, developer, number, status_code=403, error=FORM_EXPIRED)
-    try:
-        await edit(_service(request), developer, number, form)
-    except PanelError as exc:
-        return await _application_page(request, developer, number, status_code=400, error=str(exc),
-                                       form={"redirect_url": str(form.get("redirect_url", "")),
-                                             "old": str(form.get("old", ""))})
-    return _see_other(request, f"/developer/applications/{number}#redirect-urls")
+    async def apply(developer: Developer, number: int, form: FormData) -> Response:
+        try:
+            await edit(_service(request), developer, number, form)
+        except PanelError as exc:
+            return await _application_page(request, developer, number, status_code=400, error=str(exc),
+                                           form={"redirect_url": str(form.get("redirect_url", "")),
+                                                 "old": str(form.get("old", ""))})
+        return _see_other(request, f"/developer/applications/{number}#redirect-urls")
+
+    return await _application_form(request, app_id, apply)
 
 
 @router.post("/applications/{app_id}/redirect-urls")
