@@ -72,3 +72,18 @@ def test_a_turn_not_given_within_the_busy_timeout_is_a_locked_database(tmp_path,
 
     error = run(go())
     assert "locked" in str(error) and unavailable(error), "answered as a locked database: a 503 with Retry-After"
+
+
+def test_a_write_begun_inside_another_fails_at_once(tmp_path):
+    async def go():
+        db = _database(tmp_path)
+        try:
+            async with db.write():
+                async with db.write():
+                    pass
+        finally:
+            await db.dispose()
+
+    # it would otherwise wait for its own turn for the whole busy timeout, then answer 503
+    with pytest.raises(RuntimeError, match="inside another"):
+        run(go())

@@ -83,6 +83,14 @@ def _install_sqlite_hooks(engine: AsyncEngine | Engine) -> None:
             conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+class _Turn(asyncio.Lock):
+    """The write lock of one process's SQLite writers, knowing which task holds it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.holder: asyncio.Task | None = None
+
+
 class Database:
     """Owns the engine; hands out sessions for reading and for writing."""
 
@@ -113,8 +121,7 @@ class Database:
         self._loop_reader: Engine | None = None
         self._loop_conn: Connection | None = None
         # SQLite: this process's writers take turns here (one lock per event loop), see write()
-        self._write_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = \
-            weakref.WeakKeyDictionary()
+        self._write_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Turn] = weakref.WeakKeyDictionary()
         if self.is_sqlite:
             _install_sqlite_hooks(self.engine)
             self._write_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
@@ -240,15 +247,20 @@ class Database:
         loop = asyncio.get_running_loop()
         turn = self._write_turns.get(loop)
         if turn is None:
-            turn = self._write_turns[loop] = asyncio.Lock()
+            turn = self._write_turns[loop] = _Turn()
+        if turn.holder is not None and turn.holder is asyncio.current_task():
+            # it would wait for itself: SQLite allows one write transaction at a time
+            raise RuntimeError("a write transaction was begun inside another one")
         try:
             await asyncio.wait_for(turn.acquire(), SQLITE_BUSY_TIMEOUT_MS / 1000)
         except TimeoutError:
             raise sqlite3.OperationalError("database is locked: this process's writers waited past the busy "
                                            "timeout") from None
+        turn.holder = asyncio.current_task()
         try:
             yield
         finally:
+            turn.holder = None
             turn.release()
 
     async def analyze(self) -> None:

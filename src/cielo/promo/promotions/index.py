@@ -23,7 +23,7 @@ Exactness — the index is never stale, in any process:
 - It is loaded whole on first use, inside one snapshot that also gives the position of the
   change log (``promotion_changes``, written by triggers on every write of a promotion,
   migration 0012).
-- After any commit anywhere (the read caches' watcher moves the generation, cache.py), the
+- After any commit to this database (the read caches' watcher moves the generation, cache.py), the
   next search first re-reads the promotions logged since that position. A process with caching
   off, or a request outside the middleware, searches in the database instead.
 - On PostgreSQL the position is the oldest transaction still running at the snapshot
