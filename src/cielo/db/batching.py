@@ -18,6 +18,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
+from sqlalchemy import insert, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cielo.db.engine import Database
@@ -40,8 +41,9 @@ class GroupWriter(Generic[Item, Result]):
 
     @classmethod
     def adding_rows(cls, db: Database, *, max_batch: int = 500) -> GroupWriter[Any, Any]:
-        """A writer of new ORM rows: ``await writer.write(row)`` adds the row with the others
-        waiting, and gives it back flushed (its id set) once committed."""
+        """A writer of new ORM rows of one class: ``await writer.write(row)`` inserts the row with
+        the others waiting, and gives it back once committed, as it was built (its id, when the
+        database draws it, is not read back)."""
         return cls(db, _add_rows, max_batch=max_batch)
 
     async def write(self, item: Item) -> Result:
@@ -87,8 +89,13 @@ class GroupWriter(Generic[Item, Result]):
 
 
 async def _add_rows(session: AsyncSession, rows: list[Any]) -> list[Any]:
-    session.add_all(rows)
-    await session.flush()
+    # One INSERT of every row's values (SQLAlchemy's bulk insert), not the unit of work's
+    # per-object bookkeeping; the rows stay as they were built (no id read back).
+    mapper = inspect(type(rows[0]))
+    columns = {attr.key for attr in mapper.column_attrs}
+    # each row's own attributes: one left unset gets its column's default
+    await session.execute(insert(mapper), [{key: value for key, value in vars(row).items() if key in columns}
+                                           for row in rows])
     return rows
 
 
