@@ -251,8 +251,8 @@ async def heavy_holder(url: str, holder_card: int, establishments: list[int], co
 
 
 def holder_token(base_url: str, document: dict, holder: dict) -> str:
-    from tests.panel_helpers import Credentials
-    from tests.promo_helpers import tokens_for
+    from tests.support.panel import Credentials
+    from tests.support.promo import tokens_for
 
     creds = Credentials(0, document["client"]["client_id"], document["client"]["client_secret"])
     with httpx.Client(base_url=base_url, timeout=30) as http:
