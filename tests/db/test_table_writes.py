@@ -5,13 +5,12 @@ of the same server, or rolled back, change nothing."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 
 import asyncpg
 import pytest
 
 import cielo.models  # noqa: F401  (every table on the metadata)
-from cielo.db import Base, Database, utcnow
+from cielo.db import Base, Database, changes
 from cielo.db.changes import EVERYTHING, NOTHING, PostgresSnapshotWatcher, prune_table_writes
 from tests.support.db import PG_ADMIN_URL, run
 
@@ -85,8 +84,6 @@ def test_the_watcher_names_the_tables_written_and_nothing_else(pg_url):
 
 
 def test_a_look_older_than_the_records_kept_empties_everything(pg_url, monkeypatch):
-    from cielo.db import changes
-
     async def go():
         watcher = PostgresSnapshotWatcher(_dsn(pg_url))
         ours = await asyncpg.connect(_dsn(pg_url))
@@ -103,21 +100,54 @@ def test_a_look_older_than_the_records_kept_empties_everything(pg_url, monkeypat
     assert run(go()) == EVERYTHING
 
 
-def test_records_are_pruned_once_kept_long_enough(pg_url):
+def test_records_are_pruned_by_transaction_an_hour_after_they_ended(pg_url):
     async def go():
         db = Database(pg_url, pool_size=1)
+        changes._NOTED.pop(db.url, None)  # this test's clock, not the one of earlier prunes
         conn = await asyncpg.connect(_dsn(pg_url))
+        long = await asyncpg.connect(_dsn(pg_url))
         try:
-            await conn.execute(UPSERT)
-            before = await conn.fetchval("SELECT count(*) FROM table_writes")
-            kept = await prune_table_writes(db)
-            pruned = await prune_table_writes(db, utcnow() + timedelta(hours=2))
-            after = await conn.fetchval("SELECT count(*) FROM table_writes")
-            return before, kept, pruned, after
+            await conn.execute(UPSERT)  # over before the first look
+            running = long.transaction()
+            await running.start()  # a long transaction: begun before the first look, ended after it
+            await long.execute("INSERT INTO promotion_changes (promotion_id) VALUES (1)")
+            xid = await long.fetchval("SELECT pg_current_xact_id()::text::bigint")
+            t0 = 1_000_000.0
+            first = await prune_table_writes(db, now_s=t0)  # notes where transactions stand
+            await running.commit()
+            early = await prune_table_writes(db, now_s=t0 + 1800)
+            late = await prune_table_writes(db, now_s=t0 + 3601)  # the first look is an hour old
+            kept = {row["table_name"] for row in await conn.fetch("SELECT table_name FROM table_writes WHERE xid >= $1",
+                                                                  xid)}
+            return first, early, late, kept
         finally:
+            changes._NOTED.pop(db.url, None)
             await conn.close()
+            await long.close()
             await db.dispose()
 
-    before, kept, pruned, after = run(go())
-    assert before >= 1 and kept == {"table_writes": 0}
-    assert pruned["table_writes"] >= before and after <= 1, "only the prune's own record may be left"
+    first, early, late, kept = run(go())
+    assert first == {"table_writes": 0} and early == {"table_writes": 0}, "nothing is an hour past its end yet"
+    assert late["table_writes"] >= 1, "what ended before the look of an hour ago is pruned"
+    # the long transaction was still running at that look: its record stays, however long ago
+    # it began, until a look an hour after its end
+    assert "promotion_changes" in kept
+
+
+def test_what_a_poll_finds_reaches_the_next_caller_when_its_own_callers_left(pg_url):
+    async def go():
+        watcher = PostgresSnapshotWatcher(_dsn(pg_url))
+        ours = await asyncpg.connect(_dsn(pg_url))
+        try:
+            await watcher.changed_tables()
+            await ours.execute(UPSERT)
+            gone = asyncio.ensure_future(watcher.changed_tables())
+            await asyncio.sleep(0)  # its poll has begun
+            gone.cancel()  # the request's client left; the poll goes on
+            await asyncio.sleep(0.3)
+            return await watcher.changed_tables()
+        finally:
+            await ours.close()
+            await watcher.close()
+
+    assert run(go()) == {"promotion_changes_horizon"}, "the write is not lost with the request that polled"

@@ -89,8 +89,9 @@ class GroupWriter(Generic[Item, Result]):
 
 
 async def _add_rows(session: AsyncSession, rows: list[Any]) -> list[Any]:
-    # One INSERT of every row's values (SQLAlchemy's bulk insert), not the unit of work's
-    # per-object bookkeeping; the rows stay as they were built (no id read back).
+    # SQLAlchemy's bulk insert of the rows' values (one statement per run of rows with the same
+    # columns given), not the unit of work's per-object bookkeeping; the rows stay as they
+    # were built (no id read back).
     mapper = inspect(type(rows[0]))
     columns = {attr.key for attr in mapper.column_attrs}
     # each row's own attributes: one left unset gets its column's default

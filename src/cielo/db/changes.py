@@ -28,27 +28,29 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
+from collections import deque
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any, NamedTuple
 from urllib.parse import unquote
 
-from sqlalchemy import BigInteger, String, delete, func
+from sqlalchemy import BigInteger, String, delete, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cielo.db.base import Base, UTCDateTime, utcnow
+from cielo.db.base import Base, UTCDateTime
 
 EVERYTHING: frozenset[str] = frozenset({"*"})  # a change the watcher cannot place: every table
 NOTHING: frozenset[str] = frozenset()
-# table_writes rows are kept this long (the expiry task deletes older ones); a watcher whose
-# last look is older than RECORDS_TRUSTED_S cannot trust them to be all there
-RECORDS_KEPT = timedelta(hours=1)
+# table_writes rows are kept until their transactions have been over this long (the expiry
+# task deletes older ones); a watcher whose last look is older than RECORDS_TRUSTED_S cannot
+# trust them to be all there
+RECORDS_KEPT_S = 3600.0
 RECORDS_TRUSTED_S = 1800.0
 
 
 class TableWrite(Base):
     """A table written by a transaction, recorded by PostgreSQL's triggers (migration 0020);
-    unused on SQLite. ``xid`` is the transaction's id (``pg_current_xact_id``)."""
+    unused on SQLite. ``xid`` is the transaction's id (``pg_current_xact_id``); ``written_at``,
+    when its transaction began, is only for people reading the table (pruning goes by ``xid``)."""
 
     __tablename__ = "table_writes"
 
@@ -129,17 +131,24 @@ class PostgresSnapshotWatcher(ChangeWatcher):
         self._looked_at = 0.0  # time.monotonic() of the last look
         self._lock = asyncio.Lock()
         self._pending: asyncio.Task | None = None
+        # what polls found that no caller has taken yet: a poll goes on when every request
+        # waiting for it is cancelled (its client gone), and what it found must still reach
+        # the caches through the next caller
+        self._untaken: frozenset[str] = NOTHING
 
     async def changed_tables(self) -> frozenset[str]:
         # Join the next poll; a poll already running may have started before we arrived.
         if self._pending is None:
             self._pending = asyncio.get_running_loop().create_task(self._next_poll())
-        return await asyncio.shield(self._pending)
+        await asyncio.shield(self._pending)
+        taken, self._untaken = self._untaken, NOTHING  # no await from here to the caches' emptying
+        return taken
 
-    async def _next_poll(self) -> frozenset[str]:
+    async def _next_poll(self) -> None:
         async with self._lock:
             self._pending = None  # callers from now on need the poll after this one
-            return await self._poll()
+            found = await self._poll()
+            self._untaken = self._untaken | found
 
     async def _poll(self) -> frozenset[str]:
         import asyncpg
@@ -164,8 +173,11 @@ class PostgresSnapshotWatcher(ChangeWatcher):
         if before is None or time.monotonic() - self._looked_at > RECORDS_TRUSTED_S:
             return EVERYTHING
         first, last = Snapshot.parse(before), Snapshot.parse(after)
+        # only those running at the first look or begun since can have ended in between (not
+        # everything from its xmin on, which one long transaction would hold far back)
         rows = await self._conn.fetch(
-            "SELECT xid, table_name FROM table_writes WHERE xid >= $1 AND xid < $2", first.xmin, last.xmax, timeout=5)
+            "SELECT xid, table_name FROM table_writes WHERE xid = ANY($1::bigint[]) OR (xid >= $2 AND xid < $3)",
+            sorted(first.running), first.xmax, last.xmax, timeout=5)
         return frozenset(table for xid, table in rows if not first.over(xid) and last.over(xid))
 
     async def close(self) -> None:
@@ -177,11 +189,28 @@ class PostgresSnapshotWatcher(ChangeWatcher):
                 conn.terminate()
 
 
-async def prune_table_writes(db, now=None) -> dict[str, int]:
-    """Delete the records of table writes kept long enough (PostgreSQL's; SQLite has none)."""
+_NOTED: dict[str, deque[tuple[float, int]]] = {}  # per database: (monotonic time, oldest running xid)
+
+
+async def prune_table_writes(db, now_s: float | None = None) -> dict[str, int]:
+    """Delete the records of transactions that were all over RECORDS_KEPT_S ago: those below
+    the oldest transaction running (``pg_snapshot_xmin``) when this process looked that long
+    ago. By transaction, not by the time a record was written (its transaction's start): a
+    transaction that ran for hours keeps its record for as long after it ended. SQLite keeps
+    none."""
+    if db.is_sqlite:
+        return {"table_writes": 0}
+    now_s = time.monotonic() if now_s is None else now_s
     async with db.write() as session:
-        result = await session.execute(
-            delete(TableWrite).where(TableWrite.written_at < (now or utcnow()) - RECORDS_KEPT))
+        xmin = (await session.execute(text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"))).scalar_one()
+        noted = _NOTED.setdefault(db.url, deque())
+        noted.append((now_s, xmin))
+        upto = None
+        while noted and now_s - noted[0][0] >= RECORDS_KEPT_S:
+            upto = noted.popleft()[1]
+        if upto is None:
+            return {"table_writes": 0}
+        result = await session.execute(delete(TableWrite).where(TableWrite.xid < upto))
     return {"table_writes": result.rowcount or 0}
 
 

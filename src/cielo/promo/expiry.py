@@ -31,7 +31,7 @@ async def prune_once(db: Database, now: datetime | None = None) -> dict[str, int
     counts: dict[str, int] = {}
     for prune in (oauth.prune, cards.prune, developer.prune):
         counts.update(await prune(db, horizon))
-    counts.update(await prune_table_writes(db, now))  # the read caches' record of writes (db/changes.py)
+    counts.update(await prune_table_writes(db))  # the read caches' record of writes (db/changes.py)
     return counts
 
 
