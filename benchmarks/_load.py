@@ -52,6 +52,34 @@ def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
     raise RuntimeError(f"{url} never answered")
 
 
+def _cpu_seconds(pid: int) -> float:
+    """CPU time of a process and of its children (a server's workers), from /proc."""
+    total, pids = 0, [pid]
+    children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    pids += [int(child) for child in children]
+    for one in pids:
+        try:
+            with open(f"/proc/{one}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def wait_quiet(proc: subprocess.Popen, *, share: float = 0.05, window: float = 1.0, timeout: float = 90) -> bool:
+    """Wait until a server and its workers use under ``share`` of a CPU over ``window`` seconds
+    (a new server compiles its search in a background thread at first, which would slow
+    whatever is measured beside it); False if it never quietened within ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        before = _cpu_seconds(proc.pid)
+        time.sleep(window)
+        if _cpu_seconds(proc.pid) - before < share * window:
+            return True
+    return False
+
+
 @dataclass
 class Result:
     name: str

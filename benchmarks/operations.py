@@ -49,7 +49,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import httpx  # noqa: E402
-from _load import Result, cli_env, free_port, start, stop, unthrottle, uvicorn_cmd, wrk  # noqa: E402
+from _load import (  # noqa: E402
+    Result,
+    cli_env,
+    free_port,
+    start,
+    stop,
+    unthrottle,
+    uvicorn_cmd,
+    wait_quiet,
+    wrk,
+)
 
 from cielo.config import normalise_database_url  # noqa: E402
 
@@ -468,6 +478,8 @@ def measure(label: str, data_dir: Path, url: str | None, workers: int, args, wor
             if op.api in prisms:
                 wrk("Prism warm-up", prisms[op.api], seconds=3, connections=16,
                     script=lua(op.method, op.prism_paths()), headers=header_lines(op), settle=0)
+        if not wait_quiet(procs[0]):
+            print("  (cielo never went quiet after its warm-up: the first rows may be slowed)", file=sys.stderr)
         marks = {0, len(chosen) // 2}
         for i, op in enumerate(chosen):
             if i in marks:
