@@ -12,6 +12,7 @@ import pytest
 import cielo.models  # noqa: F401  (every table on the metadata)
 from cielo.db import Base, Database, changes
 from cielo.db.changes import EVERYTHING, NOTHING, PostgresSnapshotWatcher, prune_table_writes
+from cielo.db.pruning import Retention
 from tests.support.db import PG_ADMIN_URL, run
 
 pytestmark = pytest.mark.postgres
@@ -103,7 +104,7 @@ def test_a_look_older_than_the_records_kept_empties_everything(pg_url, monkeypat
 def test_records_are_pruned_by_transaction_an_hour_after_they_ended(pg_url):
     async def go():
         db = Database(pg_url, pool_size=1)
-        changes._NOTED.pop(db.url, None)  # this test's clock, not the one of earlier prunes
+        retention = Retention(changes.RECORDS_KEPT_S)
         conn = await asyncpg.connect(_dsn(pg_url))
         long = await asyncpg.connect(_dsn(pg_url))
         try:
@@ -113,15 +114,14 @@ def test_records_are_pruned_by_transaction_an_hour_after_they_ended(pg_url):
             await long.execute("INSERT INTO promotion_changes (promotion_id) VALUES (1)")
             xid = await long.fetchval("SELECT pg_current_xact_id()::text::bigint")
             t0 = 1_000_000.0
-            first = await prune_table_writes(db, now_s=t0)  # notes where transactions stand
+            first = await prune_table_writes(db, retention, now_s=t0)  # notes where transactions stand
             await running.commit()
-            early = await prune_table_writes(db, now_s=t0 + 1800)
-            late = await prune_table_writes(db, now_s=t0 + 3601)  # the first look is an hour old
+            early = await prune_table_writes(db, retention, now_s=t0 + 1800)
+            late = await prune_table_writes(db, retention, now_s=t0 + 3601)  # the first look is an hour old
             kept = {row["table_name"] for row in await conn.fetch("SELECT table_name FROM table_writes WHERE xid >= $1",
                                                                   xid)}
             return first, early, late, kept
         finally:
-            changes._NOTED.pop(db.url, None)
             await conn.close()
             await long.close()
             await db.dispose()

@@ -28,12 +28,11 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any, NamedTuple
 from urllib.parse import unquote
 
-from sqlalchemy import BigInteger, String, delete, func, text
+from sqlalchemy import BigInteger, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cielo.db.base import Base, UTCDateTime
@@ -189,28 +188,19 @@ class PostgresSnapshotWatcher(ChangeWatcher):
                 conn.terminate()
 
 
-_NOTED: dict[str, deque[tuple[float, int]]] = {}  # per database: (monotonic time, oldest running xid)
-
-
-async def prune_table_writes(db, now_s: float | None = None) -> dict[str, int]:
-    """Delete the records of transactions that were all over RECORDS_KEPT_S ago: those below
-    the oldest transaction running (``pg_snapshot_xmin``) when this process looked that long
-    ago. By transaction, not by the time a record was written (its transaction's start): a
-    transaction that ran for hours keeps its record for as long after it ended. SQLite keeps
-    none."""
+async def prune_table_writes(db, retention, now_s: float | None = None) -> dict[str, int]:
+    """Delete the records of transactions that were all over ``retention.keep_s`` ago (a
+    ``db.pruning.Retention`` of RECORDS_KEPT_S, noting the oldest transaction running at each
+    call). SQLite keeps none."""
     if db.is_sqlite:
         return {"table_writes": 0}
-    now_s = time.monotonic() if now_s is None else now_s
     async with db.write() as session:
-        xmin = (await session.execute(text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"))).scalar_one()
-        noted = _NOTED.setdefault(db.url, deque())
-        noted.append((now_s, xmin))
-        upto = None
-        while noted and now_s - noted[0][0] >= RECORDS_KEPT_S:
-            upto = noted.popleft()[1]
+        position = (await session.execute(text(f"SELECT {db.sql.log_position_sql('table_writes')}"))).scalar_one()
+        upto = retention.note(time.monotonic() if now_s is None else now_s, position)
         if upto is None:
             return {"table_writes": 0}
-        result = await session.execute(delete(TableWrite).where(TableWrite.xid < upto))
+        result = await session.execute(text(f"DELETE FROM table_writes WHERE {db.sql.log_before_sql('upto')}"),
+                                       {"upto": upto})
     return {"table_writes": result.rowcount or 0}
 
 

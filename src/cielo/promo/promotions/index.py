@@ -49,7 +49,6 @@ import logging
 import math
 import sys
 import time
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -61,6 +60,7 @@ from sqlalchemy import Row, text
 
 from cielo.cache import CacheRegistry, RequestMarker, request_marker
 from cielo.db import Database
+from cielo.db.pruning import Retention
 from cielo.promo.promotions.geo import EARTH_RADIUS_M, boxes
 from cielo.promo.promotions.models import CAMPAIGN_TYPES
 
@@ -612,14 +612,10 @@ class ChangeLog:
                 "THEN excluded.upto ELSE promotion_changes_horizon.upto END"), {"upto": upto})
 
     async def keep_pruned(self, stop: asyncio.Event, retention_s: float = RETENTION_S) -> None:
-        noted: deque[tuple[float, int]] = deque()  # (monotonic time, position)
+        retention = Retention(retention_s)
         while not stop.is_set():
             try:
-                now = time.monotonic()
-                noted.append((now, await self.position()))
-                upto = None
-                while noted and now - noted[0][0] >= retention_s:
-                    upto = noted.popleft()[1]
+                upto = retention.note(time.monotonic(), await self.position())
                 if upto is not None:
                     await self.prune(upto)
             except Exception as exc:  # the database is away: try again next time
