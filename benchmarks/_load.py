@@ -88,6 +88,7 @@ class Result:
     p99_ms: float
     non_2xx: int
     requests: int
+    cpu_us: float | None = None  # the server's CPU microseconds per request (wrk(server=...))
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -100,7 +101,10 @@ def _ms(text: str) -> float:
 
 
 def wrk(name: str, url: str, *, seconds: int, connections: int, script: str | None = None, headers=(),
-        settle: float = 5.0) -> Result:
+        settle: float = 5.0, server: subprocess.Popen | None = None) -> Result:
+    """One wrk run. ``server``: the process (and its workers) whose CPU time to count during the
+    run: ``Result.cpu_us`` is its CPU microseconds per request, a figure a shared machine's
+    noise moves much less than req/s (the servers are CPU-bound on their core)."""
     # Let the server finish what the previous run left queued (a -c64 run of slow requests
     # leaves up to 64 in flight), or their tail lands in this run's p99.
     time.sleep(settle)
@@ -114,7 +118,9 @@ def wrk(name: str, url: str, *, seconds: int, connections: int, script: str | No
         script_file.close()
         cmd += ["-s", script_file.name]
     cmd.append(url)
+    cpu_before = _cpu_seconds(server.pid) if server is not None else 0.0
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    cpu = _cpu_seconds(server.pid) - cpu_before if server is not None else None
     if script_file:
         os.unlink(script_file.name)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
@@ -122,7 +128,8 @@ def wrk(name: str, url: str, *, seconds: int, connections: int, script: str | No
     p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))
     requests = int(re.search(r"(\d+) requests in", out).group(1))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return Result(name, rps, p50, p99, int(non2xx.group(1)) if non2xx else 0, requests)
+    return Result(name, rps, p50, p99, int(non2xx.group(1)) if non2xx else 0, requests,
+                  cpu * 1e6 / requests if cpu is not None and requests else None)
 
 
 def start(cmd: list[str], env: dict[str, str], ready_url: str, log: Path) -> subprocess.Popen:

@@ -484,15 +484,16 @@ def measure(label: str, data_dir: Path, url: str | None, workers: int, args, wor
         for i, op in enumerate(chosen):
             if i in marks:
                 bares.append(wrk(f"bare FastAPI ({workers} worker(s))", bare_url, seconds=args.seconds,
-                                 connections=args.connections, settle=args.settle))
-                print(f"  bare FastAPI      {bares[-1].rps:>8.0f} req/s", file=sys.stderr)
+                                 connections=args.connections, settle=args.settle, server=procs[1]))
+                print(f"  bare FastAPI      {bares[-1].rps:>8.0f} req/s  {bares[-1].cpu_us:6.0f} CPU µs/req",
+                      file=sys.stderr)
             script = lua(op.method, op.paths, op.body)
             measured = []
             for connections in (args.connections, args.latency_connections):
                 before = xid_probe(url)
                 result = asdict(wrk(f"{label} {op.name} -c{connections}", base, seconds=args.seconds,
                                     connections=connections, script=script, headers=header_lines(op),
-                                    settle=args.settle))
+                                    settle=args.settle, server=procs[0]))
                 after = xid_probe(url)
                 # Write transactions committed in the whole PostgreSQL cluster during the row (its
                 # settle included): each one empties cielo's read caches (db/changes.py watches
@@ -513,24 +514,26 @@ def measure(label: str, data_dir: Path, url: str | None, workers: int, args, wor
                 prism_text = f"  Prism {row.prism['rps']:.0f} req/s ({row.prism_status}, non-2xx/3xx {row.prism['non_2xx']})"
             busy, calm = row.c64, row.c4
             xids = f"  cluster xids/s {busy['cluster_xids_per_s']:.0f}" if url else ""
-            print(f"  {op.name:<18} {busy['rps']:>8.0f} req/s  p50 {busy['p50_ms']:7.2f}  p99 {busy['p99_ms']:8.2f} ms"
+            print(f"  {op.name:<18} {busy['rps']:>8.0f} req/s  {busy['cpu_us']:6.0f} CPU µs/req  p50 {busy['p50_ms']:7.2f}  p99 {busy['p99_ms']:8.2f} ms"
                   f"  | -c{args.latency_connections} p99 {calm['p99_ms']:6.2f} ms  non-2xx/3xx {busy['non_2xx']}+"
                   f"{calm['non_2xx']}{prism_text}{xids}  load {busy['load1']:.1f}", file=sys.stderr)
         bares.append(wrk(f"bare FastAPI ({workers} worker(s))", bare_url, seconds=args.seconds,
-                         connections=args.connections, settle=args.settle))
-        print(f"  bare FastAPI      {bares[-1].rps:>8.0f} req/s", file=sys.stderr)
+                         connections=args.connections, settle=args.settle, server=procs[1]))
+        print(f"  bare FastAPI      {bares[-1].rps:>8.0f} req/s  {bares[-1].cpu_us:6.0f} CPU µs/req", file=sys.stderr)
     finally:
         for proc in reversed(procs):
             stop(proc)
     return rows, notes, bares
 
 
-def table(title: str, rows: list[Row], baseline: float, args) -> str:
+def table(title: str, rows: list[Row], baseline: float, baseline_cpu: float, args) -> str:
     c, lc = args.connections, args.latency_connections
     head = (f"{'operation':<18} {'request':<44} {'exp':>4} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>8} {'errs':>5} "
-            f"{'× bare':>6} {'Prism req/s':>11} {'Prism':>5} {'× Prism':>7} {f'p99 -c{lc}':>9} {'xid/s':>6}  goals")
+            f"{'× bare':>6} {'CPU µs':>6} {'CPU × bare':>10} {'Prism req/s':>11} {'Prism':>5} {'× Prism':>7} {f'p99 -c{lc}':>9} {'xid/s':>6}  goals")
     lines = [title, "", f"(-c{c} unless noted; errs = non-2xx/3xx responses in the -c{c} + -c{lc} rows; "
                         f"goals: ≥ {GOAL_PRISM:g}× Prism, ≥ {GOAL_BARE:g}× bare, p99 -c{lc} < {GOAL_P99_MS:g} ms;",
+             f" CPU µs = the server's CPU time per request during the -c{c} row; CPU × bare = the bare endpoint's"
+             " CPU µs per request over this row's, what × bare would be on a core of its own;",
              f" xid/s = write transactions committed per second in the whole PostgreSQL cluster during the -c{c} row,"
              " every one of which empties cielo's read caches)", "",
              head, "-" * len(head)]
@@ -553,8 +556,10 @@ def table(title: str, rows: list[Row], baseline: float, args) -> str:
         xid_rate = r.c64.get("cluster_xids_per_s")
         xids = "—" if xid_rate is None else f"{xid_rate:.0f}"
         label = r.label if len(r.label) <= 44 else r.label[:41] + "..."
+        cpu = r.c64.get("cpu_us")
+        cpu_cols = f"{cpu:>6.0f} {baseline_cpu / cpu:>10.2f}" if cpu else f"{'—':>6} {'—':>10}"
         lines.append(f"{r.op:<18} {label:<44} {r.expected:>4} {rps:>8.0f} {r.c64['p50_ms']:>7.2f} "
-                     f"{r.c64['p99_ms']:>8.2f} {errors:>5} {x_bare:>6.2f} {prism_cols} {r.c4['p99_ms']:>9.2f} {xids:>6}  "
+                     f"{r.c64['p99_ms']:>8.2f} {errors:>5} {x_bare:>6.2f} {cpu_cols} {prism_cols} {r.c4['p99_ms']:>9.2f} {xids:>6}  "
                      + ("ok" if not misses else "MISS " + ", ".join(misses)))
     return "\n".join(lines)
 
@@ -627,11 +632,12 @@ def main() -> None:
             data_dir.mkdir(mode=0o700, parents=True)  # key files live here: the service refuses others' access
             rows, notes, bares = measure(label, data_dir, url, workers, args, work)
             baseline = sum(b.rps for b in bares) / len(bares)
+            baseline_cpu = sum(b.cpu_us or 0.0 for b in bares) / len(bares)
             title = (f"{label}: cielo serve --workers {workers}; bare FastAPI ({workers} uvicorn worker"
                      f"{'s' if workers > 1 else ''}) {baseline:,.0f} req/s (mean of "
                      f"{' / '.join(f'{b.rps:,.0f}' for b in bares)}: start, middle, end); wrk -t1 -d{args.seconds}s; "
                      "servers and Prism on CPU 0, wrk on CPU 1")
-            text = table(title, rows, baseline, args)
+            text = table(title, rows, baseline, baseline_cpu, args)
             for row in rows:
                 if row.c64["non_2xx"] or row.c4["non_2xx"]:
                     notes.append(f"{row.op}: {row.c64['non_2xx']} + {row.c4['non_2xx']} non-2xx/3xx answers under load")
@@ -644,7 +650,7 @@ def main() -> None:
             (RESULTS / f"operations-{key}.json").write_text(json.dumps({
                 "database": label, "workers": workers, "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 "args": {k: v for k, v in vars(args).items()}, "reference": str(REFERENCE),
-                "bare": {"runs": [asdict(b) for b in bares], "mean_rps": baseline},
+                "bare": {"runs": [asdict(b) for b in bares], "mean_rps": baseline, "mean_cpu_us": baseline_cpu},
                 "goals": {"x_prism": GOAL_PRISM, "x_bare": GOAL_BARE, "p99_ms_at_latency_connections": GOAL_P99_MS},
                 "rows": [asdict(r) for r in rows], "notes": notes}, indent=2))
     finally:
