@@ -4,13 +4,15 @@ result, and one bad item fails alone. Both databases."""
 from __future__ import annotations
 
 import asyncio
+import random
 
-from sqlalchemy import Integer, text
+from sqlalchemy import Column, Integer, MetaData, String, Table, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from cielo.db import Database
 from cielo.db.batching import GroupWriter
 from tests.support.db import db_sql, run
+
 
 class _Base(DeclarativeBase):
     pass
@@ -22,6 +24,12 @@ class Probe(_Base):
     value: Mapped[int] = mapped_column(Integer)
 
 
+def _drop_probes(settings) -> None:
+    # create_all made every probe of _Base; the PostgreSQL database outlives the test
+    for table in _Base.metadata.tables:
+        db_sql(settings, f"DROP TABLE IF EXISTS {table}")
+
+
 PROBE = "CREATE TABLE IF NOT EXISTS group_writer_probe (id INTEGER PRIMARY KEY, value INTEGER NOT NULL CHECK (value >= 0))"
 
 
@@ -30,15 +38,18 @@ def test_concurrent_writes_share_transactions_and_a_bad_one_fails_alone(settings
     db_sql(settings, "DELETE FROM group_writer_probe")
     transactions: list[list[int]] = []
 
-    async def write_many(session, values: list[int]) -> list[int]:
-        transactions.append(values)
-        for value in values:
-            await session.execute(text("INSERT INTO group_writer_probe (id, value) VALUES (:v + 1000, :v)"), {"v": value})
-        return [value * 10 for value in values]
-
     async def go():
         db = Database(settings.resolved_database_url, pool_size=2)
-        writer = GroupWriter(db, write_many)
+
+        async def write_many(values: list[int]) -> list[int]:
+            transactions.append(values)
+            async with db.write() as session:
+                for value in values:
+                    await session.execute(text("INSERT INTO group_writer_probe (id, value) VALUES (:v + 1000, :v)"),
+                                          {"v": value})
+            return [value * 10 for value in values]
+
+        writer = GroupWriter(write_many)
         try:
             alone = await writer.write(100)
             together = await asyncio.gather(*(writer.write(v) for v in range(40)))
@@ -77,7 +88,98 @@ def test_adding_rows_commits_each_callers_row(settings):
         rows = run(go())
         stored = dict(db_sql(settings, "SELECT id, value FROM group_writer_rows_probe"))
     finally:
-        db_sql(settings, "DROP TABLE IF EXISTS group_writer_rows_probe")
+        _drop_probes(settings)
     assert [row.value for row in rows] == [*range(25), 1000], "each caller gets its own row back"
     assert sorted(stored.values()) == [*range(25), 1000] and stored[1000] == 1000, \
         "every row committed once, an id given kept and the others drawn by the database"
+
+
+class Defaulted(_Base):
+    __tablename__ = "group_writer_defaults_probe"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[int] = mapped_column(Integer)
+    doubled: Mapped[int] = mapped_column(Integer, default=lambda: 7)
+    counted: Mapped[int] = mapped_column(Integer, server_default="3")
+    note: Mapped[str | None] = mapped_column(String(10), nullable=True)
+
+
+def test_adding_rows_applies_python_defaults_and_leaves_server_defaults_to_the_database(settings):
+    async def go():
+        db = Database(settings.resolved_database_url, pool_size=2)
+        writer = GroupWriter.adding_rows(db)
+        try:
+            async with db.engine.begin() as conn:
+                await conn.run_sync(_Base.metadata.create_all)
+            # one batch: some rows give a nullable column, the others leave it NULL
+            await asyncio.gather(*(writer.write(Defaulted(value=v, note="n" if v % 2 else None) if v % 3
+                                                else Defaulted(value=v)) for v in range(12)))
+        finally:
+            await db.dispose()
+
+    try:
+        run(go())
+        stored = db_sql(settings, "SELECT value, doubled, counted, note FROM group_writer_defaults_probe ORDER BY value")
+    finally:
+        _drop_probes(settings)
+    assert [tuple(row) for row in stored] == [(v, 7, 3, "n" if v % 3 and v % 2 else None) for v in range(12)]
+
+
+def test_add_rows_draws_ids_in_the_rows_order_and_a_failing_statement_writes_nothing(settings):
+    serial = "INTEGER" if settings.resolved_database_url.startswith("sqlite") else "SERIAL"
+    db_sql(settings, "DROP TABLE IF EXISTS group_writer_ids_probe")
+    db_sql(settings, f"CREATE TABLE group_writer_ids_probe (id {serial} PRIMARY KEY, value INTEGER NOT NULL CHECK (value >= 0))")
+    table = Table("group_writer_ids_probe", MetaData(), Column("id", Integer, primary_key=True), Column("value", Integer))
+
+    async def go():
+        db = Database(settings.resolved_database_url, pool_size=2)
+        try:
+            values = [random.randrange(1_000_000) for _ in range(300)]
+            ids = await db.sql.add_rows(table, {"value": values}, draw_ids=True)
+            again = await db.sql.add_rows(table, {"value": [1, 2]}, draw_ids=True)
+            try:
+                await db.sql.add_rows(table, {"value": [5, 6, -1, 7]}, draw_ids=True)  # the CHECK refuses -1
+            except Exception as exc:
+                refused: Exception | None = exc
+            else:
+                refused = None
+            return values, ids, again, refused
+        finally:
+            await db.dispose()
+
+    try:
+        values, ids, again, refused = run(go())
+        stored = dict(db_sql(settings, "SELECT id, value FROM group_writer_ids_probe"))
+    finally:
+        db_sql(settings, "DROP TABLE group_writer_ids_probe")
+    assert ids is not None and len(set(ids)) == 300 and again is not None and not set(again) & set(ids)
+    assert [stored[i] for i in ids] == values, "each id is its row's"
+    assert [stored[i] for i in again] == [1, 2]
+    assert refused is not None and "check" in str(refused).lower()
+    assert len(stored) == 302, "a statement refused wrote none of its rows"
+
+
+def test_a_cancelled_caller_s_item_is_still_written_and_the_others_answered():
+    written: list[list[int]] = []
+    release = asyncio.Event()
+
+    async def write_many(values: list[int]) -> list[int]:
+        await release.wait()
+        written.append(values)
+        return values
+
+    async def go():
+        writer = GroupWriter(write_many)
+        first = asyncio.create_task(writer.write(1))  # its batch waits for the release
+        await asyncio.sleep(0)
+        waiting = [asyncio.create_task(writer.write(v)) for v in (2, 3, 4)]
+        await asyncio.sleep(0)
+        waiting[1].cancel()  # the client of 3 gone while its item waits for the next batch
+        await asyncio.sleep(0)
+        release.set()
+        results = await asyncio.gather(first, *waiting, return_exceptions=True)
+        return results
+
+    results = run(go())
+    assert results[0] == 1 and results[1] == 2 and results[3] == 4
+    assert isinstance(results[2], asyncio.CancelledError)
+    assert written == [[1], [2, 3, 4]], "the cancelled caller's item is written with its batch"

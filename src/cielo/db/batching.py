@@ -18,8 +18,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import insert, inspect
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Table, inspect
+from sqlalchemy.orm import Mapper
 
 from cielo.db.engine import Database
 
@@ -28,12 +28,10 @@ Result = TypeVar("Result")
 
 
 class GroupWriter(Generic[Item, Result]):
-    """Writes items with ``write_many(session, items) -> results`` (one result per item, in
-    order), many callers' items in one transaction of ``db.write()``."""
+    """Writes items with ``write_many(items) -> results`` (one result per item, in order; one
+    commit of its own, such as ``db.sql.add_rows``), many callers' items in one call."""
 
-    def __init__(self, db: Database, write_many: Callable[[AsyncSession, list[Item]], Awaitable[list[Result]]],
-                 *, max_batch: int = 500) -> None:
-        self._db = db
+    def __init__(self, write_many: Callable[[list[Item]], Awaitable[list[Result]]], *, max_batch: int = 500) -> None:
         self._write_many = write_many
         self._max_batch = max_batch
         self._pending: list[tuple[Item, asyncio.Future[Result]]] = []
@@ -44,7 +42,15 @@ class GroupWriter(Generic[Item, Result]):
         """A writer of new ORM rows of one class: ``await writer.write(row)`` inserts the row with
         the others waiting, and gives it back once committed, as it was built (its id, when the
         database draws it, is not read back)."""
-        return cls(db, _add_rows, max_batch=max_batch)
+
+        async def add(rows: list[Any]) -> list[Any]:
+            mapper = inspect(type(rows[0]))
+            table = mapper.local_table
+            assert isinstance(table, Table)  # a model of one table
+            await db.sql.add_rows(table, _columns_of(mapper, rows))
+            return rows
+
+        return cls(add, max_batch=max_batch)
 
     async def write(self, item: Item) -> Result:
         """Write ``item`` (with whatever else is waiting) and return its result once committed."""
@@ -53,16 +59,16 @@ class GroupWriter(Generic[Item, Result]):
         self._pending.append((item, future))
         if self._writing is None:
             self._writing = asyncio.get_running_loop().create_task(self._drain())
-        # the write goes on if this request is cancelled (its client gone): it is committed or
-        # refused like any other, only unanswered
-        return await asyncio.shield(future)
+        # the write goes on if this request is cancelled (its client gone; its future cancelled
+        # with it): the drain task commits or refuses it like any other, only unanswered
+        return await future
 
     async def _drain(self) -> None:
         try:
             while self._pending:
                 batch, self._pending = self._pending[:self._max_batch], self._pending[self._max_batch:]
                 try:
-                    results = await self._transaction([item for item, _ in batch])
+                    results = await self._write_many([item for item, _ in batch])
                 except Exception as exc:
                     if len(batch) == 1:
                         _settle(batch[0][1], error=exc)
@@ -77,27 +83,42 @@ class GroupWriter(Generic[Item, Result]):
     async def _one_by_one(self, batch: list[tuple[Item, asyncio.Future[Result]]]) -> None:
         for item, future in batch:
             try:
-                (result,) = await self._transaction([item])
+                (result,) = await self._write_many([item])
             except Exception as exc:
                 _settle(future, error=exc)
             else:
                 _settle(future, result=result)
 
-    async def _transaction(self, items: list[Item]) -> list[Result]:
-        async with self._db.write() as session:
-            return await self._write_many(session, items)
+
+def _columns_of(mapper: Mapper, rows: list[Any]) -> dict[str, list]:
+    """The rows' values, one list per column: each column some row was given, and each with a
+    default computed here (SQLAlchemy applies a column's Python default only to the statements
+    it builds itself); a column none was given and without such a default is left to the
+    database (its server default, or NULL)."""
+    given = [vars(row) for row in rows]
+    name = mapper.persist_selectable.description
+    columns: dict[str, list] = {}
+    for attr in mapper.column_attrs:
+        col, key = attr.columns[0], attr.key
+        default = col.default
+        if default is not None and not (default.is_scalar or default.is_callable):
+            raise ValueError(f"{name}.{col.name}: only a value or a function can be a default here")
+        if default is None and not any(key in values for values in given):
+            continue
+        if default is None and not all(key in values for values in given) and \
+                (not col.nullable or col.server_default is not None or col.primary_key):
+            # one statement cannot leave it to the database for some rows only: the batch is
+            # refused, and GroupWriter writes its rows one at a time
+            raise ValueError(f"{name}.{col.name}: given for some rows of the batch only")
+        columns[col.name] = [values[key] if key in values else _default(default) for values in given]
+    return columns
 
 
-async def _add_rows(session: AsyncSession, rows: list[Any]) -> list[Any]:
-    # SQLAlchemy's bulk insert of the rows' values (one statement per run of rows with the same
-    # columns given), not the unit of work's per-object bookkeeping; the rows stay as they
-    # were built (no id read back).
-    mapper = inspect(type(rows[0]))
-    columns = {attr.key for attr in mapper.column_attrs}
-    # each row's own attributes: one left unset gets its column's default
-    await session.execute(insert(mapper), [{key: value for key, value in vars(row).items() if key in columns}
-                                           for row in rows])
-    return rows
+def _default(default) -> Any:
+    if default is None:
+        return None
+    # SQLAlchemy wraps a function of no argument to take the execution context
+    return default.arg(None) if default.is_callable else default.arg
 
 
 def _retrieved(future: asyncio.Future) -> None:

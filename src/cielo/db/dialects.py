@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Insert, Select, Table, and_, column, func, insert, or_, select, table, text, true
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from cielo.db import lists
 
@@ -60,6 +60,13 @@ class Dialect:
         """Many rows, one list of values per column, written in one round trip."""
         await lists.insert_columns(conn, target, columns, sqlite=self.sqlite)
 
+    async def add_rows(self, target: Table, columns: dict[str, list], *, draw_ids: bool = False) -> list[int] | None:
+        """New rows of ``target`` (one list of values per column, all of one length) written
+        and committed on their own: on PostgreSQL one statement that commits by itself (one
+        round trip, no BEGIN or COMMIT); on SQLite one write transaction, in this process's
+        turn. ``draw_ids``: each row's id drawn too, the ids given back in the rows' order."""
+        raise NotImplementedError
+
     def rows_of_pairs(self, name: str, columns: Sequence, a, b, where, order_by: Sequence) -> Select:
         """``columns`` of the rows whose (``a``, ``b``) is one of the pairs bound as
         ``pairs_parameter(name)`` and that satisfy ``where``: each pair's rows together, in
@@ -95,7 +102,7 @@ class Dialect:
         everywhere (texts first, then pairs; each sorted), so two never deadlock."""
         raise NotImplementedError
 
-    async def reserve_ids(self, session: AsyncSession, target: Table, count: int) -> list[int]:
+    async def reserve_ids(self, session: AsyncSession | AsyncConnection, target: Table, count: int) -> list[int]:
         """Ids for ``count`` new rows of ``target``, asked before the transaction writes."""
         raise NotImplementedError
 
@@ -162,6 +169,15 @@ class SQLiteDialect(Dialect):
 
     async def lock_keys(self, session, pairs=(), texts=()) -> None:
         return  # the single writer serialises every write transaction already
+
+    async def add_rows(self, target, columns, *, draw_ids=False):
+        async with self._db.write_connection() as conn:
+            ids = None
+            if draw_ids:
+                ids = await self.reserve_ids(conn, target, len(next(iter(columns.values()))))
+                columns = {"id": ids, **columns}
+            await lists.insert_columns(conn, target, columns, sqlite=True)
+        return ids
 
     async def reserve_ids(self, session, target: Table, count: int) -> list[int]:
         # the next ones after the largest: this transaction holds the single write lock
@@ -235,6 +251,13 @@ class PostgresDialect(Dialect):
                 "SELECT pg_advisory_xact_lock(h, e) FROM (SELECT h, e FROM unnest(CAST(:hs AS integer[]), "
                 "CAST(:es AS integer[])) AS t(h, e) ORDER BY h, e) AS ordered"),
                 {"hs": [h for h, _ in ordered], "es": [e for _, e in ordered]})
+
+    async def add_rows(self, target, columns, *, draw_ids=False):
+        async with self._db.autocommit() as conn:
+            if draw_ids:
+                return await lists.insert_columns_drawing_ids(conn, target, columns)
+            await lists.insert_columns(conn, target, columns, sqlite=False)
+        return None
 
     async def reserve_ids(self, session, target: Table, count: int) -> list[int]:
         # drawn from the sequence, as one array in one row (a thousand rows cost more to decode)

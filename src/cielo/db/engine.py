@@ -186,7 +186,8 @@ class Database:
         total = await self.first(select(func.count()).select_from(statement.order_by(None).subquery()))
         return [], total[0] if total is not None else 0
 
-    async def rows_before_writes(self, session: AsyncSession, statement, values: dict | None = None) -> list[Row]:
+    async def rows_before_writes(self, session: AsyncSession | AsyncConnection, statement,
+                                 values: dict | None = None) -> list[Row]:
         """Every row of one Core SELECT made in a ``write()`` transaction that has written
         nothing yet. On SQLite that transaction holds the database's write lock (BEGIN
         IMMEDIATE), so the last commit is exactly what it sees: the rows are read on the event
@@ -194,7 +195,8 @@ class Database:
         row more: a batch's history of ~2,600 purchases read in ~15 ms instead of ~6).
         Elsewhere, and once the transaction has written, only its own session sees it."""
         if self._loop_reader is not None:
-            await session.connection()  # the transaction begun: the write lock is held
+            if isinstance(session, AsyncSession):
+                await session.connection()  # the transaction begun: the write lock is held
             return self._on_loop_thread(lambda conn: conn.execute(statement, values).all())
         return list((await session.execute(statement, values)).all())
 
@@ -241,6 +243,26 @@ class Database:
             return
         async with self._write_turn(), self._writer() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def write_connection(self) -> AsyncIterator[AsyncConnection]:
+        """A Core connection inside one write transaction, as ``write()`` opens it (SQLite's
+        writers taking their turn), for writes that build no ORM objects."""
+        if not self.is_sqlite:
+            async with self._write_engine.begin() as conn:
+                yield conn
+            return
+        async with self._write_turn(), self._write_engine.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[AsyncConnection]:
+        """A connection on which each statement is its own transaction, committed as it ends:
+        a write that is one statement costs one round trip (no BEGIN, no COMMIT). PostgreSQL
+        only: SQLite's writes take their turn (``write()``, ``write_connection()``)."""
+        assert not self.is_sqlite, "SQLite's writes take their turn: write() or write_connection()"
+        async with self._single.connect() as conn:
+            yield conn
 
     @asynccontextmanager
     async def _write_turn(self) -> AsyncIterator[None]:

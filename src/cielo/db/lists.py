@@ -23,8 +23,10 @@ from sqlalchemy import (
     insert,
     literal_column,
     select,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.sql.elements import TextClause
 
 
 def among(col, values: Iterable, *, sqlite: bool, text_values: bool = False):
@@ -101,6 +103,31 @@ async def insert_columns(conn, table: Table, columns: dict[str, list], *, sqlite
         return
     await conn.execute(insert(table).from_select(names, select(*_unnest_columns(table, names))),
                        {f"many_{name}": values for name, values in columns.items()})
+
+
+async def insert_columns_drawing_ids(conn, table: Table, columns: dict[str, list]) -> list[int]:
+    """PostgreSQL: ``insert_columns`` in one statement that also draws each row's id from the
+    table's sequence and gives the ids back in the rows' order (an INSERT's RETURNING has no
+    order SQL promises, so the ids are drawn first, numbered, and joined to the numbered rows)."""
+    names = tuple(columns)
+    return list((await conn.execute(_drawing_ids(table, names),
+                                    {f"many_{name}": values for name, values in columns.items()})).scalar_one())
+
+
+@lru_cache(maxsize=64)  # one statement per table and set of columns (asyncpg prepares it once)
+def _drawing_ids(table: Table, names: tuple[str, ...]) -> TextClause:
+    from sqlalchemy.dialects import postgresql
+
+    pg = postgresql.dialect()
+    arrays = ", ".join(f"CAST(:many_{name} AS {ARRAY(table.c[name].type).compile(dialect=pg)})" for name in names)
+    listed = ", ".join(names)
+    sql = (f"WITH ids AS MATERIALIZED (SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) AS id, n "
+           f"FROM generate_series(1, cardinality(CAST(:many_{names[0]} AS "
+           f"{ARRAY(table.c[names[0]].type).compile(dialect=pg)}))) AS n), "
+           f"written AS (INSERT INTO {table.name} (id, {listed}) SELECT ids.id, {', '.join(f'many.{n}' for n in names)} "
+           f"FROM unnest({arrays}) WITH ORDINALITY AS many({listed}, n) JOIN ids USING (n)) "
+           "SELECT array_agg(id ORDER BY n) FROM ids")
+    return text(sql).bindparams(*[bindparam(f"many_{name}", type_=ARRAY(table.c[name].type)) for name in names])
 
 
 def _processed(values: list, process) -> list:

@@ -133,7 +133,7 @@ class SubscriptionService:
         # requests does not empty it.
         self._checks = caches.cache("promo-subscription-checks", 50_000, tables=(
             CommercialEstablishment.__tablename__, EstablishmentGrant.__tablename__, Promotion.__tablename__))
-        self._new_requests = GroupWriter(db, self._insert_requests)
+        self._new_requests = GroupWriter(self._insert_requests)
 
     async def _promotion(self, session, env: Environment, promotion_id: int) -> None:
         promotion = await session.get(Promotion, promotion_id)
@@ -162,13 +162,12 @@ class SubscriptionService:
             raise invalid(f"There is no promotion {promotion_id}.")
         return True
 
-    async def _insert_requests(self, session, items: list[QueuedRequest]) -> list[QueuedRequest]:
-        sql, table = self._db.sql, SubscriptionRequest.__table__
-        ids = await sql.reserve_ids(session, table, len(items))
-        await sql.insert_columns(await session.connection(), table, {
-            "id": ids, "environment": [i.environment for i in items], "application_id": [i.application_id for i in items],
+    async def _insert_requests(self, items: list[QueuedRequest]) -> list[QueuedRequest]:
+        ids = await self._db.sql.add_rows(SubscriptionRequest.__table__, {
+            "environment": [i.environment for i in items], "application_id": [i.application_id for i in items],
             "establishment_id": [i.establishment_id for i in items], "promotion_id": [i.promotion_id for i in items],
-            "action": [i.action for i in items], "requested_at": [i.requested_at for i in items]})
+            "action": [i.action for i in items], "requested_at": [i.requested_at for i in items]}, draw_ids=True)
+        assert ids is not None  # drawn when asked
         return [item._replace(id=row_id) for item, row_id in zip(items, ids, strict=True)]
 
     async def _own(self, session, app: Application, request_id: int, *, lock: bool = False) -> SubscriptionRequest:
