@@ -14,9 +14,9 @@ it cannot tell which, and an empty set when nothing was committed:
   transaction: between two looks, the transactions that ended are those running (or not yet
   begun) at the first snapshot and over at the second; their rows in ``table_writes`` are the
   tables they wrote. A transaction with none wrote nothing of this database (another
-  database's, or one rolled back). One round trip on a dedicated connection, two when
-  something ended; concurrent requests share a poll that started after they arrived, so no
-  request can miss a commit that happened before it began.
+  database's, or one rolled back). One round trip on a dedicated connection; concurrent
+  requests share a poll that started after they arrived, so no request can miss a commit that
+  happened before it began.
 
 When a watcher cannot tell (connection lost, in-memory database, a look older than the
 records kept) it reports :data:`EVERYTHING`, so the caches are dropped and reads go to the
@@ -119,6 +119,16 @@ class SQLiteDataVersionWatcher(ChangeWatcher):
         self._version = None
 
 
+# The server's snapshot now and, when $3, the records of the transactions that may have ended
+# since the last look ($1: those running then, $2: its xmax) up to this snapshot's xmax: one
+# round trip. The statement reads in this same snapshot, so the records it finds are those of
+# transactions over in it.
+_POLL = """SELECT s.snap::text AS snapshot, w.xid, w.table_name
+FROM (SELECT pg_current_snapshot() AS snap) AS s
+LEFT JOIN table_writes AS w
+  ON $3 AND (w.xid = ANY($1::bigint[]) OR (w.xid >= $2 AND w.xid < pg_snapshot_xmax(s.snap)::text::bigint))"""
+
+
 class PostgresSnapshotWatcher(ChangeWatcher):
     exact = True
 
@@ -156,28 +166,25 @@ class PostgresSnapshotWatcher(ChangeWatcher):
             if self._conn is None or self._conn.is_closed():
                 self._conn = await asyncpg.connect(self._dsn, timeout=5)
                 self._snapshot = None
-            snapshot = await self._conn.fetchval("SELECT pg_current_snapshot()::text", timeout=5)
-            if snapshot == self._snapshot:
-                self._looked_at = time.monotonic()
-                return NOTHING
-            tables = await self._written_between(self._snapshot, snapshot)
+            # records older than those kept may be gone: a look that old cannot tell which tables
+            first = (Snapshot.parse(self._snapshot) if self._snapshot is not None
+                     and time.monotonic() - self._looked_at <= RECORDS_TRUSTED_S else None)
+            # only those running at the first look or begun since can have ended in between (not
+            # everything from its xmin on, which one long transaction would hold far back)
+            rows = await self._conn.fetch(_POLL, sorted(first.running) if first else [], first.xmax if first else 0,
+                                          first is not None, timeout=5)
         except Exception:
             await self.close()
             return EVERYTHING
-        self._snapshot, self._looked_at = snapshot, time.monotonic()
-        return tables
-
-    async def _written_between(self, before: str | None, after: str) -> frozenset[str]:
-        """The tables written by the transactions that ended between two snapshots."""
-        if before is None or time.monotonic() - self._looked_at > RECORDS_TRUSTED_S:
+        snapshot = rows[0]["snapshot"]
+        self._looked_at = time.monotonic()
+        if snapshot == self._snapshot:
+            return NOTHING
+        self._snapshot = snapshot
+        if first is None:
             return EVERYTHING
-        first, last = Snapshot.parse(before), Snapshot.parse(after)
-        # only those running at the first look or begun since can have ended in between (not
-        # everything from its xmin on, which one long transaction would hold far back)
-        rows = await self._conn.fetch(
-            "SELECT xid, table_name FROM table_writes WHERE xid = ANY($1::bigint[]) OR (xid >= $2 AND xid < $3)",
-            sorted(first.running), first.xmax, last.xmax, timeout=5)
-        return frozenset(table for xid, table in rows if not first.over(xid) and last.over(xid))
+        last = Snapshot.parse(snapshot)
+        return frozenset(table for _, xid, table in rows if xid is not None and not first.over(xid) and last.over(xid))
 
     async def close(self) -> None:
         conn, self._conn, self._snapshot = self._conn, None, None
