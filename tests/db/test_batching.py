@@ -72,20 +72,24 @@ def test_concurrent_writes_share_transactions_and_a_bad_one_fails_alone(settings
     assert stored == [*range(60), 100], "every good write committed once, the bad one not at all"
 
 
-def test_adding_rows_commits_each_callers_row(settings):
+def _add_together(settings, rows: list) -> list:
+    """The probes' tables created, then ``rows`` written by one adding_rows writer, all at once."""
     async def go():
         db = Database(settings.resolved_database_url, pool_size=2)
         writer = GroupWriter.adding_rows(db)
         try:
             async with db.engine.begin() as conn:
                 await conn.run_sync(_Base.metadata.create_all)
-            return await asyncio.gather(*(writer.write(Probe(value=v)) for v in range(25)),
-                                        writer.write(Probe(id=1000, value=1000)))
+            return await asyncio.gather(*(writer.write(row) for row in rows))
         finally:
             await db.dispose()
 
+    return run(go())
+
+
+def test_adding_rows_commits_each_callers_row(settings):
     try:
-        rows = run(go())
+        rows = _add_together(settings, [*(Probe(value=v) for v in range(25)), Probe(id=1000, value=1000)])
         stored = dict(db_sql(settings, "SELECT id, value FROM group_writer_rows_probe"))
     finally:
         _drop_probes(settings)
@@ -104,20 +108,10 @@ class Defaulted(_Base):
 
 
 def test_adding_rows_applies_python_defaults_and_leaves_server_defaults_to_the_database(settings):
-    async def go():
-        db = Database(settings.resolved_database_url, pool_size=2)
-        writer = GroupWriter.adding_rows(db)
-        try:
-            async with db.engine.begin() as conn:
-                await conn.run_sync(_Base.metadata.create_all)
-            # one batch: some rows give a nullable column, the others leave it NULL
-            await asyncio.gather(*(writer.write(Defaulted(value=v, note="n" if v % 2 else None) if v % 3
-                                                else Defaulted(value=v)) for v in range(12)))
-        finally:
-            await db.dispose()
-
     try:
-        run(go())
+        # one batch: some rows give a nullable column, the others leave it NULL
+        _add_together(settings, [Defaulted(value=v, note="n" if v % 2 else None) if v % 3 else Defaulted(value=v)
+                                 for v in range(12)])
         stored = db_sql(settings, "SELECT value, doubled, counted, note FROM group_writer_defaults_probe ORDER BY value")
     finally:
         _drop_probes(settings)

@@ -119,13 +119,12 @@ def _drawing_ids(table: Table, names: tuple[str, ...]) -> TextClause:
     from sqlalchemy.dialects import postgresql
 
     pg = postgresql.dialect()
-    arrays = ", ".join(f"CAST(:many_{name} AS {ARRAY(table.c[name].type).compile(dialect=pg)})" for name in names)
+    arrays = [f"CAST(:many_{name} AS {ARRAY(table.c[name].type).compile(dialect=pg)})" for name in names]
     listed = ", ".join(names)
     sql = (f"WITH ids AS MATERIALIZED (SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) AS id, n "
-           f"FROM generate_series(1, cardinality(CAST(:many_{names[0]} AS "
-           f"{ARRAY(table.c[names[0]].type).compile(dialect=pg)}))) AS n), "
+           f"FROM generate_series(1, cardinality({arrays[0]})) AS n), "
            f"written AS (INSERT INTO {table.name} (id, {listed}) SELECT ids.id, {', '.join(f'many.{n}' for n in names)} "
-           f"FROM unnest({arrays}) WITH ORDINALITY AS many({listed}, n) JOIN ids USING (n)) "
+           f"FROM unnest({', '.join(arrays)}) WITH ORDINALITY AS many({listed}, n) JOIN ids USING (n)) "
            "SELECT array_agg(id ORDER BY n) FROM ids")
     return text(sql).bindparams(*[bindparam(f"many_{name}", type_=ARRAY(table.c[name].type)) for name in names])
 
