@@ -1,6 +1,7 @@
-"""insert_columns writes exactly what SQLAlchemy's own insert writes: the same values and, on
-SQLite (where a column holds any type and datetimes are text), the same storage classes and
-the same text."""
+"""insert_columns and db.sql.add_rows write exactly what SQLAlchemy's own insert writes: the
+same values and, on SQLite (where a column holds any type and datetimes are text), the same
+storage classes and the same text. On PostgreSQL add_rows sends its statement through asyncpg
+itself (Database.driver), each column's bind processing applied by db/lists.py."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from datetime import datetime, timezone
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import BigInteger, Boolean, Column, Integer, MetaData, String, Table, Text, insert, text
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Integer, MetaData, String, Table, Text, insert, text
 
 from cielo.db import Database, UTCDateTime
 from cielo.db.lists import insert_columns
@@ -54,6 +55,39 @@ def _stored(url: str, rows: list[dict], extra=tuple) -> tuple[list, list]:
 def test_insert_columns_stores_what_sqlalchemy_stores(settings):
     reference, columns = _stored(settings.resolved_database_url, ROWS)
     assert columns == reference and len(reference) == 3
+
+
+def test_add_rows_stores_what_sqlalchemy_stores(settings):
+    async def go():
+        db = Database(settings.resolved_database_url, pool_size=1)
+        metadata = MetaData()
+        suffix = f"_{uuid.uuid4().hex[:8]}"
+        reference, added = (Table(name + suffix, metadata, Column("id", Integer, primary_key=True), Column("n", BigInteger),
+                                  Column("s", String(100)), Column("b", Boolean), Column("at", UTCDateTime),
+                                  Column("t", Text), Column("j", JSON)) for name in ("reference", "added"))
+        rows = [{**row, "j": [{"k": i, "é": None}] if i else None} for i, row in enumerate(ROWS)]
+        try:
+            async with db.engine.begin() as conn:
+                await conn.run_sync(metadata.create_all)
+                await conn.execute(insert(reference), rows)
+            columns = {k: [r[k] for r in rows if k != "id"] for k in rows[0] if k != "id"}
+            ids = await db.sql.add_rows(added, columns, draw_ids=True)
+            await db.sql.add_rows(added, {"id": [10], **{k: [v[0]] for k, v in columns.items()}})
+            async with db.engine.connect() as conn:
+                names = [c.name for c in reference.columns]
+                seen = ", ".join(f"typeof({n}), {n}" for n in names) if db.is_sqlite else ", ".join(names)
+                return ids, [(await conn.execute(text(f"SELECT {seen} FROM {t.name} ORDER BY id"))).all()
+                             for t in (reference, added)]
+        finally:
+            async with db.engine.begin() as conn:
+                await conn.run_sync(metadata.drop_all)
+            await db.dispose()
+
+    ids, (reference, added) = run(go())
+    assert ids == [1, 2, 3] and len(reference) == 3
+    assert added[:3] == reference
+    after_id = 2 if settings.resolved_database_url.startswith("sqlite") else 1  # SQLite's rows begin typeof(id), id
+    assert added[3][after_id:] == reference[0][after_id:], "a row written with its id given"
 
 
 def test_sqlite_datetime_text_reads_back_as_the_utc_instant():

@@ -32,3 +32,59 @@ def test_a_burst_past_the_pool_reuses_its_connections(pg_url):
             await db.dispose()
 
     assert run(go()) == 4, "every read of three bursts of 40 ran on the pool's 4 connections"
+
+
+@pytest.mark.postgres
+def test_the_driver_s_connection_goes_back_to_the_pool_whatever_its_statement_did(pg_url):
+    """Database.driver lends a pooled connection to asyncpg itself: a statement the server
+    refuses gives it back as it is, a constraint's refusal comes out as SQLAlchemy's
+    IntegrityError (what services catch), and a statement cut off midway discards it. With a
+    pool of one, a connection kept or left broken would make the last statement wait or fail."""
+    import asyncpg
+    from sqlalchemy.exc import IntegrityError
+
+    async def go() -> tuple[list[str], int, int]:
+        db = Database(pg_url, pool_size=1)
+        db.engine.pool._timeout = 2  # a connection not given back fails the test in seconds, not ten
+        opened = []
+        event.listen(db.engine.sync_engine, "connect", lambda *_: opened.append(1))
+        seen = []
+        try:
+            async with db.driver() as conn:
+                await conn.execute("CREATE TEMP TABLE IF NOT EXISTS probe (n int PRIMARY KEY)")
+            for statement, expected in [("SELECT 1/0", asyncpg.DivisionByZeroError),
+                                        ("SELECT * FROM no_such_table", asyncpg.UndefinedTableError)]:
+                try:
+                    async with db.driver() as conn:
+                        await conn.fetchval(statement)
+                except expected:
+                    seen.append(expected.__name__)
+            for _ in range(2):
+                try:
+                    async with db.driver() as conn:
+                        await conn.execute("INSERT INTO probe VALUES (1)")
+                except IntegrityError as exc:
+                    seen.append(type(exc.orig).__name__)
+            before = len(opened)
+            slow = asyncio.ensure_future(_sleep_in_driver(db))
+            await asyncio.sleep(0.3)
+            slow.cancel()
+            try:
+                await slow
+            except asyncio.CancelledError:
+                seen.append("cancelled")
+            async with db.driver() as conn:
+                answer = await conn.fetchval("SELECT 41 + 1")
+            return seen, answer, len(opened) - before
+        finally:
+            await db.dispose()
+
+    seen, answer, reopened = run(go())
+    assert seen == ["DivisionByZeroError", "UndefinedTableError", "UniqueViolationError", "cancelled"]
+    assert answer == 42
+    assert reopened == 1, "the connection cut off midway was discarded and a new one opened"
+
+
+async def _sleep_in_driver(db) -> None:
+    async with db.driver() as conn:
+        await conn.execute("SELECT pg_sleep(5)")

@@ -253,11 +253,11 @@ class PostgresDialect(Dialect):
                 {"hs": [h for h, _ in ordered], "es": [e for _, e in ordered]})
 
     async def add_rows(self, target, columns, *, draw_ids=False):
-        async with self._db.autocommit() as conn:
-            if draw_ids:
-                return await lists.insert_columns_drawing_ids(conn, target, columns)
-            await lists.insert_columns(conn, target, columns, sqlite=False)
-        return None
+        # in the driver's own terms (Database.driver says why): one statement that commits by itself
+        sql, values = lists.driver_insert(self._db.engine.dialect, target, columns, draw_ids=draw_ids)
+        async with self._db.driver() as conn:
+            ids = await conn.fetchval(sql, *values)
+        return list(ids) if draw_ids else None
 
     async def reserve_ids(self, session, target: Table, count: int) -> list[int]:
         # drawn from the sequence, as one array in one row (a thousand rows cost more to decode)

@@ -13,6 +13,7 @@ import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, Engine, NullPool, Row, create_engine, event, func, select, text
 from sqlalchemy.ext.asyncio import (
@@ -256,13 +257,38 @@ class Database:
             yield conn
 
     @asynccontextmanager
-    async def autocommit(self) -> AsyncIterator[AsyncConnection]:
-        """A connection on which each statement is its own transaction, committed as it ends:
-        a write that is one statement costs one round trip (no BEGIN, no COMMIT). PostgreSQL
-        only: SQLite's writes take their turn (``write()``, ``write_connection()``)."""
+    async def driver(self) -> AsyncIterator[Any]:
+        """PostgreSQL: one of the pool's connections as asyncpg's own ``Connection``, for a
+        statement written in the driver's terms (``lists.driver_insert``). asyncpg begins no
+        transaction: each statement commits by itself, in one round trip.
+
+        Why not through SQLAlchemy's connection: for a group commit's one statement of arrays,
+        checking out an ``AsyncConnection`` and executing through it cost more than twice the
+        CPU of the statement itself on asyncpg (docs/performance-history.md); the
+        statement's text and each column's bind processing are already settled once per table
+        (``lists``), so nothing of that layer is needed here. The pool still owns the
+        connection: it is given back, or discarded when it broke or a statement was cut off
+        midway. A constraint violation is raised as SQLAlchemy's ``IntegrityError``, as
+        through a session."""
         assert not self.is_sqlite, "SQLite's writes take their turn: write() or write_connection()"
-        async with self._single.connect() as conn:
+        import asyncpg
+        from sqlalchemy import exc as sa_exc
+
+        pooled = await self.engine.raw_connection()
+        conn = pooled.driver_connection
+        try:
             yield conn
+        except asyncpg.PostgresError as exc:  # the server refused the statement: the connection is sound
+            pooled.close()
+            if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
+                raise sa_exc.IntegrityError(None, None, exc) from exc
+            raise
+        except BaseException:
+            # cut off midway (cancelled, timed out, the server gone): not given to anyone again
+            pooled.invalidate()
+            raise
+        else:
+            pooled.close()
 
     @asynccontextmanager
     async def _write_turn(self) -> AsyncIterator[None]:

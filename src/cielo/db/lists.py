@@ -23,10 +23,8 @@ from sqlalchemy import (
     insert,
     literal_column,
     select,
-    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.sql.elements import TextClause
 
 
 def among(col, values: Iterable, *, sqlite: bool, text_values: bool = False):
@@ -105,28 +103,35 @@ async def insert_columns(conn, table: Table, columns: dict[str, list], *, sqlite
                        {f"many_{name}": values for name, values in columns.items()})
 
 
-async def insert_columns_drawing_ids(conn, table: Table, columns: dict[str, list]) -> list[int]:
-    """PostgreSQL: ``insert_columns`` in one statement that also draws each row's id from the
-    table's sequence and gives the ids back in the rows' order (an INSERT's RETURNING has no
-    order SQL promises, so the ids are drawn first, numbered, and joined to the numbered rows)."""
+def driver_insert(dialect, table: Table, columns: dict[str, list], *, draw_ids: bool) -> tuple[str, list]:
+    """PostgreSQL: ``insert_columns`` as asyncpg itself takes it (``$n`` placeholders, one array
+    per column, each column's bind processing applied here) for ``Database.driver()``. With
+    ``draw_ids`` the statement also draws each row's id from the table's sequence and answers
+    the ids as one array in the rows' order (an INSERT's RETURNING has no order SQL promises,
+    so the ids are drawn first, numbered, and joined to the numbered rows)."""
     names = tuple(columns)
-    return list((await conn.execute(_drawing_ids(table, names),
-                                    {f"many_{name}": values for name, values in columns.items()})).scalar_one())
+    sql, processors = _driver_insert(dialect, table, names, draw_ids)
+    return sql, [values if process is None else _processed(values, process)
+                 for values, process in zip(columns.values(), processors, strict=True)]
 
 
 @lru_cache(maxsize=64)  # one statement per table and set of columns (asyncpg prepares it once)
-def _drawing_ids(table: Table, names: tuple[str, ...]) -> TextClause:
-    from sqlalchemy.dialects import postgresql
-
-    pg = postgresql.dialect()
-    arrays = [f"CAST(:many_{name} AS {ARRAY(table.c[name].type).compile(dialect=pg)})" for name in names]
-    listed = ", ".join(names)
-    sql = (f"WITH ids AS MATERIALIZED (SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) AS id, n "
-           f"FROM generate_series(1, cardinality({arrays[0]})) AS n), "
-           f"written AS (INSERT INTO {table.name} (id, {listed}) SELECT ids.id, {', '.join(f'many.{n}' for n in names)} "
-           f"FROM unnest({', '.join(arrays)}) WITH ORDINALITY AS many({listed}, n) JOIN ids USING (n)) "
-           "SELECT array_agg(id ORDER BY n) FROM ids")
-    return text(sql).bindparams(*[bindparam(f"many_{name}", type_=ARRAY(table.c[name].type)) for name in names])
+def _driver_insert(dialect, table: Table, names: tuple[str, ...], draw_ids: bool) -> tuple[str, list]:
+    quote = dialect.identifier_preparer.quote
+    arrays = [f"${at}::{ARRAY(table.c[name].type).compile(dialect=dialect)}" for at, name in enumerate(names, 1)]
+    into, listed = quote(table.name), ", ".join(quote(name) for name in names)
+    if draw_ids:
+        assert "ordinal_" not in names, "the statement numbers the rows in a column of that name"
+        sql = (f"WITH ids AS MATERIALIZED (SELECT nextval(pg_get_serial_sequence('{into}', 'id')) AS id, "
+               f"ordinal_ FROM generate_series(1, cardinality({arrays[0]})) AS ordinal_), "
+               f"written AS (INSERT INTO {into} (id, {listed}) SELECT ids.id, "
+               f"{', '.join(f'many.{quote(n)}' for n in names)} FROM unnest({', '.join(arrays)}) WITH ORDINALITY "
+               f"AS many({listed}, ordinal_) JOIN ids USING (ordinal_)) "
+               "SELECT array_agg(id ORDER BY ordinal_) FROM ids")
+    else:
+        sql = f"INSERT INTO {into} ({listed}) SELECT * FROM unnest({', '.join(arrays)})"
+    # the type as the dialect adapts it, as SQLAlchemy's own statements bind it (_sqlite_insert)
+    return sql, [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
 
 
 def _processed(values: list, process) -> list:
