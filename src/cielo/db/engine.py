@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 
 from cielo.db.changes import ChangeWatcher, watcher_for
 from cielo.db.dialects import Dialect, dialect_for
@@ -141,6 +142,7 @@ class Database:
         # round trip, without asyncpg's BEGIN before it and the pool's ROLLBACK after it.
         self._single = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._reader = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._single_reader = async_sessionmaker(self._single, expire_on_commit=False)
         self._writer = async_sessionmaker(self._write_engine, expire_on_commit=False)
         self.watcher: ChangeWatcher = watcher_for(url)
         # where SQLite and PostgreSQL differ, the named operations domain services use
@@ -157,6 +159,25 @@ class Database:
             return self._on_loop_thread(lambda conn: conn.execute(statement, values).first())
         async with self._single.connect() as conn:
             return (await conn.execute(statement, values)).first()
+
+    async def first_entities(self, statement) -> Row | None:
+        """The first row of one ORM SELECT, its entities detached (read as they are, never
+        loading more), or None; read as single-statement reads are (``first``): on SQLite on
+        the event loop's own connection, on PostgreSQL in one autocommit round trip (an ORM
+        session of the pool would add BEGIN and ROLLBACK round trips; on SQLite, aiosqlite's
+        thread hops)."""
+        if self._loop_reader is not None:
+            def read(conn: Connection) -> Row | None:
+                with Session(bind=conn, expire_on_commit=False) as session:
+                    row = session.execute(statement).first()
+                    session.expunge_all()
+                return row
+
+            return self._on_loop_thread(read)
+        async with self._single_reader() as session:
+            row = (await session.execute(statement)).first()
+            session.expunge_all()
+            return row
 
     async def scalar(self, statement, values: dict | None = None):
         """The first column of the one row of an aggregate SELECT (a count)."""

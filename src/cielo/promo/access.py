@@ -152,8 +152,8 @@ class Access:
             raise PromoError(401, "The Client-Id is not known.")
 
         async def load():
-            async with self._db.read() as session:
-                return await session.scalar(select(Application).where(Application.client_id == client_id))
+            row = await self._db.first_entities(select(Application).where(Application.client_id == client_id))
+            return row[0] if row is not None else None
 
         app = await self._apps.get_or_load(client_id, load)
         if app is None:
@@ -214,8 +214,8 @@ class Access:
             raise PromoError(401, _WRONG_KIND["partner"] if tokens.parse(presented, HOLDER_TOKEN_PREFIX)
                              else "The Access-Token is not valid.")
         async def load():
-            async with self._db.read() as session:
-                return await session.scalar(select(AppAccessToken).where(AppAccessToken.public_id == parts[0]))
+            row = await self._db.first_entities(select(AppAccessToken).where(AppAccessToken.public_id == parts[0]))
+            return row[0] if row is not None else None
 
         row = await self._app_tokens.get_or_load(parts[0], load)
         if row is None or not tokens.matches(parts[1], row.secret_digest) or row.revoked_at is not None:
@@ -251,10 +251,9 @@ class Access:
             raise PromoError(401, _WRONG_KIND["holder"] if tokens.parse(presented, APP_TOKEN_PREFIX)
                              else "The Access-Token is not valid.")
         async def load():
-            async with self._db.read() as session:
-                found = (await session.execute(
-                    select(HolderToken, Grant).join(Grant, Grant.id == HolderToken.grant_id)
-                    .where(HolderToken.public_id == parts[0]))).first()
+            found = await self._db.first_entities(
+                select(HolderToken, Grant).join(Grant, Grant.id == HolderToken.grant_id)
+                .where(HolderToken.public_id == parts[0]))
             return tuple(found) if found is not None else None
 
         row = await self._holder_tokens.get_or_load(parts[0], load)
