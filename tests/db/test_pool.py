@@ -35,7 +35,7 @@ def test_a_burst_past_the_pool_reuses_its_connections(pg_url):
 
 
 @pytest.mark.postgres
-def test_the_driver_s_connection_goes_back_to_the_pool_whatever_its_statement_did(pg_url):
+def test_the_driver_s_connection_goes_back_to_the_pool_whatever_its_statement_did(pg_url, monkeypatch):
     """Database.driver lends a pooled connection to asyncpg itself: a statement the server
     refuses gives it back as it is, a constraint's refusal comes out as SQLAlchemy's
     IntegrityError (what services catch), and a statement cut off midway discards it. With a
@@ -43,9 +43,12 @@ def test_the_driver_s_connection_goes_back_to_the_pool_whatever_its_statement_di
     import asyncpg
     from sqlalchemy.exc import IntegrityError
 
+    from cielo.db import engine
+
+    monkeypatch.setattr(engine, "PG_POOL_TIMEOUT_S", 2)  # a connection not given back fails in seconds, not ten
+
     async def go() -> tuple[list[str], int, int]:
         db = Database(pg_url, pool_size=1)
-        db.engine.pool._timeout = 2  # a connection not given back fails the test in seconds, not ten
         opened = []
         event.listen(db.engine.sync_engine, "connect", lambda *_: opened.append(1))
         seen = []

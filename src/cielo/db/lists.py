@@ -18,9 +18,7 @@ from sqlalchemy import (
     Table,
     any_,
     bindparam,
-    cast,
     func,
-    insert,
     literal_column,
     select,
 )
@@ -99,13 +97,15 @@ async def insert_columns(conn, table: Table, columns: dict[str, list], *, sqlite
                      for values, process in zip(columns.values(), processors, strict=True)]
         await conn.exec_driver_sql(sql, list(zip(*processed, strict=True)))
         return
-    await conn.execute(insert(table).from_select(names, select(*_unnest_columns(table, names))),
-                       {f"many_{name}": values for name, values in columns.items()})
+    # the statement add_rows sends through asyncpg, here inside the caller's transaction
+    sql, values = driver_insert(conn.dialect, table, columns, draw_ids=False)
+    await conn.exec_driver_sql(sql, tuple(values))
 
 
 def driver_insert(dialect, table: Table, columns: dict[str, list], *, draw_ids: bool) -> tuple[str, list]:
-    """PostgreSQL: ``insert_columns`` as asyncpg itself takes it (``$n`` placeholders, one array
-    per column, each column's bind processing applied here) for ``Database.driver()``. With
+    """PostgreSQL: ``insert_columns``'s statement as asyncpg itself takes it (``$n`` placeholders,
+    one array per column, each column's bind processing applied here), sent inside a transaction
+    (``insert_columns``) or on its own through ``Database.driver()`` (``add_rows``). With
     ``draw_ids`` the statement also draws each row's id from the table's sequence and answers
     the ids as one array in the rows' order (an INSERT's RETURNING has no order SQL promises,
     so the ids are drawn first, numbered, and joined to the numbered rows)."""
@@ -157,11 +157,3 @@ def _sqlite_insert(dialect, table: Table, names: tuple[str, ...]) -> tuple[str, 
     # impl unadapted, which on SQLite left datetimes to the driver's adapter (another text
     # format than every other write's, so comparisons and ordering could disagree)
     return sql, [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
-
-
-@lru_cache(maxsize=64)  # one statement per table and set of columns (asyncpg prepares it once)
-def _unnest_columns(table: Table, names: tuple[str, ...]) -> list:
-    arrays = [cast(bindparam(f"many_{name}", type_=ARRAY(table.c[name].type)), ARRAY(table.c[name].type))
-              for name in names]
-    each = func.unnest(*arrays).table_valued(*names).render_derived(name="many")
-    return [each.c[name] for name in names]
