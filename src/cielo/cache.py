@@ -5,9 +5,10 @@ A request's first lookup refreshes the registry (:meth:`CacheRegistry.refresh`, 
 :meth:`ReadCache.get_or_load`): the watcher says which tables the commits since the last look
 wrote (db/changes.py), and every cache that reads one of them is emptied (a cache declares its
 tables; one that declares none is emptied by any commit; on SQLite every commit empties every
-cache). A value read from the database is stored only if its cache was not emptied since the
-read began (``put(..., generation)``), so a slow reader cannot put back what a commit made
-stale. A lookup in a request that has not refreshed misses: a forgotten call costs speed, never
+cache but the process's own group commits, which name their tables). A value read from the
+database is stored only if its cache was not emptied since the read began
+(``put(..., generation)``), so a slow reader cannot put back what a commit made stale. A
+lookup in a request that has not refreshed misses: a forgotten call costs speed, never
 correctness. With caching off, every lookup misses.
 
 :meth:`ReadCache.get_or_load` is the usual way in: concurrent misses of one key in one

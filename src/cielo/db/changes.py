@@ -7,7 +7,10 @@ it cannot tell which, and an empty set when nothing was committed:
 
 - SQLite: ``PRAGMA data_version`` on a connection of our own changes whenever any other
   connection, in any process, commits (one local read, ~5 us). It says nothing of which
-  tables, so any commit is :data:`EVERYTHING`.
+  tables, so any such commit is :data:`EVERYTHING`. Commits made on that same connection do
+  not change it: the process's group commits are written there (``Database.write_here``),
+  naming the tables they wrote (``wrote``), so queuing a request empties only the caches that
+  read its table.
 - PostgreSQL: ``pg_current_snapshot()`` changes whenever a transaction of the server, in any
   database, that wrote anything ends. A statement-level trigger on every table of ours records
   each writing transaction's id and the table in ``table_writes`` (migration 0020), in that
@@ -91,32 +94,47 @@ class SQLiteDataVersionWatcher(ChangeWatcher):
     exact = True
 
     def __init__(self, path: str) -> None:
-        self._path = path
+        self.path = path
         self._conn: sqlite3.Connection | None = None
         self._version: int | None = None
+        self._own: frozenset[str] = NOTHING  # tables written on the connection since the last look
 
-    def _connection(self) -> sqlite3.Connection:
+    def connection(self) -> sqlite3.Connection:
+        """The connection polled, on which the event loop's thread also writes (``wrote``):
+        it never waits for SQLite's write lock (a busy one is refused at once, the writer
+        goes elsewhere) and never checkpoints the log itself (``Database.write_here``)."""
         if self._conn is None:
-            # Polled from the event loop's thread only, but it may be created before the loop runs.
-            self._conn = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None)
+            # Used from the event loop's thread only, but it may be created before the loop runs.
+            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=0)
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA wal_autocheckpoint=0")
+            self._conn = conn
         return self._conn
 
+    def wrote(self, tables: frozenset[str]) -> None:
+        """A transaction on ``connection()`` committed writes to ``tables``: the next look
+        names them (the version read there does not move for its own commits)."""
+        self._own = self._own | tables
+
     async def changed_tables(self) -> frozenset[str]:
+        own, self._own = self._own, NOTHING
         try:
-            version = self._connection().execute("PRAGMA data_version").fetchone()[0]
+            version = self.connection().execute("PRAGMA data_version").fetchone()[0]
         except sqlite3.Error:
             await self.close()
             return EVERYTHING
         if version != self._version:
             self._version = version
             return EVERYTHING
-        return NOTHING
+        return own
 
     async def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
         self._version = None
+        self._own = NOTHING
 
 
 # The server's snapshot now and, when $3, the records of the transactions that may have ended

@@ -171,6 +171,25 @@ class SQLiteDialect(Dialect):
         return  # the single writer serialises every write transaction already
 
     async def add_rows(self, target, columns, *, draw_ids=False):
+        count = len(next(iter(columns.values())))
+        dialect = self._db.engine.dialect
+
+        def write(conn) -> list[int] | None:  # a sqlite3 connection inside BEGIN IMMEDIATE
+            ids = None
+            rows = columns
+            if draw_ids:
+                # the next ones after the largest: this transaction holds the single write lock
+                table = dialect.identifier_preparer.quote(target.name)
+                first = conn.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {table}").fetchone()[0]
+                ids = list(range(first, first + count))
+                rows = {"id": ids, **columns}
+            conn.executemany(*lists.sqlite_insert(dialect, target, rows))
+            return ids
+
+        # on the event loop's own connection when the write lock is free (Database.write_here)
+        done, drawn = await self._db.write_here(frozenset({target.name}), write)
+        if done:
+            return drawn
         async with self._db.write_connection() as conn:
             ids = None
             if draw_ids:

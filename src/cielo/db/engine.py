@@ -8,12 +8,14 @@ upgrades a read lock (SQLITE_BUSY_SNAPSHOT). PostgreSQL uses asyncpg with a pool
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
+import time
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, NullPool, Row, create_engine, event, func, select, text
 from sqlalchemy.ext.asyncio import (
@@ -25,14 +27,19 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Session
 
-from cielo.db.changes import ChangeWatcher, watcher_for
+from cielo.db.changes import ChangeWatcher, SQLiteDataVersionWatcher, watcher_for
 from cielo.db.dialects import Dialect, dialect_for
+
+log = logging.getLogger("cielo.db")
+T = TypeVar("T")
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 # PostgreSQL out of reach is answered, not waited for: a connection is made within these
 # seconds or refused, a free one of the pool waited for as long (db.unavailable: a 503)
 PG_CONNECT_TIMEOUT_S = 5
 PG_POOL_TIMEOUT_S = 10
+# SQLite: write_here's commits are checkpointed (the log copied into the database) this often
+CHECKPOINT_EVERY_S = 1.0
 
 
 _FILE_ERRORS = (FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError, NotADirectoryError)
@@ -124,6 +131,8 @@ class Database:
         self._loop_conn: Connection | None = None
         # SQLite: this process's writers take turns here (one lock per event loop), see write()
         self._write_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Turn] = weakref.WeakKeyDictionary()
+        self._checkpointing: asyncio.Future | None = None  # write_here's checkpoint, while it runs
+        self._checkpointed_at = 0.0
         if self.is_sqlite:
             _install_sqlite_hooks(self.engine)
             self._write_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
@@ -311,6 +320,79 @@ class Database:
         else:
             pooled.close()
 
+    async def write_here(self, tables: frozenset[str], work: Callable[[sqlite3.Connection], T]) -> tuple[bool, T | None]:
+        """SQLite: ``work(connection)`` (statements of the driver's own, no await) in one write
+        transaction on the event loop's own thread, in this process's turn; ``tables``: every
+        table it writes. Returns ``(True, its result)`` once committed, or ``(False, None)``
+        with nothing done when it cannot be done here: another process holds the write lock
+        (waiting for it would stall the loop; the caller writes through ``write_connection()``,
+        which waits on aiosqlite's thread), or the database has no such connection (in memory,
+        or PostgreSQL).
+
+        Why: a group commit through aiosqlite crosses threads for BEGIN, INSERT and COMMIT, and
+        its commit, made on another connection than the change watcher's, empties every read
+        cache of the process. Made here, on the watcher's own connection, it names the tables it
+        wrote (``SQLiteDataVersionWatcher.wrote``): queuing a request keeps the credentials and
+        checks cached. The log is checkpointed off the loop (``_checkpoint_soon``): copying a
+        thousand pages and syncing them takes milliseconds the loop must not spend.
+
+        A constraint violation is raised as SQLAlchemy's ``IntegrityError``, as through a session."""
+        watcher = self.watcher
+        if self._loop_reader is None or not isinstance(watcher, SQLiteDataVersionWatcher):
+            return False, None
+        from sqlalchemy import exc as sa_exc
+
+        async with self._write_turn():
+            conn = watcher.connection()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if unavailable(exc):  # locked or busy: another process is writing
+                    return False, None
+                raise
+            try:
+                result = work(conn)
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.IntegrityError):
+                    raise sa_exc.IntegrityError(None, None, exc) from exc
+                raise
+            watcher.wrote(tables)
+        self._checkpoint_soon()
+        return True, result
+
+    def _checkpoint_soon(self) -> None:
+        """Copy the write-ahead log into the database on a thread of the loop's executor, at
+        most once per CHECKPOINT_EVERY_S while ``write_here`` commits (its connection does not
+        checkpoint by itself). PASSIVE: it waits for no reader or writer, and stops where a
+        reader still needs the log (the next one goes on)."""
+        now = time.monotonic()
+        if self._checkpointing is not None or now - self._checkpointed_at < CHECKPOINT_EVERY_S:
+            return
+        self._checkpointed_at = now
+        path = self.watcher.path if isinstance(self.watcher, SQLiteDataVersionWatcher) else None
+        if path is None:
+            return
+
+        def checkpoint() -> None:
+            conn = sqlite3.connect(path, isolation_level=None, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+            try:
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            finally:
+                conn.close()
+
+        def done(future: asyncio.Future) -> None:
+            self._checkpointing = None
+            if not future.cancelled() and future.exception() is not None:
+                # the next commit tries again; a log that cannot be checkpointed only grows
+                log.warning("SQLite's log could not be checkpointed (%s); the next commit tries again",
+                            type(future.exception()).__name__)
+
+        self._checkpointing = asyncio.get_running_loop().run_in_executor(None, checkpoint)
+        self._checkpointing.add_done_callback(done)
+
     @asynccontextmanager
     async def _write_turn(self) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
@@ -350,6 +432,8 @@ class Database:
             return False
 
     async def dispose(self) -> None:
+        if self._checkpointing is not None:
+            await asyncio.wait([self._checkpointing])
         await self.watcher.close()
         self._close_loop_conn()
         await self.engine.dispose()

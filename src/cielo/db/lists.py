@@ -92,10 +92,7 @@ async def insert_columns(conn, table: Table, columns: dict[str, list], *, sqlite
     if not names or not columns[names[0]]:
         return
     if sqlite:
-        sql, processors = _sqlite_insert(conn.dialect, table, names)
-        processed = [values if process is None else _processed(values, process)
-                     for values, process in zip(columns.values(), processors, strict=True)]
-        await conn.exec_driver_sql(sql, list(zip(*processed, strict=True)))
+        await conn.exec_driver_sql(*sqlite_insert(conn.dialect, table, columns))
         return
     # the statement add_rows sends through asyncpg, here inside the caller's transaction
     sql, values = driver_insert(conn.dialect, table, columns, draw_ids=False)
@@ -146,6 +143,17 @@ def _processed(values: list, process) -> list:
 
 
 _NOTHING = object()
+
+
+def sqlite_insert(dialect, table: Table, columns: dict[str, list]) -> tuple[str, list[tuple]]:
+    """SQLite: ``insert_columns``'s statement as the driver takes it, and its rows (tuples,
+    each column's bind processing applied here), for the driver's executemany: inside a
+    transaction of SQLAlchemy's (``insert_columns``) or on the event loop's own connection
+    (``Database.write_here``, for ``add_rows``)."""
+    sql, processors = _sqlite_insert(dialect, table, tuple(columns))
+    processed = [values if process is None else _processed(values, process)
+                 for values, process in zip(columns.values(), processors, strict=True)]
+    return sql, list(zip(*processed, strict=True))
 
 
 @lru_cache(maxsize=64)  # one statement per table and set of columns

@@ -1,0 +1,187 @@
+"""SQLite's group commits on the event loop's own connection (``Database.write_here``, used by
+``db.sql.add_rows``): they name the tables they wrote, so the read caches of other tables stay;
+another process holding the write lock sends them through aiosqlite's thread instead of
+stalling the loop; a constraint violation is SQLAlchemy's IntegrityError; the log is
+checkpointed off the loop."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import threading
+
+import pytest
+from sqlalchemy import Column, ForeignKey, Integer, MetaData, String, Table, text
+from sqlalchemy.exc import IntegrityError
+
+from cielo.cache import CacheRegistry, RequestMarker, request_marker
+from cielo.db import Database
+from cielo.db import engine as engine_module
+from tests.support.db import run
+
+_META = MetaData()
+PARENT = Table("write_here_parent", _META, Column("id", Integer, primary_key=True))
+ROWS = Table("write_here_rows", _META, Column("id", Integer, primary_key=True),
+             Column("parent_id", Integer, ForeignKey("write_here_parent.id")), Column("note", String(2000)))
+
+
+async def _database(tmp_path) -> Database:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'data' / 'here.db'}")
+    async with db.engine.begin() as conn:
+        await conn.run_sync(_META.create_all)
+        await conn.execute(PARENT.insert(), [{"id": 1}])
+    return db
+
+
+async def _refreshed(registry: CacheRegistry) -> None:
+    """What a request's first lookup does: the caches that read what changed emptied."""
+    request_marker.set(RequestMarker())
+    await registry.refresh()
+
+
+def test_a_group_commit_empties_only_the_caches_that_read_its_table(tmp_path):
+    async def go():
+        db = await _database(tmp_path)
+        registry = CacheRegistry(db.watcher)
+        other = registry.cache("other", tables=("write_here_parent",))
+        same = registry.cache("same", tables=("write_here_rows",))
+        any_table = registry.cache("any")
+        kept = []
+        try:
+            await _refreshed(registry)
+            for cache in (other, same, any_table):
+                cache.put("k", "v", cache.generation)
+            await db.sql.add_rows(ROWS, {"parent_id": [1, 1], "note": ["a", "b"]}, draw_ids=True)
+            await _refreshed(registry)
+            kept.append([cache.get("k") for cache in (other, same, any_table)])
+            # a commit of another connection (another process) still says nothing of its tables
+            for cache in (other, same, any_table):
+                cache.put("k", "v", cache.generation)
+            outsider = sqlite3.connect(db.watcher.path, isolation_level=None)  # type: ignore[attr-defined]
+            outsider.execute("INSERT INTO write_here_parent (id) VALUES (2)")
+            outsider.close()
+            await _refreshed(registry)
+            kept.append([cache.get("k") for cache in (other, same, any_table)])
+            return kept, await db.all(text("SELECT id, parent_id, note FROM write_here_rows ORDER BY id"))
+        finally:
+            await db.dispose()
+
+    kept, rows = run(go())
+    # before: the batch's commit (aiosqlite's connection) moved data_version, and every cache went
+    assert kept[0] == ["v", None, None], "only the caches that read the written table (or any) are emptied"
+    assert kept[1] == [None, None, None]
+    assert [tuple(r) for r in rows] == [(1, 1, "a"), (2, 1, "b")]
+
+
+def test_another_process_holding_the_write_lock_is_waited_for_off_the_loop(tmp_path):
+    async def go():
+        db = await _database(tmp_path)
+        holding, release = threading.Event(), threading.Event()
+
+        def hold() -> None:  # another process's transaction, here a thread's own connection
+            conn = sqlite3.connect(db.watcher.path, isolation_level=None)  # type: ignore[attr-defined]
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("INSERT INTO write_here_parent (id) VALUES (3)")
+            holding.set()
+            release.wait(5)
+            conn.execute("COMMIT")
+            conn.close()
+
+        holder = threading.Thread(target=hold)
+        holder.start()
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0.005)
+
+        try:
+            await asyncio.to_thread(holding.wait, 5)
+            ticker = asyncio.create_task(tick())
+            writing = asyncio.create_task(db.sql.add_rows(ROWS, {"parent_id": [3], "note": ["after"]}, draw_ids=True))
+            await asyncio.sleep(0.3)
+            waited = not writing.done()
+            ticks_meanwhile = ticks
+            release.set()
+            ids = await writing
+            ticker.cancel()
+            return waited, ticks_meanwhile, ids, await db.all(text("SELECT parent_id, note FROM write_here_rows"))
+        finally:
+            release.set()
+            await asyncio.to_thread(holder.join)
+            await db.dispose()
+
+    waited, ticks, ids, rows = run(go())
+    assert waited, "the write waits for the other transaction"
+    assert ticks >= 20, "the event loop went on meanwhile (the lock is not waited for on its thread)"
+    assert ids == [1] and [tuple(r) for r in rows] == [(3, "after")], "written once the lock was free"
+
+
+def test_a_constraint_violation_is_an_integrity_error_and_writes_nothing(tmp_path):
+    async def go():
+        db = await _database(tmp_path)
+        try:
+            with pytest.raises(IntegrityError):
+                await db.sql.add_rows(ROWS, {"parent_id": [1, 99], "note": ["ok", "no parent"]}, draw_ids=True)
+            after = await db.sql.add_rows(ROWS, {"parent_id": [1], "note": ["next"]}, draw_ids=True)
+            return after, await db.all(text("SELECT id, note FROM write_here_rows"))
+        finally:
+            await db.dispose()
+
+    after, rows = run(go())
+    assert after == [1] and [tuple(r) for r in rows] == [(1, "next")], "the batch rolled back whole; the next one writes"
+
+
+def test_the_log_is_checkpointed_off_the_loop(tmp_path, monkeypatch):
+    monkeypatch.setattr(engine_module, "CHECKPOINT_EVERY_S", 0.0)
+
+    async def go():
+        db = await _database(tmp_path)
+        path = db.watcher.path  # type: ignore[attr-defined]
+        try:
+            before = os.path.getsize(path)
+            for _ in range(8):
+                await db.sql.add_rows(ROWS, {"parent_id": [1] * 100, "note": ["x" * 1000] * 100})
+                if db._checkpointing is not None:
+                    await db._checkpointing
+            return before, os.path.getsize(path)
+        finally:
+            await db.dispose()
+
+    before, after = run(go())
+    # the loop's connection never checkpoints by itself: without the checkpoints beside it, the
+    # ~800 KB written would all still be in the log, the database file as it was
+    assert after - before > 600_000
+
+
+def test_the_loop_s_connection_never_waits_nor_checkpoints_itself(tmp_path):
+    async def go():
+        db = await _database(tmp_path)
+        try:
+            conn = db.watcher.connection()  # type: ignore[attr-defined]
+            return [conn.execute(f"PRAGMA {name}").fetchone()[0]
+                    for name in ("busy_timeout", "wal_autocheckpoint", "foreign_keys", "synchronous")]
+        finally:
+            await db.dispose()
+
+    assert run(go()) == [0, 0, 1, 1]  # synchronous 1: NORMAL
+
+
+def test_commits_go_on_while_checkpoints_run(tmp_path, monkeypatch):
+    """A checkpoint on the executor's thread while write_here commits: a lock it holds for a
+    moment is a refusal at once (timeout 0), which must send the batch the other way, never fail it."""
+    monkeypatch.setattr(engine_module, "CHECKPOINT_EVERY_S", 0.0)
+
+    async def go():
+        db = await _database(tmp_path)
+        try:
+            for round_ in range(30):
+                await db.sql.add_rows(ROWS, {"parent_id": [1] * 50, "note": [f"{round_}" * 500] * 50})
+            return await db.scalar(text("SELECT count(*) FROM write_here_rows"))
+        finally:
+            await db.dispose()
+
+    assert run(go()) == 1500
