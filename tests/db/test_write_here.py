@@ -24,6 +24,7 @@ _META = MetaData()
 PARENT = Table("write_here_parent", _META, Column("id", Integer, primary_key=True))
 ROWS = Table("write_here_rows", _META, Column("id", Integer, primary_key=True),
              Column("parent_id", Integer, ForeignKey("write_here_parent.id")), Column("note", String(2000)))
+COUNTED = Table("write_here_counted", _META, Column("id", Integer, primary_key=True), Column("n", Integer))
 
 
 async def _database(tmp_path) -> Database:
@@ -31,6 +32,10 @@ async def _database(tmp_path) -> Database:
     async with db.engine.begin() as conn:
         await conn.run_sync(_META.create_all)
         await conn.execute(PARENT.insert(), [{"id": 1}])
+        await conn.execute(COUNTED.insert(), [{"id": 1, "n": 0}])
+        # a row noted 'count' bumps a counter of another table
+        await conn.exec_driver_sql("CREATE TRIGGER write_here_count AFTER INSERT ON write_here_rows "
+                                   "WHEN new.note = 'count' BEGIN UPDATE write_here_counted SET n = n + 1; END")
     return db
 
 
@@ -72,6 +77,45 @@ def test_a_group_commit_empties_only_the_caches_that_read_its_table(tmp_path):
     assert kept[0] == ["v", None, None], "only the caches that read the written table (or any) are emptied"
     assert kept[1] == [None, None, None]
     assert [tuple(r) for r in rows] == [(1, 1, "a"), (2, 1, "b")]
+
+
+def test_a_group_commit_hides_no_commit_of_another_connection(tmp_path):
+    """Between two looks, another process commits and so does the loop's connection: every
+    cache is emptied (the outsider's tables are unknown), not only those of the group commit."""
+    async def go():
+        db = await _database(tmp_path)
+        registry = CacheRegistry(db.watcher)
+        other = registry.cache("other", tables=("write_here_parent",))
+        try:
+            await _refreshed(registry)
+            other.put("k", "v", other.generation)
+            outsider = sqlite3.connect(db.watcher.path, isolation_level=None)  # type: ignore[attr-defined]
+            outsider.execute("INSERT INTO write_here_parent (id) VALUES (2)")
+            outsider.close()
+            await db.sql.add_rows(ROWS, {"parent_id": [1], "note": ["a"]})
+            await _refreshed(registry)
+            return other.get("k")
+        finally:
+            await db.dispose()
+
+    assert run(go()) is None
+
+
+def test_the_tables_a_trigger_writes_are_named_too(tmp_path):
+    async def go():
+        db = await _database(tmp_path)
+        registry = CacheRegistry(db.watcher)
+        counted = registry.cache("counted", tables=("write_here_counted",))
+        try:
+            await _refreshed(registry)
+            counted.put("n", 0, counted.generation)
+            await db.sql.add_rows(ROWS, {"parent_id": [1], "note": ["count"]})
+            await _refreshed(registry)
+            return counted.get("n"), await db.scalar(text("SELECT n FROM write_here_counted"))
+        finally:
+            await db.dispose()
+
+    assert run(go()) == (None, 1), "the trigger's table is named by the commit: its cache emptied"
 
 
 def test_another_process_holding_the_write_lock_is_waited_for_off_the_loop(tmp_path):
@@ -135,26 +179,42 @@ def test_a_constraint_violation_is_an_integrity_error_and_writes_nothing(tmp_pat
     assert after == [1] and [tuple(r) for r in rows] == [(1, "next")], "the batch rolled back whole; the next one writes"
 
 
-def test_the_log_is_checkpointed_off_the_loop(tmp_path, monkeypatch):
-    monkeypatch.setattr(engine_module, "CHECKPOINT_EVERY_S", 0.0)
+def test_the_log_is_checkpointed_off_the_loop_and_stays_bounded(tmp_path, monkeypatch):
+    """Commits back to back for a while, a reader between them: the log is copied into the
+    database on another thread, and started over rather than grown (a checkpoint beside a
+    steady stream of commits never caught up with them)."""
+    monkeypatch.setattr(engine_module, "CHECKPOINT_EVERY_S", 0.1)
+    threads: set[int] = set()
+    checkpoint = engine_module.checkpoint_log
+
+    def noted(path: str) -> None:
+        threads.add(threading.get_ident())
+        checkpoint(path)
+
+    monkeypatch.setattr(engine_module, "checkpoint_log", noted)
 
     async def go():
         db = await _database(tmp_path)
         path = db.watcher.path  # type: ignore[attr-defined]
+        largest_log = 0
         try:
             before = os.path.getsize(path)
-            for _ in range(8):
-                await db.sql.add_rows(ROWS, {"parent_id": [1] * 100, "note": ["x" * 1000] * 100})
-                if db._checkpointing is not None:
-                    await db._checkpointing
-            return before, os.path.getsize(path)
+            deadline = asyncio.get_running_loop().time() + 2.0
+            while asyncio.get_running_loop().time() < deadline:
+                await db.sql.add_rows(ROWS, {"parent_id": [1] * 50, "note": ["x" * 1000] * 50})
+                await db.first(text("SELECT count(*) FROM write_here_parent"))
+                largest_log = max(largest_log, os.path.getsize(path + "-wal"))
+                await asyncio.sleep(0)
+            written = await db.scalar(text("SELECT count(*) FROM write_here_rows")) * 1000
+            return before, os.path.getsize(path), largest_log, written
         finally:
             await db.dispose()
 
-    before, after = run(go())
-    # the loop's connection never checkpoints by itself: without the checkpoints beside it, the
-    # ~800 KB written would all still be in the log, the database file as it was
-    assert after - before > 600_000
+    before, after, largest_log, written = run(go())
+    assert threading.get_ident() not in threads and threads, "checkpointed, on another thread than the loop's"
+    assert after - before > written * 0.5, "what was written is in the database file, not only in the log"
+    # the log holds what a checkpoint's interval wrote (0.1 s of 2), not all of it
+    assert largest_log < written / 5, (written, largest_log)
 
 
 def test_the_loop_s_connection_never_waits_nor_checkpoints_itself(tmp_path):

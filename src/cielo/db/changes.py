@@ -98,6 +98,7 @@ class SQLiteDataVersionWatcher(ChangeWatcher):
         self._conn: sqlite3.Connection | None = None
         self._version: int | None = None
         self._own: frozenset[str] = NOTHING  # tables written on the connection since the last look
+        self._written_by: dict[str, frozenset[str]] = {}  # tables_written, by statement
 
     def connection(self) -> sqlite3.Connection:
         """The connection polled, on which the event loop's thread also writes (``wrote``):
@@ -111,6 +112,47 @@ class SQLiteDataVersionWatcher(ChangeWatcher):
             conn.execute("PRAGMA wal_autocheckpoint=0")
             self._conn = conn
         return self._conn
+
+    def tables_written(self, sql: str) -> frozenset[str]:
+        """The tables a statement writes, the tables its triggers write included, as SQLite
+        itself compiles it: its authorizer is told of every table an INSERT, UPDATE or DELETE
+        of the program touches (trigger bodies are compiled into it). Asked once per text."""
+        found = self._written_by.get(sql)
+        if found is not None:
+            return found
+        tables: set[str] = set()
+
+        def note(action: int, table: str | None, *_: object) -> int:
+            if action in (sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE) and table:
+                tables.add(table)
+            return sqlite3.SQLITE_OK
+
+        conn = self.connection()
+        conn.set_authorizer(note)
+        try:
+            # compiled, not run; its parameters left unbound: the driver refuses to run it once
+            # compiled, which is all that is needed
+            conn.execute(f"EXPLAIN {sql}")
+        except sqlite3.ProgrammingError:
+            pass
+        finally:
+            conn.set_authorizer(None)
+        if not tables:
+            raise ValueError(f"not a statement that writes: {sql[:80]}")
+        found = self._written_by[sql] = frozenset(tables)
+        return found
+
+    def discard(self) -> None:
+        """Close the connection at once (which rolls back what it holds); the next look reports
+        every table, since commits of other connections meanwhile would go unseen."""
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except sqlite3.Error:  # pragma: no cover - already broken
+                pass
+            self._conn = None
+        self._version = None
+        self._own = NOTHING
 
     def wrote(self, tables: frozenset[str]) -> None:
         """A transaction on ``connection()`` committed writes to ``tables``: the next look
@@ -130,11 +172,7 @@ class SQLiteDataVersionWatcher(ChangeWatcher):
         return own
 
     async def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-        self._version = None
-        self._own = NOTHING
+        self.discard()
 
 
 # The server's snapshot now and, when $3, the records of the transactions that may have ended

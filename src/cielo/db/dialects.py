@@ -173,6 +173,7 @@ class SQLiteDialect(Dialect):
     async def add_rows(self, target, columns, *, draw_ids=False):
         count = len(next(iter(columns.values())))
         dialect = self._db.engine.dialect
+        sql = lists.sqlite_insert_text(dialect, target, ("id", *columns) if draw_ids else tuple(columns))
 
         def write(conn) -> list[int] | None:  # a sqlite3 connection inside BEGIN IMMEDIATE
             ids = None
@@ -187,7 +188,7 @@ class SQLiteDialect(Dialect):
             return ids
 
         # on the event loop's own connection when the write lock is free (Database.write_here)
-        done, drawn = await self._db.write_here(frozenset({target.name}), write)
+        done, drawn = await self._db.write_here((sql,), write)
         if done:
             return drawn
         async with self._db.write_connection() as conn:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import threading
 import time
 import weakref
 from collections.abc import AsyncIterator, Callable
@@ -92,6 +93,15 @@ def _install_sqlite_hooks(engine: AsyncEngine | Engine) -> None:
             conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+def checkpoint_log(path: str) -> None:
+    """SQLite: copy the write-ahead log into the database (on an executor's thread)."""
+    conn = sqlite3.connect(path, isolation_level=None, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+    try:
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    finally:
+        conn.close()
+
+
 class _Turn(asyncio.Lock):
     """The write lock of one process's SQLite writers, knowing which task holds it."""
 
@@ -131,8 +141,10 @@ class Database:
         self._loop_conn: Connection | None = None
         # SQLite: this process's writers take turns here (one lock per event loop), see write()
         self._write_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Turn] = weakref.WeakKeyDictionary()
-        self._checkpointing: asyncio.Future | None = None  # write_here's checkpoint, while it runs
+        self._checkpointing: asyncio.Task | None = None  # write_here's checkpoint, while it runs
         self._checkpointed_at = 0.0
+        self._here = threading.Lock()  # write_here's connection, in one thread at a time
+        self._disposed = False
         if self.is_sqlite:
             _install_sqlite_hooks(self.engine)
             self._write_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
@@ -141,7 +153,8 @@ class Database:
                 # thread, on one connection held open: in WAL mode a reader never waits for a
                 # writer and a point query takes ~20 us there, where a query through
                 # aiosqlite's thread takes ~1 ms (about ten thread hops). Without BEGIN each
-                # SELECT is its own snapshot of the latest commit. Writes stay on aiosqlite,
+                # SELECT is its own snapshot of the latest commit. Writes stay on aiosqlite (but
+                # the group commits, write_here, which never wait for the lock there),
                 # since they may wait for the write lock. (docs/performance-history.md has figures.)
                 self._loop_reader = create_engine(url.replace("+aiosqlite", ""), poolclass=NullPool)
                 _install_sqlite_hooks(self._loop_reader)
@@ -320,14 +333,17 @@ class Database:
         else:
             pooled.close()
 
-    async def write_here(self, tables: frozenset[str], work: Callable[[sqlite3.Connection], T]) -> tuple[bool, T | None]:
+    async def write_here(self, statements: tuple[str, ...],
+                         work: Callable[[sqlite3.Connection], T]) -> tuple[bool, T | None]:
         """SQLite: ``work(connection)`` (statements of the driver's own, no await) in one write
-        transaction on the event loop's own thread, in this process's turn; ``tables``: every
-        table it writes. Returns ``(True, its result)`` once committed, or ``(False, None)``
-        with nothing done when it cannot be done here: another process holds the write lock
-        (waiting for it would stall the loop; the caller writes through ``write_connection()``,
-        which waits on aiosqlite's thread), or the database has no such connection (in memory,
-        or PostgreSQL).
+        transaction on the event loop's own thread, in this process's turn; ``statements``: the
+        text of each statement it writes with (the tables they write, their triggers' too, are
+        what its commit names: ``SQLiteDataVersionWatcher.tables_written``). Returns ``(True,
+        its result)`` once committed, or ``(False, None)`` with nothing done when it cannot be
+        done here: another process holds the write lock (waiting for it would stall the loop;
+        the caller writes through ``write_connection()``, which waits on aiosqlite's thread),
+        another thread of this process is using the connection, or there is no such connection
+        (in memory, PostgreSQL, disposed).
 
         Why: a group commit through aiosqlite crosses threads for BEGIN, INSERT and COMMIT, and
         its commit, made on another connection than the change watcher's, empties every read
@@ -338,60 +354,72 @@ class Database:
 
         A constraint violation is raised as SQLAlchemy's ``IntegrityError``, as through a session."""
         watcher = self.watcher
-        if self._loop_reader is None or not isinstance(watcher, SQLiteDataVersionWatcher):
+        if self._loop_reader is None or self._disposed or not isinstance(watcher, SQLiteDataVersionWatcher):
             return False, None
         from sqlalchemy import exc as sa_exc
 
         async with self._write_turn():
-            conn = watcher.connection()
+            # the turn is one event loop's; a second loop of the process (a test's thread) goes
+            # the other way rather than interleave its statements on this connection
+            if not self._here.acquire(blocking=False):
+                return False, None
             try:
-                conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                if unavailable(exc):  # locked or busy: another process is writing
-                    return False, None
-                raise
-            try:
-                result = work(conn)
-                conn.execute("COMMIT")
-            except BaseException as exc:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.IntegrityError):
-                    raise sa_exc.IntegrityError(None, None, exc) from exc
-                raise
-            watcher.wrote(tables)
+                conn = watcher.connection()
+                tables = frozenset().union(*(watcher.tables_written(sql) for sql in statements))
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                except sqlite3.OperationalError as exc:
+                    if unavailable(exc):  # locked or busy: another process is writing
+                        return False, None
+                    raise
+                try:
+                    result = work(conn)
+                    conn.execute("COMMIT")
+                except BaseException as exc:
+                    try:
+                        if conn.in_transaction:
+                            conn.execute("ROLLBACK")
+                    except BaseException:
+                        # a connection that cannot roll back would hold the write lock: closed
+                        # (which rolls back), the next look reports every table
+                        watcher.discard()
+                    if isinstance(exc, sqlite3.IntegrityError):
+                        raise sa_exc.IntegrityError(None, None, exc) from exc
+                    raise
+                watcher.wrote(tables)
+            finally:
+                self._here.release()
         self._checkpoint_soon()
         return True, result
 
     def _checkpoint_soon(self) -> None:
         """Copy the write-ahead log into the database on a thread of the loop's executor, at
         most once per CHECKPOINT_EVERY_S while ``write_here`` commits (its connection does not
-        checkpoint by itself). PASSIVE: it waits for no reader or writer, and stops where a
-        reader still needs the log (the next one goes on)."""
+        checkpoint by itself). In this process's write turn: with no commit of the process
+        landing meanwhile, the checkpoint catches up with the log, so the next writer starts
+        the log over instead of growing it (checkpoints beside a steady stream of commits never
+        caught up, and the log grew by hundreds of megabytes). PASSIVE: it waits for no reader,
+        and stops where one still needs the log (the next one goes on)."""
         now = time.monotonic()
-        if self._checkpointing is not None or now - self._checkpointed_at < CHECKPOINT_EVERY_S:
+        if self._checkpointing is not None or self._disposed or now - self._checkpointed_at < CHECKPOINT_EVERY_S:
+            return
+        if not isinstance(self.watcher, SQLiteDataVersionWatcher):
             return
         self._checkpointed_at = now
-        path = self.watcher.path if isinstance(self.watcher, SQLiteDataVersionWatcher) else None
-        if path is None:
-            return
+        path = self.watcher.path
 
-        def checkpoint() -> None:
-            conn = sqlite3.connect(path, isolation_level=None, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+        async def checkpoint() -> None:
             try:
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-            finally:
-                conn.close()
-
-        def done(future: asyncio.Future) -> None:
-            self._checkpointing = None
-            if not future.cancelled() and future.exception() is not None:
+                async with self._write_turn():
+                    await asyncio.get_running_loop().run_in_executor(None, checkpoint_log, path)
+            except Exception as exc:
                 # the next commit tries again; a log that cannot be checkpointed only grows
                 log.warning("SQLite's log could not be checkpointed (%s); the next commit tries again",
-                            type(future.exception()).__name__)
+                            type(exc).__name__)
+            finally:
+                self._checkpointing = None
 
-        self._checkpointing = asyncio.get_running_loop().run_in_executor(None, checkpoint)
-        self._checkpointing.add_done_callback(done)
+        self._checkpointing = asyncio.get_running_loop().create_task(checkpoint())
 
     @asynccontextmanager
     async def _write_turn(self) -> AsyncIterator[None]:
@@ -432,6 +460,7 @@ class Database:
             return False
 
     async def dispose(self) -> None:
+        self._disposed = True  # no write_here, no checkpoint from now on
         if self._checkpointing is not None:
             await asyncio.wait([self._checkpointing])
         await self.watcher.close()

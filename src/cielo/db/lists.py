@@ -156,6 +156,11 @@ def sqlite_insert(dialect, table: Table, columns: dict[str, list]) -> tuple[str,
     return sql, list(zip(*processed, strict=True))
 
 
+def sqlite_insert_text(dialect, table: Table, names: tuple[str, ...]) -> str:
+    """The text of ``sqlite_insert``'s statement for these columns."""
+    return _sqlite_insert(dialect, table, names)[0]
+
+
 @lru_cache(maxsize=64)  # one statement per table and set of columns
 def _sqlite_insert(dialect, table: Table, names: tuple[str, ...]) -> tuple[str, list]:
     quote = dialect.identifier_preparer.quote
