@@ -30,8 +30,9 @@ PAGE_HEADERS = {
 
 
 def secure_request(request: Request) -> bool:
-    settings = services(request).settings
-    return request.url.scheme == "https" or settings.cookie_secure
+    # the scope's scheme (as the proxy headers set it), not request.url's: that builds and
+    # parses the whole address on every page and redirect
+    return request.scope.get("scheme") == "https" or services(request).settings.cookie_secure
 
 
 def render(request: Request, template: str, *, status_code: int = 200, **context) -> HTMLResponse:
