@@ -39,6 +39,17 @@ async def _database(tmp_path) -> Database:
     return db
 
 
+def _size(path: str) -> int:
+    return os.path.getsize(path)
+
+
+def _commit_elsewhere(db: Database, parent_id: int) -> None:
+    """A commit of another connection, as another process makes one."""
+    outsider = sqlite3.connect(db.watcher.path, isolation_level=None)  # type: ignore[attr-defined]
+    outsider.execute("INSERT INTO write_here_parent (id) VALUES (?)", (parent_id,))
+    outsider.close()
+
+
 async def _refreshed(registry: CacheRegistry) -> None:
     """What a request's first lookup does: the caches that read what changed emptied."""
     request_marker.set(RequestMarker())
@@ -63,9 +74,7 @@ def test_a_group_commit_empties_only_the_caches_that_read_its_table(tmp_path):
             # a commit of another connection (another process) still says nothing of its tables
             for cache in (other, same, any_table):
                 cache.put("k", "v", cache.generation)
-            outsider = sqlite3.connect(db.watcher.path, isolation_level=None)  # type: ignore[attr-defined]
-            outsider.execute("INSERT INTO write_here_parent (id) VALUES (2)")
-            outsider.close()
+            _commit_elsewhere(db, 2)
             await _refreshed(registry)
             kept.append([cache.get("k") for cache in (other, same, any_table)])
             return kept, await db.all(text("SELECT id, parent_id, note FROM write_here_rows ORDER BY id"))
@@ -89,9 +98,7 @@ def test_a_group_commit_hides_no_commit_of_another_connection(tmp_path):
         try:
             await _refreshed(registry)
             other.put("k", "v", other.generation)
-            outsider = sqlite3.connect(db.watcher.path, isolation_level=None)  # type: ignore[attr-defined]
-            outsider.execute("INSERT INTO write_here_parent (id) VALUES (2)")
-            outsider.close()
+            _commit_elsewhere(db, 2)
             await db.sql.add_rows(ROWS, {"parent_id": [1], "note": ["a"]})
             await _refreshed(registry)
             return other.get("k")
@@ -198,15 +205,15 @@ def test_the_log_is_checkpointed_off_the_loop_and_stays_bounded(tmp_path, monkey
         path = db.watcher.path  # type: ignore[attr-defined]
         largest_log = 0
         try:
-            before = os.path.getsize(path)
+            before = _size(path)
             deadline = asyncio.get_running_loop().time() + 2.0
             while asyncio.get_running_loop().time() < deadline:
                 await db.sql.add_rows(ROWS, {"parent_id": [1] * 50, "note": ["x" * 1000] * 50})
                 await db.first(text("SELECT count(*) FROM write_here_parent"))
-                largest_log = max(largest_log, os.path.getsize(path + "-wal"))
+                largest_log = max(largest_log, _size(path + "-wal"))
                 await asyncio.sleep(0)
             written = await db.scalar(text("SELECT count(*) FROM write_here_rows")) * 1000
-            return before, os.path.getsize(path), largest_log, written
+            return before, _size(path), largest_log, written
         finally:
             await db.dispose()
 
