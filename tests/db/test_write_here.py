@@ -187,10 +187,10 @@ def test_a_constraint_violation_is_an_integrity_error_and_writes_nothing(tmp_pat
 
 
 def test_the_log_is_checkpointed_off_the_loop_and_stays_bounded(tmp_path, monkeypatch):
-    """Commits back to back for a while, a reader between them: the log is copied into the
+    """Commits back to back, a reader between them: the log is copied into the
     database on another thread, and started over rather than grown (a checkpoint beside a
     steady stream of commits never caught up with them)."""
-    monkeypatch.setattr(engine_module, "CHECKPOINT_EVERY_S", 0.1)
+    monkeypatch.setattr(engine_module, "CHECKPOINT_EVERY_S", 0.02)
     threads: set[int] = set()
     checkpoint = engine_module.checkpoint_log
 
@@ -206,13 +206,12 @@ def test_the_log_is_checkpointed_off_the_loop_and_stays_bounded(tmp_path, monkey
         largest_log = 0
         try:
             before = _size(path)
-            deadline = asyncio.get_running_loop().time() + 2.0
-            while asyncio.get_running_loop().time() < deadline:
-                await db.sql.add_rows(ROWS, {"parent_id": [1] * 50, "note": ["x" * 1000] * 50})
+            for _ in range(600):  # a fixed amount (12 MB), however fast the machine
+                await db.sql.add_rows(ROWS, {"parent_id": [1] * 50, "note": ["x" * 400] * 50})
                 await db.first(text("SELECT count(*) FROM write_here_parent"))
                 largest_log = max(largest_log, _size(path + "-wal"))
                 await asyncio.sleep(0)
-            written = await db.scalar(text("SELECT count(*) FROM write_here_rows")) * 1000
+            written = await db.scalar(text("SELECT count(*) FROM write_here_rows")) * 400
             return before, _size(path), largest_log, written
         finally:
             await db.dispose()
@@ -220,8 +219,8 @@ def test_the_log_is_checkpointed_off_the_loop_and_stays_bounded(tmp_path, monkey
     before, after, largest_log, written = run(go())
     assert threading.get_ident() not in threads and threads, "checkpointed, on another thread than the loop's"
     assert after - before > written * 0.5, "what was written is in the database file, not only in the log"
-    # the log holds what a checkpoint's interval wrote (0.1 s of 2), not all of it
-    assert largest_log < written / 5, (written, largest_log)
+    # the log holds what a checkpoint's interval wrote, not all of it
+    assert largest_log < written / 4, (written, largest_log)
 
 
 def test_the_loop_s_connection_never_waits_nor_checkpoints_itself(tmp_path):
@@ -238,8 +237,7 @@ def test_the_loop_s_connection_never_waits_nor_checkpoints_itself(tmp_path):
 
 
 def test_commits_go_on_while_checkpoints_run(tmp_path, monkeypatch):
-    """A checkpoint on the executor's thread while write_here commits: a lock it holds for a
-    moment is a refusal at once (timeout 0), which must send the batch the other way, never fail it."""
+    """Checkpoints take the write turn between commits: every batch is still written."""
     monkeypatch.setattr(engine_module, "CHECKPOINT_EVERY_S", 0.0)
 
     async def go():
@@ -252,3 +250,64 @@ def test_commits_go_on_while_checkpoints_run(tmp_path, monkeypatch):
             await db.dispose()
 
     assert run(go()) == 1500
+
+
+def test_a_connection_busy_in_another_thread_sends_the_batch_through_aiosqlite(tmp_path):
+    """The loop's connection held by another thread of the process (a second event loop):
+    the batch is not interleaved with its statements but written through aiosqlite, whose
+    commit says nothing of its tables (every cache is emptied)."""
+    async def go():
+        db = await _database(tmp_path)
+        registry = CacheRegistry(db.watcher)
+        other = registry.cache("other", tables=("write_here_parent",))
+        try:
+            await _refreshed(registry)
+            other.put("k", "v", other.generation)
+            db._here.acquire()
+            try:
+                ids = await db.sql.add_rows(ROWS, {"parent_id": [1], "note": ["elsewhere"]}, draw_ids=True)
+            finally:
+                db._here.release()
+            await _refreshed(registry)
+            return ids, other.get("k")
+        finally:
+            await db.dispose()
+
+    assert run(go()) == ([1], None)
+
+
+def test_a_trigger_added_meanwhile_is_named_from_then_on(tmp_path):
+    """A migration of another process adds a trigger while this one runs: the next commit of
+    the same statement names the trigger's table too."""
+    async def go():
+        db = await _database(tmp_path)
+        registry = CacheRegistry(db.watcher)
+        parents = registry.cache("parents", tables=("write_here_parent",))
+        try:
+            await db.sql.add_rows(ROWS, {"parent_id": [1], "note": ["before"]})
+            outsider = sqlite3.connect(db.watcher.path, isolation_level=None)  # type: ignore[attr-defined]
+            outsider.execute("CREATE TRIGGER write_here_new AFTER INSERT ON write_here_rows "
+                             "BEGIN INSERT OR IGNORE INTO write_here_parent (id) VALUES (new.id + 100); END")
+            outsider.close()
+            await _refreshed(registry)  # the trigger's creation: every cache emptied
+            parents.put("k", "v", parents.generation)
+            await db.sql.add_rows(ROWS, {"parent_id": [1], "note": ["after"]})
+            await _refreshed(registry)
+            return parents.get("k")
+        finally:
+            await db.dispose()
+
+    assert run(go()) is None, "the parents' cache emptied by the commit whose trigger wrote them"
+
+
+def test_after_dispose_nothing_reopens_the_loop_s_connection(tmp_path):
+    async def go():
+        db = await _database(tmp_path)
+        await db.sql.add_rows(ROWS, {"parent_id": [1], "note": ["open"]})
+        await db.dispose()
+        await db.sql.add_rows(ROWS, {"parent_id": [1], "note": ["after dispose"]})  # through aiosqlite
+        reopened = db.watcher._conn is not None  # type: ignore[attr-defined]
+        await db.engine.dispose()
+        return reopened
+
+    assert run(go()) is False

@@ -98,7 +98,7 @@ class SQLiteDataVersionWatcher(ChangeWatcher):
         self._conn: sqlite3.Connection | None = None
         self._version: int | None = None
         self._own: frozenset[str] = NOTHING  # tables written on the connection since the last look
-        self._written_by: dict[str, frozenset[str]] = {}  # tables_written, by statement
+        self._written_by: dict[tuple[str, int], frozenset[str]] = {}  # tables_written, by statement
 
     def connection(self) -> sqlite3.Connection:
         """The connection polled, on which the event loop's thread also writes (``wrote``):
@@ -113,11 +113,12 @@ class SQLiteDataVersionWatcher(ChangeWatcher):
             self._conn = conn
         return self._conn
 
-    def tables_written(self, sql: str) -> frozenset[str]:
-        """The tables a statement writes, the tables its triggers write included, as SQLite
-        itself compiles it: its authorizer is told of every table an INSERT, UPDATE or DELETE
-        of the program touches (trigger bodies are compiled into it). Asked once per text."""
-        found = self._written_by.get(sql)
+    def tables_written(self, sql: str, schema: int) -> frozenset[str]:
+        """The tables a statement writes, the tables its triggers and foreign keys' actions write
+        included, as SQLite itself compiles it: its authorizer is told of every table an INSERT,
+        UPDATE or DELETE of the program touches (trigger bodies are compiled into it). Asked
+        once per text and ``schema`` (``PRAGMA schema_version``, which a new trigger moves)."""
+        found = self._written_by.get((sql, schema))
         if found is not None:
             return found
         tables: set[str] = set()
@@ -128,18 +129,25 @@ class SQLiteDataVersionWatcher(ChangeWatcher):
             return sqlite3.SQLITE_OK
 
         conn = self.connection()
+        # a statement run against the database, which makes the connection load the schema
+        # anew if another connection changed it (compiling alone uses the one in memory)
+        conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
         conn.set_authorizer(note)
         try:
             # compiled, not run; its parameters left unbound: the driver refuses to run it once
-            # compiled, which is all that is needed
-            conn.execute(f"EXPLAIN {sql}")
+            # compiled, which is all that is needed. The schema's version in the text, so that
+            # the driver's cache of statements never hands back one compiled before (unseen by
+            # the authorizer)
+            conn.execute(f"EXPLAIN {sql} /* schema {schema} */")
         except sqlite3.ProgrammingError:
             pass
         finally:
             conn.set_authorizer(None)
         if not tables:
             raise ValueError(f"not a statement that writes: {sql[:80]}")
-        found = self._written_by[sql] = frozenset(tables)
+        if len(self._written_by) > 256:
+            self._written_by.clear()  # texts of older schemas
+        found = self._written_by[(sql, schema)] = frozenset(tables)
         return found
 
     def discard(self) -> None:

@@ -14,6 +14,7 @@ import threading
 import time
 import weakref
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -95,7 +96,8 @@ def _install_sqlite_hooks(engine: AsyncEngine | Engine) -> None:
 
 def checkpoint_log(path: str) -> None:
     """SQLite: copy the write-ahead log into the database (on an executor's thread)."""
-    conn = sqlite3.connect(path, isolation_level=None, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+    # PASSIVE waits for no one; the timeout only bounds opening the file
+    conn = sqlite3.connect(path, isolation_level=None, timeout=0.1)
     try:
         conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
     finally:
@@ -144,6 +146,7 @@ class Database:
         self._checkpointing: asyncio.Task | None = None  # write_here's checkpoint, while it runs
         self._checkpointed_at = 0.0
         self._here = threading.Lock()  # write_here's connection, in one thread at a time
+        self._checkpointer: ThreadPoolExecutor | None = None  # the thread write_here's checkpoints run on
         self._disposed = False
         if self.is_sqlite:
             _install_sqlite_hooks(self.engine)
@@ -361,18 +364,21 @@ class Database:
         async with self._write_turn():
             # the turn is one event loop's; a second loop of the process (a test's thread) goes
             # the other way rather than interleave its statements on this connection
-            if not self._here.acquire(blocking=False):
+            if self._disposed or not self._here.acquire(blocking=False):
                 return False, None
             try:
                 conn = watcher.connection()
-                tables = frozenset().union(*(watcher.tables_written(sql) for sql in statements))
                 try:
                     conn.execute("BEGIN IMMEDIATE")
                 except sqlite3.OperationalError as exc:
-                    if unavailable(exc):  # locked or busy: another process is writing
-                        return False, None
+                    if exc.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                        return False, None  # another process is writing
                     raise
                 try:
+                    # inside the transaction: the schema the statements run against (a
+                    # migration of another process may have added a trigger since)
+                    schema = conn.execute("PRAGMA schema_version").fetchone()[0]
+                    tables = frozenset().union(*(watcher.tables_written(sql, schema) for sql in statements))
                     result = work(conn)
                     conn.execute("COMMIT")
                 except BaseException as exc:
@@ -408,10 +414,16 @@ class Database:
         self._checkpointed_at = now
         path = self.watcher.path
 
+        if self._checkpointer is None:
+            # a thread of its own: behind other work in the loop's shared executor, it would
+            # hold the write turn while it waited
+            self._checkpointer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-checkpoint")
+        executor = self._checkpointer
+
         async def checkpoint() -> None:
             try:
                 async with self._write_turn():
-                    await asyncio.get_running_loop().run_in_executor(None, checkpoint_log, path)
+                    await asyncio.get_running_loop().run_in_executor(executor, checkpoint_log, path)
             except Exception as exc:
                 # the next commit tries again; a log that cannot be checkpointed only grows
                 log.warning("SQLite's log could not be checkpointed (%s); the next commit tries again",
@@ -461,8 +473,12 @@ class Database:
 
     async def dispose(self) -> None:
         self._disposed = True  # no write_here, no checkpoint from now on
-        if self._checkpointing is not None:
-            await asyncio.wait([self._checkpointing])
+        checkpointing = self._checkpointing
+        if checkpointing is not None and checkpointing.get_loop() is asyncio.get_running_loop():
+            await asyncio.wait([checkpointing])
+        if self._checkpointer is not None:
+            self._checkpointer.shutdown(wait=False)
+            self._checkpointer = None
         await self.watcher.close()
         self._close_loop_conn()
         await self.engine.dispose()
