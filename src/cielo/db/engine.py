@@ -401,11 +401,13 @@ class Database:
     def _checkpoint_soon(self) -> None:
         """Copy the write-ahead log into the database on a thread of the loop's executor, at
         most once per CHECKPOINT_EVERY_S while ``write_here`` commits (its connection does not
-        checkpoint by itself). In this process's write turn: with no commit of the process
-        landing meanwhile, the checkpoint catches up with the log, so the next writer starts
-        the log over instead of growing it (checkpoints beside a steady stream of commits never
-        caught up, and the log grew by hundreds of megabytes). PASSIVE: it waits for no reader,
-        and stops where one still needs the log (the next one goes on)."""
+        checkpoint by itself). Twice: beside the commits, which copies the bulk, then in this
+        process's write turn, which copies only what they added meanwhile: with no commit
+        landing, the checkpoint catches up with the log, so the next writer starts the log over
+        instead of growing it (checkpoints beside a steady stream of commits never caught up,
+        and the log grew by hundreds of megabytes; one whole checkpoint in the turn held the
+        writers up for its whole copy). PASSIVE: it waits for no reader, and stops where one
+        still needs the log (the next one goes on)."""
         now = time.monotonic()
         if self._checkpointing is not None or self._disposed or now - self._checkpointed_at < CHECKPOINT_EVERY_S:
             return
@@ -422,8 +424,11 @@ class Database:
 
         async def checkpoint() -> None:
             try:
+                loop = asyncio.get_running_loop()
+                # the bulk beside the commits, then, in the turn, only what they added meanwhile
+                await loop.run_in_executor(executor, checkpoint_log, path)
                 async with self._write_turn():
-                    await asyncio.get_running_loop().run_in_executor(executor, checkpoint_log, path)
+                    await loop.run_in_executor(executor, checkpoint_log, path)
             except Exception as exc:
                 # the next commit tries again; a log that cannot be checkpointed only grows
                 log.warning("SQLite's log could not be checkpointed (%s); the next commit tries again",
