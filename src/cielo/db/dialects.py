@@ -7,11 +7,13 @@ stands. Each operation below says what it means; the two classes say how each da
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Awaitable, Coroutine, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Insert, Select, Table, and_, column, func, insert, or_, select, table, text, true
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from cielo.db import lists
@@ -175,29 +177,32 @@ class SQLiteDialect(Dialect):
         dialect = self._db.engine.dialect
         sql = lists.sqlite_insert_text(dialect, target, ("id", *columns) if draw_ids else tuple(columns))
 
-        def write(conn) -> list[int] | None:  # a sqlite3 connection inside BEGIN IMMEDIATE
+        def write(conn) -> list[int] | None:
+            """On a DB-API connection inside BEGIN IMMEDIATE: sqlite3's own (write_here), or
+            aiosqlite's adapter under run_sync (its cursor runs the statements in turn)."""
+            cursor = conn.cursor()
             ids = None
             rows = columns
             if draw_ids:
                 # the next ones after the largest: this transaction holds the single write lock
-                table = dialect.identifier_preparer.quote(target.name)
-                first = conn.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {table}").fetchone()[0]
+                cursor.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {dialect.identifier_preparer.quote(target.name)}")
+                first = cursor.fetchone()[0]
                 ids = list(range(first, first + count))
                 rows = {"id": ids, **columns}
-            conn.executemany(*lists.sqlite_insert(dialect, target, rows))
+            cursor.executemany(*lists.sqlite_insert(dialect, target, rows))
+            cursor.close()
             return ids
 
-        # on the event loop's own connection when the write lock is free (Database.write_here)
+        # on the event loop's own connection when the write lock is free (Database.write_here);
+        # else through aiosqlite, which waits for it
         done, drawn = await self._db.write_here((sql,), write)
         if done:
             return drawn
         async with self._db.write_connection() as conn:
-            ids = None
-            if draw_ids:
-                ids = await self.reserve_ids(conn, target, len(next(iter(columns.values()))))
-                columns = {"id": ids, **columns}
-            await lists.insert_columns(conn, target, columns, sqlite=True)
-        return ids
+            try:
+                return await conn.run_sync(lambda sync: write(sync.connection.dbapi_connection))
+            except sqlite3.IntegrityError as exc:  # the driver's own, as write_here raises it
+                raise IntegrityError(None, None, exc) from exc
 
     async def reserve_ids(self, session, target: Table, count: int) -> list[int]:
         # the next ones after the largest: this transaction holds the single write lock

@@ -356,8 +356,8 @@ class Database:
         thousand pages and syncing them takes milliseconds the loop must not spend.
 
         A constraint violation is raised as SQLAlchemy's ``IntegrityError``, as through a session."""
-        watcher = self.watcher
-        if self._loop_reader is None or self._disposed or not isinstance(watcher, SQLiteDataVersionWatcher):
+        watcher = self.watcher  # SQLite's of a file (not in memory): the connection written on
+        if self._disposed or not isinstance(watcher, SQLiteDataVersionWatcher):
             return False, None
         from sqlalchemy import exc as sa_exc
 
@@ -395,11 +395,11 @@ class Database:
                 watcher.wrote(tables)
             finally:
                 self._here.release()
-        self._checkpoint_soon()
+        self._checkpoint_soon(watcher.path)
         return True, result
 
-    def _checkpoint_soon(self) -> None:
-        """Copy the write-ahead log into the database on a thread of the loop's executor, at
+    def _checkpoint_soon(self, path: str) -> None:
+        """Copy the write-ahead log of the database at ``path`` into it on a thread of its own, at
         most once per CHECKPOINT_EVERY_S while ``write_here`` commits (its connection does not
         checkpoint by itself). Twice: beside the commits, which copies the bulk, then in this
         process's write turn, which copies only what they added meanwhile: with no commit
@@ -411,10 +411,7 @@ class Database:
         now = time.monotonic()
         if self._checkpointing is not None or self._disposed or now - self._checkpointed_at < CHECKPOINT_EVERY_S:
             return
-        if not isinstance(self.watcher, SQLiteDataVersionWatcher):
-            return
         self._checkpointed_at = now
-        path = self.watcher.path
 
         if self._checkpointer is None:
             # a thread of its own: behind other work in the loop's shared executor, it would
