@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import Column, ForeignKey, Integer, MetaData, String, Table, text
 from sqlalchemy.exc import IntegrityError
 
-from cielo.cache import CacheRegistry, RequestMarker, request_marker
+from cielo.cache import CacheRegistry, ReadCache, RequestMarker, request_marker
 from cielo.db import Database
 from cielo.db import engine as engine_module
 from tests.support.db import run
@@ -48,6 +48,18 @@ def _commit_elsewhere(db: Database, parent_id: int) -> None:
     outsider = sqlite3.connect(db.watcher.path, isolation_level=None)  # type: ignore[attr-defined]
     outsider.execute("INSERT INTO write_here_parent (id) VALUES (?)", (parent_id,))
     outsider.close()
+
+
+def _parents_cache(db: Database) -> tuple[CacheRegistry, ReadCache]:
+    """A cache that reads the parents' table (not the one add_rows writes), and its registry."""
+    registry = CacheRegistry(db.watcher)
+    return registry, registry.cache("parents", tables=("write_here_parent",))
+
+
+async def _kept(registry: CacheRegistry, cache: ReadCache) -> None:
+    """A value in ``cache``, after the request's refresh."""
+    await _refreshed(registry)
+    cache.put("k", "v", cache.generation)
 
 
 async def _refreshed(registry: CacheRegistry) -> None:
@@ -93,11 +105,9 @@ def test_a_group_commit_hides_no_commit_of_another_connection(tmp_path):
     cache is emptied (the outsider's tables are unknown), not only those of the group commit."""
     async def go():
         db = await _database(tmp_path)
-        registry = CacheRegistry(db.watcher)
-        other = registry.cache("other", tables=("write_here_parent",))
+        registry, other = _parents_cache(db)
         try:
-            await _refreshed(registry)
-            other.put("k", "v", other.generation)
+            await _kept(registry, other)
             _commit_elsewhere(db, 2)
             await db.sql.add_rows(ROWS, {"parent_id": [1], "note": ["a"]})
             await _refreshed(registry)
@@ -258,14 +268,14 @@ def test_a_connection_busy_in_another_thread_sends_the_batch_through_aiosqlite(t
     commit says nothing of its tables (every cache is emptied)."""
     async def go():
         db = await _database(tmp_path)
-        registry = CacheRegistry(db.watcher)
-        other = registry.cache("other", tables=("write_here_parent",))
+        registry, other = _parents_cache(db)
         try:
-            await _refreshed(registry)
-            other.put("k", "v", other.generation)
+            await _kept(registry, other)
             db._here.acquire()
             try:
                 ids = await db.sql.add_rows(ROWS, {"parent_id": [1], "note": ["elsewhere"]}, draw_ids=True)
+                with pytest.raises(IntegrityError):  # that way too, as SQLAlchemy's error
+                    await db.sql.add_rows(ROWS, {"parent_id": [99], "note": ["no parent"]})
             finally:
                 db._here.release()
             await _refreshed(registry)
@@ -281,16 +291,14 @@ def test_a_trigger_added_meanwhile_is_named_from_then_on(tmp_path):
     the same statement names the trigger's table too."""
     async def go():
         db = await _database(tmp_path)
-        registry = CacheRegistry(db.watcher)
-        parents = registry.cache("parents", tables=("write_here_parent",))
+        registry, parents = _parents_cache(db)
         try:
             await db.sql.add_rows(ROWS, {"parent_id": [1], "note": ["before"]})
             outsider = sqlite3.connect(db.watcher.path, isolation_level=None)  # type: ignore[attr-defined]
             outsider.execute("CREATE TRIGGER write_here_new AFTER INSERT ON write_here_rows "
                              "BEGIN INSERT OR IGNORE INTO write_here_parent (id) VALUES (new.id + 100); END")
             outsider.close()
-            await _refreshed(registry)  # the trigger's creation: every cache emptied
-            parents.put("k", "v", parents.generation)
+            await _kept(registry, parents)  # the trigger's creation emptied every cache first
             await db.sql.add_rows(ROWS, {"parent_id": [1], "note": ["after"]})
             await _refreshed(registry)
             return parents.get("k")
