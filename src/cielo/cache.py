@@ -14,7 +14,7 @@ correctness. With caching off, every lookup misses.
 :meth:`ReadCache.get_or_load` is the usual way in: concurrent misses of one key in one
 generation share a single load. After a commit empties the caches, the requests already in
 flight (64 of them under load) would otherwise each read the same row, one after another
-through the database driver (measured: a 3-second stall of /me/transactions on SQLite).
+through the database driver (/me/transactions on SQLite stalled for seconds).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ the tables written by the transactions committed since its last look; :data:`EVE
 it cannot tell which, and an empty set when nothing was committed:
 
 - SQLite: ``PRAGMA data_version`` on a connection of our own changes whenever any other
-  connection, in any process, commits (one local read, ~5 us). It says nothing of which
+  connection, in any process, commits (one local read, no round trip). It says nothing of which
   tables, so any such commit is :data:`EVERYTHING`. Commits made on that same connection do
   not change it: the process's group commits are written there (``Database.write_here``),
   naming the tables they wrote (``wrote``), so queuing a request empties only the caches that

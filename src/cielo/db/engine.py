@@ -135,7 +135,8 @@ class Database:
             kwargs.update(pool_size=pool_size, max_overflow=0, pool_recycle=1800, pool_timeout=PG_POOL_TIMEOUT_S)
             if url.startswith("postgresql+asyncpg"):
                 # No JIT: every statement here is short, and a batch's statement whose estimate
-                # crosses jit_above_cost (1,000 pairs to probe) spent ~90 ms compiling to run in 7.
+                # crosses jit_above_cost (1,000 pairs to probe) spent over ten times longer
+                # compiling than running.
                 kwargs["connect_args"] = {"server_settings": {"jit": "off"}, "timeout": PG_CONNECT_TIMEOUT_S,
                                           "command_timeout": command_timeout}
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
@@ -154,8 +155,8 @@ class Database:
             if ":memory:" not in url:
                 # Single-statement reads of the embedded database run on the event loop's own
                 # thread, on one connection held open: in WAL mode a reader never waits for a
-                # writer and a point query takes ~20 us there, where a query through
-                # aiosqlite's thread takes ~1 ms (about ten thread hops). Without BEGIN each
+                # writer, and a point query there costs a small fraction of one through
+                # aiosqlite's thread (about ten thread hops). Without BEGIN each
                 # SELECT is its own snapshot of the latest commit. Writes stay on aiosqlite (but
                 # the group commits, write_here, which never wait for the lock there),
                 # since they may wait for the write lock. (docs/performance-history.md has figures.)
@@ -238,8 +239,8 @@ class Database:
         """Every row of one Core SELECT made in a ``write()`` transaction that has written
         nothing yet. On SQLite that transaction holds the database's write lock (BEGIN
         IMMEDIATE), so the last commit is exactly what it sees: the rows are read on the event
-        loop's own connection, as single-statement reads are (aiosqlite's thread cost ~3 µs a
-        row more: a batch's history of ~2,600 purchases read in ~15 ms instead of ~6).
+        loop's own connection, as single-statement reads are (through aiosqlite's thread a batch's
+        history of ~2,600 purchases took more than twice as long).
         Elsewhere, and once the transaction has written, only its own session sees it."""
         if self._loop_reader is not None:
             if isinstance(session, AsyncSession):
@@ -459,7 +460,7 @@ class Database:
     async def analyze(self) -> None:
         """Refresh the planner's statistics (and PostgreSQL's visibility map) after a bulk load. Without them SQLite takes
         ``environment = ?`` for selective and scans a million establishments instead of
-        starting from the R*Tree (measured: 3.3 s against 27 ms)."""
+        starting from the R*Tree, over a hundred times slower."""
         async with self.engine.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
             # On PostgreSQL VACUUM also sets the visibility map, without which the covering
             # location index cannot answer a search by itself (index-only scans).

@@ -1,7 +1,7 @@
 """Long lists of ids as one bound parameter.
 
 ``column IN (...)`` with a thousand values makes SQLAlchemy render and name a thousand
-parameters on every execution (measured: ~20 ms per batch of 1,000 transactions). A list is
+parameters on every execution (a noticeable part of a batch of 1,000 transactions). A list is
 sent instead as one value — a PostgreSQL array, or a JSON array that SQLite's json_each
 turns into rows — and the statement's text stays the same whatever the length. Many rows
 are written the same way: one array per column (``insert_columns``)."""
@@ -66,7 +66,7 @@ def pairs_parameter(name: str, *, sqlite: bool):
 def pairs_values(name: str, pairs: list[tuple[int, int]], *, sqlite: bool) -> dict:
     if sqlite:
         # each pair packed into one 64-bit integer (a·2³² + b), split by two integer operations
-        # in the statement: two json_extract calls per pair cost ~1.2 µs of a probe's ~3 µs
+        # in the statement: two json_extract calls per pair were some 40% of a probe's cost
         return {name: orjson.dumps([(a << 32) | b for a, b in pairs]).decode()}
     return {f"{name}_a": [a for a, _ in pairs], f"{name}_b": [b for _, b in pairs]}
 
@@ -83,11 +83,11 @@ def _pairs_select(name: str, *, sqlite: bool):
 async def insert_columns(conn, table: Table, columns: dict[str, list], *, sqlite: bool) -> None:
     """Write many rows, given as one list of values per column (all of one length), in one
     round trip. On PostgreSQL one ``INSERT … SELECT FROM unnest(one array per column)``:
-    asyncpg's executemany binds and executes the statement once per row (measured on a
-    batch's ~1,900 rewards: ~80 ms as executemany, ~55 ms as one statement). On SQLite the
+    asyncpg's executemany binds and executes the statement once per row (a batch's ~1,900
+    rewards took half as long again that way as in one statement). On SQLite the
     driver's executemany of plain tuples, each column's bind processing applied once per
-    value (SQLAlchemy's own executemany spends ~10 µs a row building parameters: half the
-    cost of writing them)."""
+    value (SQLAlchemy's own executemany spent as long building a row's parameters as writing
+    it)."""
     names = tuple(columns)
     if not names or not columns[names[0]]:
         return

@@ -71,7 +71,7 @@ class Page:
 
 _PAGE_KEYS = ("_offset", "_limit")
 # A query of only unreserved characters, escapes and the separators: safe to repeat in a Link
-# header as the client wrote it (re-encoding it cost ~10 µs a request, more than the rest).
+# header as the client wrote it (re-encoding it was a noticeable part of a cached page's answer).
 _PLAIN_QUERY = re.compile(r"[A-Za-z0-9._~%+=&,:-]*")
 
 
@@ -99,7 +99,8 @@ _BASES: dict[tuple, str] = {}
 
 def _base_url(request) -> str:
     """The request's URL without its query, remembered by what Starlette makes it of: building
-    it costs ~10 µs, every page of a list answer needs it, and it takes few values."""
+    it is a noticeable part of a cached page's answer, every page of a list answer needs it,
+    and it takes few values."""
     scope = request.scope
     server = scope.get("server")
     key = (scope.get("scheme"), request.headers.get("host"), tuple(server) if server else None, scope.get("root_path"),

@@ -1,9 +1,10 @@
 """The promotions' points in memory, one copy per process: a search near a point answered
 without a round trip to the database, and exactly what the database would answer.
 
-Why: through the database a 2 km search costs ~2 ms of its work (the index-only scan of
-~1,200 candidates, their distances, count, sort, page) and ~0.3 ms of driver per answer
-(docs/performance-history.md). Here a search is one compiled pass (numba) over its candidates.
+Why: through the database a 2 km search pays for the index-only scan of ~1,200 candidates,
+their distances, count, sort and page, and the driver's work per answer, many times what the
+same pass costs in memory (figures in docs/performance-history.md). Here a search is one
+compiled pass (numba) over its candidates.
 
 Structure: the points of each environment are columns sorted by latitude band
 (``BAND_DEGREES``), then longitude, then id; an offsets array says where each band starts.
@@ -38,7 +39,7 @@ commits elsewhere do not send every page back to the database.
 
 Memory: numpy columns only (about 70 bytes a promotion, titles shared when repeated): the
 large sandbox's 100,180 promotions take ~7 MB per process. A change slots its points into the
-sorted columns (a copy of each column, ~1 ms at 100,000; more than 256 points re-sort all).
+sorted columns (a copy of each column; more than 256 points re-sort all).
 """
 
 from __future__ import annotations
@@ -118,7 +119,7 @@ class _Layer:
 
     def merged(self, stays: np.ndarray | None, added: dict[str, np.ndarray] | None) -> _Layer | None:
         """This layer without the points ``stays`` drops and with ``added``; a few points are
-        slotted into the sorted columns (no sort of the whole environment: ~10 ms at 100,000)."""
+        slotted into the sorted columns (no sort of the whole environment, ten times dearer)."""
         kept = self.columns(stays)
         if added is None:
             return _Layer.of(kept, ordered=True) if kept["ids"].size else None
@@ -248,7 +249,8 @@ def _allowed(active: bool | None, types: tuple[str, ...] | None) -> np.ndarray:
 
 # The search itself is one compiled loop (numba): as numpy it was some forty vectorised passes
 # over the candidates, each paying numpy's call overhead and each sweeping the candidates
-# through the CPU caches again (a 2 km search: ~33 µs in numpy, ~7 µs compiled, same floats).
+# through the CPU caches again; compiled, a 2 km search takes about a fifth of numpy's time,
+# with the same floats.
 # Compiled once per machine and kept on disk (cache=True).
 
 @numba.njit(cache=True)

@@ -55,7 +55,9 @@ from cielo.promo.transactions.models import (
 from cielo.promo.transactions.parsing import Item, ItemError, parse
 
 MAX_BATCH = 1000
-_ANSWER_SLICE = 50  # items answered between two looks at the writing task (~0.4 ms of work)
+# items answered between two looks at the writing task: few enough that its next step, once
+# the database answers, waits little
+_ANSWER_SLICE = 50
 WORDS = {CANCELLATION: "cancelled", UNDO: "undone"}
 ACCEPTED = 1
 
@@ -279,8 +281,8 @@ class TransactionService:
         id_rows = {}
         if by_id:
             # By primary key alone, the environment checked on the rows found: a condition on
-            # it made SQLite walk the environment's index, every row of it, for the list (183 ms
-            # a batch over a million establishments, against 2 ms by key).
+            # it made SQLite walk the environment's index, every row of it, for the list: over
+            # a million establishments, a batch's lookup took nearly a hundred times as long.
             sql = self._db.sql
             for card_id, holder_id, birthdate, environment in await self._db.rows_before_writes(
                     session, _lookups(sql).cards, sql.among_values("ids", by_id)):
@@ -694,7 +696,8 @@ def _lookups(sql: Dialect) -> _Lookups:
 @lru_cache(maxsize=4)  # one per database of the process
 def _history_statement(sql: Dialect) -> Select:
     """The counted purchases of a list of (holder, establishment) pairs (bound parameters
-    "pairs…", see pairs_values), each pair's oldest first, built once: building it cost ~1 ms a batch."""
+    "pairs…", see pairs_values), each pair's oldest first, built once: building it was a
+    noticeable part of a batch."""
     T = Transaction
     return sql.rows_of_pairs("pairs", (T.id, T.holder_id, T.establishment_id, T.occurred_at, T.amount_cents),
                              T.holder_id, T.establishment_id, _counted(), (T.occurred_at, T.id))
