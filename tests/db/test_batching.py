@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from typing import NamedTuple
 
 from sqlalchemy import Column, Integer, MetaData, String, Table, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -72,15 +73,16 @@ def test_concurrent_writes_share_transactions_and_a_bad_one_fails_alone(settings
     assert stored == [*range(60), 100], "every good write committed once, the bad one not at all"
 
 
-def _add_together(settings, rows: list) -> list:
-    """The probes' tables created, then ``rows`` written by one adding_rows writer, all at once."""
+def _add_together(settings, rows: list, model: type | None = None) -> list:
+    """The probes' tables created, then ``rows`` written by one adding_rows writer, all at once
+    (each result, or the exception its write raised)."""
     async def go():
         db = Database(settings.resolved_database_url, pool_size=2)
-        writer = GroupWriter.adding_rows(db)
+        writer = GroupWriter.adding_rows(db, model)
         try:
             async with db.engine.begin() as conn:
                 await conn.run_sync(_Base.metadata.create_all)
-            return await asyncio.gather(*(writer.write(row) for row in rows))
+            return await asyncio.gather(*(writer.write(row) for row in rows), return_exceptions=True)
         finally:
             await db.dispose()
 
@@ -116,6 +118,31 @@ def test_adding_rows_applies_python_defaults_and_leaves_server_defaults_to_the_d
     finally:
         _drop_probes(settings)
     assert [tuple(row) for row in stored] == [(v, 7, 3, "n" if v % 3 and v % 2 else None) for v in range(12)]
+
+
+class DefaultedValues(NamedTuple):
+    value: int
+    note: str | None
+
+
+class Misspelt(NamedTuple):
+    value: int
+    note_: str | None
+
+
+def test_adding_rows_takes_named_tuples_of_the_model_s_attributes(settings):
+    try:
+        rows = _add_together(settings, [DefaultedValues(v, "n" if v % 2 else None) for v in range(12)], Defaulted)
+        stored = db_sql(settings, "SELECT value, doubled, counted, note FROM group_writer_defaults_probe ORDER BY value")
+        refused = _add_together(settings, [Misspelt(100, "x")], Defaulted)
+        after = db_sql(settings, "SELECT count(*) FROM group_writer_defaults_probe")
+    finally:
+        _drop_probes(settings)
+    assert rows == [DefaultedValues(v, "n" if v % 2 else None) for v in range(12)], "each caller gets its own row back"
+    assert [tuple(row) for row in stored] == [(v, 7, 3, "n" if v % 2 else None) for v in range(12)], \
+        "the Python default applied, the server default left to the database"
+    assert isinstance(refused[0], ValueError) and "note_" in str(refused[0]), "a field the model lacks is refused"
+    assert after[0][0] == 12, "the refused row wrote nothing"
 
 
 def test_add_rows_draws_ids_in_the_rows_order_and_a_failing_statement_writes_nothing(settings):

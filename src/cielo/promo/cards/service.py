@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import builtins
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -59,6 +60,17 @@ def kept_fields(form) -> dict:
 _CARD_COLUMNS = (Card.id, Card.brand, Card.pan_length, Card.last4, Card.type, Card.status, Card.nickname)
 
 
+class NewCardRequest(NamedTuple):
+    """A /cards call's row as written (a CardRequest's columns; its id not read back)."""
+
+    public_id: str
+    environment: str
+    application_id: int
+    holder_id: int
+    redirect_url: str
+    expires_at: datetime
+
+
 class CardService:
     def __init__(self, db: Database, signing: SigningKeys, caches: CacheRegistry | None = None,
                  starts: FlowStarts | None = None) -> None:
@@ -66,7 +78,7 @@ class CardService:
         self._signing = signing
         self._starts = starts  # counts /cards calls (the command line's ingestion makes none)
         # /cards' rows, written with the others arriving meanwhile (group commit, db/batching.py)
-        self._new_requests = GroupWriter.adding_rows(db)
+        self._new_requests = GroupWriter.adding_rows(db, CardRequest)
         # Exact read caches (emptied by any commit anywhere, cielo.cache): a holder's pages of
         # cards and single cards, as answered. Without a registry (ingestion from the command
         # line) nothing is kept.
@@ -80,12 +92,11 @@ class CardService:
     # ---- GET /cards and the registration page -------------------------------------------
 
     async def start(self, env: Environment, holder_id: int, app: Application, redirect_url: str | None,
-                    client_ip: str) -> CardRequest:
+                    client_ip: str) -> NewCardRequest:
         redirect_url = registered_redirect_url(app, redirect_url)
         if self._starts is not None:
             await self._starts.admit("cards", app, client_ip)
-        row = CardRequest(public_id=tokens.link_id(), environment=env.value, application_id=app.id,
-                          holder_id=holder_id, redirect_url=redirect_url, expires_at=utcnow() + REQUEST_LIFETIME)
+        row = NewCardRequest(tokens.link_id(), env.value, app.id, holder_id, redirect_url, utcnow() + REQUEST_LIFETIME)
         return await self._new_requests.write(row)
 
     async def context(self, env: Environment, public_id: str | None) -> tuple[CardRequest, Application, list[Partner]]:

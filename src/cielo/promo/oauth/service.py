@@ -20,6 +20,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import orjson
@@ -160,6 +161,20 @@ def _pkce_challenge_ok(value: str) -> bool:
     return 43 <= len(value) <= 128 and set(value) <= _PKCE_CHARS
 
 
+class NewSignIn(NamedTuple):
+    """A /login call's row as written (an AuthorizationRequest's columns; its id not read back)."""
+
+    public_id: str
+    environment: str
+    application_id: int
+    redirect_url: str
+    state: str | None
+    code_challenge: str | None
+    prefill_encrypted: str
+    cpf_fingerprint: str
+    expires_at: datetime
+
+
 class OAuthService:
     def __init__(self, db: Database, access: Access, box: SecretBox, signing: SigningKeys, limiter: RateLimiter,
                  starts: FlowStarts) -> None:
@@ -171,14 +186,14 @@ class OAuthService:
         self._wrong_passwords = FailureThrottle(limiter, "holder-login")
         self._starts = starts
         # /login's rows, written with the others arriving meanwhile (group commit, db/batching.py)
-        self._new_requests = GroupWriter.adding_rows(db)
+        self._new_requests = GroupWriter.adding_rows(db, AuthorizationRequest)
 
     def cpf_fingerprint(self, env: Environment, digits: str) -> str:
         return self._signing.mac("cpf", f"{env.value}:{digits}".encode())
 
     # ---- GET /login ---------------------------------------------------------------------
 
-    async def start(self, env: Environment, params, client_ip: str) -> tuple[AuthorizationRequest, Application]:
+    async def start(self, env: Environment, params, client_ip: str) -> tuple[NewSignIn, Application]:
         """Validate a /login call and remember it; answers 401/403/422/400/429 as API.md §3.1."""
         client_id = params.get("client_id")
         if not client_id:
@@ -208,7 +223,7 @@ class OAuthService:
         if state is not None and not all(" " <= ch <= "~" for ch in state):
             raise invalid("The 'state' parameter must be printable ASCII (RFC 6749 VSCHAR).")
         prefill = {"name": holder_name, "cpf": digits, "birthdate": born.isoformat(), "email": address}
-        row = AuthorizationRequest(
+        row = NewSignIn(
             public_id=tokens.link_id(),
             environment=env.value,
             application_id=app.id,
