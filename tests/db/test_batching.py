@@ -73,16 +73,26 @@ def test_concurrent_writes_share_transactions_and_a_bad_one_fails_alone(settings
     assert stored == [*range(60), 100], "every good write committed once, the bad one not at all"
 
 
-def _add_together(settings, rows: list, model: type | None = None) -> list:
-    """The probes' tables created, then ``rows`` written by one adding_rows writer, all at once
-    (each result, or the exception its write raised)."""
+def _add_together(settings, rows: list, model: type | None = None) -> tuple[list, list[int]]:
+    """The probes' tables created, then ``rows`` written by one adding_rows writer, all at once:
+    each caller's result (or the exception its write raised), and the number of rows of each
+    statement that reached the database."""
     async def go():
         db = Database(settings.resolved_database_url, pool_size=2)
         writer = GroupWriter.adding_rows(db, model)
+        statements: list[int] = []
+        add_rows = db.sql.add_rows
+
+        async def counted(table, columns, **options):
+            statements.append(len(next(iter(columns.values()))))
+            return await add_rows(table, columns, **options)
+
+        db.sql.add_rows = counted  # type: ignore[method-assign]
         try:
             async with db.engine.begin() as conn:
                 await conn.run_sync(_Base.metadata.create_all)
-            return await asyncio.gather(*(writer.write(row) for row in rows), return_exceptions=True)
+            results = await asyncio.gather(*(writer.write(row) for row in rows), return_exceptions=True)
+            return results, statements
         finally:
             await db.dispose()
 
@@ -91,7 +101,7 @@ def _add_together(settings, rows: list, model: type | None = None) -> list:
 
 def test_adding_rows_commits_each_callers_row(settings):
     try:
-        rows = _add_together(settings, [*(Probe(value=v) for v in range(25)), Probe(id=1000, value=1000)])
+        rows, _ = _add_together(settings, [*(Probe(value=v) for v in range(25)), Probe(id=1000, value=1000)])
         stored = dict(db_sql(settings, "SELECT id, value FROM group_writer_rows_probe"))
     finally:
         _drop_probes(settings)
@@ -112,12 +122,13 @@ class Defaulted(_Base):
 def test_adding_rows_applies_python_defaults_and_leaves_server_defaults_to_the_database(settings):
     try:
         # one batch: some rows give a nullable column, the others leave it NULL
-        _add_together(settings, [Defaulted(value=v, note="n" if v % 2 else None) if v % 3 else Defaulted(value=v)
-                                 for v in range(12)])
+        rows, statements = _add_together(settings, [Defaulted(value=v, note="n" if v % 2 else None) if v % 3
+                                                    else Defaulted(value=v) for v in range(12)])
         stored = db_sql(settings, "SELECT value, doubled, counted, note FROM group_writer_defaults_probe ORDER BY value")
     finally:
         _drop_probes(settings)
     assert [tuple(row) for row in stored] == [(v, 7, 3, "n" if v % 3 and v % 2 else None) for v in range(12)]
+    assert not any(isinstance(row, Exception) for row in rows) and statements == [12], "all in one statement"
 
 
 class DefaultedValues(NamedTuple):
@@ -132,17 +143,23 @@ class Misspelt(NamedTuple):
 
 def test_adding_rows_takes_named_tuples_of_the_model_s_attributes(settings):
     try:
-        rows = _add_together(settings, [DefaultedValues(v, "n" if v % 2 else None) for v in range(12)], Defaulted)
+        rows, statements = _add_together(settings, [DefaultedValues(v, "n" if v % 2 else None) for v in range(12)],
+                                         Defaulted)
         stored = db_sql(settings, "SELECT value, doubled, counted, note FROM group_writer_defaults_probe ORDER BY value")
-        refused = _add_together(settings, [Misspelt(100, "x")], Defaulted)
-        after = db_sql(settings, "SELECT count(*) FROM group_writer_defaults_probe")
+        # a misspelt field in a batch of good rows: that caller refused, the others written one by one
+        mixed, retried = _add_together(settings, [DefaultedValues(20, None), Misspelt(21, "x"),
+                                                  DefaultedValues(22, "n")], Defaulted)
+        after = [value for (value,) in db_sql(settings, "SELECT value FROM group_writer_defaults_probe ORDER BY value")]
     finally:
         _drop_probes(settings)
     assert rows == [DefaultedValues(v, "n" if v % 2 else None) for v in range(12)], "each caller gets its own row back"
+    assert statements == [12], "the rows written in one statement"
     assert [tuple(row) for row in stored] == [(v, 7, 3, "n" if v % 2 else None) for v in range(12)], \
         "the Python default applied, the server default left to the database"
-    assert isinstance(refused[0], ValueError) and "note_" in str(refused[0]), "a field the model lacks is refused"
-    assert after[0][0] == 12, "the refused row wrote nothing"
+    assert mixed[0] == DefaultedValues(20, None) and mixed[2] == DefaultedValues(22, "n")
+    assert isinstance(mixed[1], ValueError) and "note_" in str(mixed[1]), "a field the model lacks is refused"
+    assert retried == [1, 1], "the batch refused whole, then its good rows written one at a time"
+    assert after == [*range(12), 20, 22], "the refused row wrote nothing"
 
 
 def test_add_rows_draws_ids_in_the_rows_order_and_a_failing_statement_writes_nothing(settings):

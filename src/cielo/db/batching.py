@@ -42,9 +42,10 @@ class GroupWriter(Generic[Item, Result]):
         """A writer of new rows of one ORM class: ``await writer.write(row)`` inserts the row with
         the others waiting, and gives it back once committed, as it was built (its id, when the
         database draws it, is not read back). A row is an instance of the class, or a NamedTuple
-        of some of its attributes when ``model`` names the class: a request that only adds a
-        row then skips the ORM's instrumented constructor, which cost it more than its share of
-        the write."""
+        of some of its column attributes when ``model`` names the class: a request that only
+        adds a row then skips the ORM's instrumented constructor, which cost it more than its
+        share of the write. Every field of a NamedTuple counts as given (a field's own default
+        too, where an attribute left unset on an instance takes the column's default)."""
 
         async def add(rows: list[Any]) -> list[Any]:
             mapper: Mapper[Any] = inspect(model if model is not None else type(rows[0]))
@@ -98,11 +99,13 @@ def _columns_of(mapper: Mapper, rows: list[Any]) -> dict[str, list]:
     default computed here (SQLAlchemy applies a column's Python default only to the statements
     it builds itself); a column none was given and without such a default is left to the
     database (its server default, or NULL)."""
-    named = hasattr(rows[0], "_fields")  # NamedTuples (else instances of the class)
-    given = [row._asdict() for row in rows] if named else [vars(row) for row in rows]
+    # each row a NamedTuple or an instance of the class, whatever the others are
+    given = [row._asdict() if hasattr(row, "_fields") else vars(row) for row in rows]
     name = mapper.persist_selectable.description
-    if named and (unknown := set(rows[0]._fields) - set(mapper.column_attrs.keys())):
-        raise ValueError(f"{name}: no column for {', '.join(sorted(unknown))}")  # a misspelt field would be lost
+    known = mapper.column_attrs.keys()
+    for fields in {row._fields for row in rows if hasattr(row, "_fields")}:  # one check per NamedTuple class
+        if unknown := set(fields).difference(known):
+            raise ValueError(f"{name}: no column for {', '.join(sorted(unknown))}")  # a misspelt field would be lost
     columns: dict[str, list] = {}
     for attr in mapper.column_attrs:
         col, key = attr.columns[0], attr.key

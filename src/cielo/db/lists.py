@@ -1,10 +1,11 @@
 """Long lists of ids as one bound parameter.
 
 ``column IN (...)`` with a thousand values makes SQLAlchemy render and name a thousand
-parameters on every execution (a noticeable part of a batch of 1,000 transactions). A list is
-sent instead as one value — a PostgreSQL array, or a JSON array that SQLite's json_each
-turns into rows — and the statement's text stays the same whatever the length. Many rows
-are written the same way: one array per column (``insert_columns``)."""
+parameters on every execution, a large part of a big batch's cost (figures in
+docs/performance-history.md). A list is sent instead as one value — a PostgreSQL array, or a
+JSON array that SQLite's json_each turns into rows — and the statement's text stays the same
+whatever the length. Many rows are written the same way: one array per column
+(``insert_columns``)."""
 
 from __future__ import annotations
 

@@ -71,7 +71,7 @@ class Page:
 
 _PAGE_KEYS = ("_offset", "_limit")
 # A query of only unreserved characters, escapes and the separators: safe to repeat in a Link
-# header as the client wrote it (re-encoding it was a noticeable part of a cached page's answer).
+# header as the client wrote it (re-encoding it cost more than building the rest of the header).
 _PLAIN_QUERY = re.compile(r"[A-Za-z0-9._~%+=&,:-]*")
 
 
@@ -99,8 +99,8 @@ _BASES: dict[tuple, str] = {}
 
 def _base_url(request) -> str:
     """The request's URL without its query, remembered by what Starlette makes it of: building
-    it is a noticeable part of a cached page's answer, every page of a list answer needs it,
-    and it takes few values."""
+    it costs as much as re-encoding a query did, every page of a list answer needs it, and it
+    takes few values."""
     scope = request.scope
     server = scope.get("server")
     key = (scope.get("scheme"), request.headers.get("host"), tuple(server) if server else None, scope.get("root_path"),

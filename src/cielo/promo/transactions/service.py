@@ -696,8 +696,8 @@ def _lookups(sql: Dialect) -> _Lookups:
 @lru_cache(maxsize=4)  # one per database of the process
 def _history_statement(sql: Dialect) -> Select:
     """The counted purchases of a list of (holder, establishment) pairs (bound parameters
-    "pairs…", see pairs_values), each pair's oldest first, built once: building it was a
-    noticeable part of a batch."""
+    "pairs…", see pairs_values), each pair's oldest first, built once: it is the same for every
+    batch (figures in docs/performance-history.md)."""
     T = Transaction
     return sql.rows_of_pairs("pairs", (T.id, T.holder_id, T.establishment_id, T.occurred_at, T.amount_cents),
                              T.holder_id, T.establishment_id, _counted(), (T.occurred_at, T.id))
