@@ -78,7 +78,7 @@ class CardService:
         self._signing = signing
         self._starts = starts  # counts /cards calls (the command line's ingestion makes none)
         # /cards' rows, written with the others arriving meanwhile (group commit, db/batching.py)
-        self._new_requests = GroupWriter.adding_rows(db, CardRequest)
+        self._new_requests: GroupWriter[NewCardRequest, NewCardRequest] = GroupWriter.adding_rows(db, CardRequest)
         # Exact read caches (emptied by any commit anywhere, cielo.cache): a holder's pages of
         # cards and single cards, as answered. Without a registry (ingestion from the command
         # line) nothing is kept.

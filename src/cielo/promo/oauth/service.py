@@ -186,7 +186,7 @@ class OAuthService:
         self._wrong_passwords = FailureThrottle(limiter, "holder-login")
         self._starts = starts
         # /login's rows, written with the others arriving meanwhile (group commit, db/batching.py)
-        self._new_requests = GroupWriter.adding_rows(db, AuthorizationRequest)
+        self._new_requests: GroupWriter[NewSignIn, NewSignIn] = GroupWriter.adding_rows(db, AuthorizationRequest)
 
     def cpf_fingerprint(self, env: Environment, digits: str) -> str:
         return self._signing.mac("cpf", f"{env.value}:{digits}".encode())
