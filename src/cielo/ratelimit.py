@@ -59,7 +59,8 @@ class InProcessWindows:
     Written here because it sits on every API request: limits' own memory store took a
     sizeable share of a cached read's time under load (a lock per key, a timer thread re-armed
     every 10 ms that sweeps every key, and two calls for the hit and the stats).
-    tests/test_ratelimit.py holds the two equal. Redis-shared limits and the exact moving windows stay on limits."""
+    tests/test_ratelimit.py holds the two equal. Redis-shared limits and the exact moving
+    windows stay on limits."""
 
     MAX_KEYS = 200_000
 
